@@ -1,0 +1,49 @@
+"""The HTTP layer: an application factory, one blueprint per resource, errors mapped in one place.
+
+Routes only parse the request's shape, call one service or query function, and return JSON.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+
+from ..domain.errors import Unauthorized
+from ..instance import Instance
+from ..users import user_for_key
+# (no `from __future__ import annotations` here: it would shadow the annotations module)
+from . import annotations, datasets, errors, events, objects, owners, schemas
+
+DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def create_app(data_dir: str | Path | None = None, instance: Instance | None = None,
+               config: dict[str, Any] | None = None) -> Flask:
+    """Build the app on an initialised data directory (or an already opened Instance)."""
+    app = Flask("gonk")
+    app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_JSON_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(config or {})
+    if instance is None:
+        if data_dir is None:
+            raise ValueError("create_app needs a data directory or an Instance")
+        instance = Instance.open(Path(data_dir))
+    app.extensions["gonk"] = instance
+
+    @app.before_request
+    def _authenticate() -> None:
+        if request.routing_exception is not None:
+            return  # unknown route or method: answer 404/405 whoever asks
+        key = request.headers.get("x-api-key")
+        if not key:
+            raise Unauthorized("Missing API key: send it in the x-api-key header.")
+        user = user_for_key(instance, key)
+        if user is None:
+            raise Unauthorized("Unknown API key.")
+        g.user = user
+
+    errors.register(app)
+    for module in (datasets, owners, events, schemas, objects, annotations):
+        app.register_blueprint(module.bp)
+    return app
+

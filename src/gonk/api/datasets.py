@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .. import queries, service
+from . import context, parsing
+
+bp = Blueprint("datasets", __name__)
+
+
+@bp.post("/datasets")
+def create_dataset():  # noqa: ANN201
+    body = parsing.json_body()
+    name = parsing.string_field(body, "name")
+    return jsonify(service.create_dataset(context.instance(), context.user(), name))
+
+
+@bp.get("/datasets")
+def list_datasets():  # noqa: ANN201
+    return jsonify(queries.list_datasets(context.instance()))

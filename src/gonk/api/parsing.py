@@ -1,0 +1,97 @@
+"""Checks on the shape of a request: JSON bodies, base64, path segments, pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import request
+
+from ..domain import validation
+from ..domain.errors import Invalid, UnsupportedMediaType
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 1000
+
+
+def json_body() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"This endpoint takes a JSON body with Content-Type: application/json "
+            f"(got {request.content_type or 'none'!r}).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object.")
+    return body
+
+
+def string_field(body: dict[str, Any], key: str) -> str:
+    if key not in body:
+        raise Invalid(f"The field {key!r} is required.")
+    value = body[key]
+    if not isinstance(value, str):
+        raise Invalid(f"The field {key!r} must be a string.")
+    return value
+
+
+def base64_field(body: dict[str, Any], key: str) -> bytes:
+    text = string_field(body, key)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid(f"The field {key!r} is not valid standard base64.") from None
+
+
+def schema_ref(body: dict[str, Any]) -> dict[str, Any]:
+    ref = body.get("schema")
+    if not isinstance(ref, dict):
+        raise Invalid("The field 'schema' is required: {\"name\": \"schema-...\", "
+                      "\"version\": N}.")
+    return {"name": validation.schema_name(ref.get("name")),
+            "version": validation.parse_version(ref.get("version"), "schema version")}
+
+
+def object_identifiers(body: dict[str, Any]) -> list[dict[str, Any]]:
+    identifiers = body.get("object_identifiers")
+    if not isinstance(identifiers, list) or not identifiers:
+        raise Invalid("The field 'object_identifiers' must be a non-empty list of "
+                      "{\"uuid\", \"version\"}.")
+    parsed = []
+    for ident in identifiers:
+        if not isinstance(ident, dict):
+            raise Invalid("Each object identifier must be an object {\"uuid\", \"version\"}.")
+        parsed.append({"uuid": validation.parse_uuid(ident.get("uuid"), "object uuid"),
+                       "version": validation.parse_version(ident.get("version"),
+                                                           "object version")})
+    return parsed
+
+
+def after_and_limit() -> tuple[str | None, int]:
+    after = request.args.get("after")
+    if after is not None:
+        after = validation.parse_uuid(after, "'after' cursor")
+    raw = request.args.get("limit")
+    if raw is None:
+        return after, DEFAULT_LIMIT
+    if not raw.isdigit() or not raw.isascii() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise Invalid(f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
+    return after, int(raw)
+
+
+ITEM_STATUSES = ("accepted", "pending", "deleted", "rejected")
+SCHEMA_STATUSES = ("accepted", "pending", "deprecated", "rejected")
+
+
+def status_word(word: str, valid: tuple[str, ...]) -> str:
+    """A status list's word, as the stored flags name it ("deprecated" is "deleted")."""
+    if word not in valid:
+        raise Invalid(f"{word!r} is not a status; valid statuses are {', '.join(valid)}.",
+                      valid_statuses=list(valid))
+    return "deleted" if word == "deprecated" else word
+
+
+def not_a_status_method(allowed: str = "GET") -> None:
+    from werkzeug.exceptions import MethodNotAllowed
+
+    raise MethodNotAllowed(valid_methods=[allowed])

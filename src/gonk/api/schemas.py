@@ -1,0 +1,70 @@
+"""Schemas. Under /schemas/, a segment starting with `schema-` is a schema name; any other
+segment is a status word (SPEC section 3)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .. import queries, service
+from ..domain import rules, validation
+from . import context, parsing
+
+bp = Blueprint("schemas", __name__, url_prefix="/datasets/<dataset>/schemas")
+
+
+def _is_name(segment: str) -> bool:
+    return segment.startswith(validation.SCHEMA_PREFIX)
+
+
+@bp.post("")
+def create_schema(dataset: str):  # noqa: ANN201
+    name = context.dataset(dataset)
+    body = parsing.json_body()
+    schema_name = validation.schema_name(parsing.string_field(body, "name"))
+    data = parsing.base64_field(body, "schema")
+    return jsonify(service.create_schema(context.instance(), name, context.user(), schema_name,
+                                         data))
+
+
+@bp.get("")
+def list_schemas(dataset: str):  # noqa: ANN201
+    name = context.dataset(dataset)
+    return jsonify(queries.list_items(context.instance(), name, rules.SCHEMA, None, None))
+
+
+@bp.get("/<segment>")
+def schema_info_or_status(dataset: str, segment: str):  # noqa: ANN201
+    name = context.dataset(dataset)
+    if _is_name(segment):
+        return jsonify(queries.schema_info(context.instance(), name, segment))
+    status = parsing.status_word(segment, parsing.SCHEMA_STATUSES)
+    return jsonify(queries.list_by_status(context.instance(), name, rules.SCHEMA, status,
+                                          None, None))
+
+
+@bp.patch("/<segment>")
+def update_schema(dataset: str, segment: str):  # noqa: ANN201
+    name = context.dataset(dataset)
+    if not _is_name(segment):
+        parsing.not_a_status_method()
+    data = parsing.base64_field(parsing.json_body(), "schema")
+    return jsonify(service.update_schema(context.instance(), name, context.user(), segment,
+                                         data))
+
+
+@bp.get("/<schema_name>/<version>")
+def load_schema(dataset: str, schema_name: str, version: str):  # noqa: ANN201
+    name = context.dataset(dataset)
+    validation.schema_name(schema_name)
+    number = validation.parse_version(version)
+    return jsonify(queries.load_version(context.instance(), name, rules.SCHEMA, None, number,
+                                        schema_name=schema_name))
+
+
+@bp.delete("/<schema_name>/<version>")
+def deprecate_schema(dataset: str, schema_name: str, version: str):  # noqa: ANN201
+    name = context.dataset(dataset)
+    validation.schema_name(schema_name)
+    number = validation.parse_version(version)
+    return jsonify(service.deprecate_schema(context.instance(), name, context.user(),
+                                            schema_name, number))

@@ -1,0 +1,50 @@
+"""The hash chain: RFC 8785 canonical JSON, sha256, hex (SPEC section 5).
+
+integrity = sha256(previous_integrity_bytes + canonical_bytes(event_without_integrity))
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import rfc8785
+
+
+def canonical_bytes(event: Mapping[str, Any]) -> bytes:
+    """RFC 8785 bytes of the event's JSON object, leaving out its own `integrity` key."""
+    return rfc8785.dumps({k: v for k, v in event.items() if k != "integrity"})
+
+
+def link(previous_integrity: str, event: Mapping[str, Any]) -> str:
+    """The integrity of `event` placed after an event whose integrity is `previous_integrity`.
+
+    `previous_integrity` is "" for the first event of a dataset.
+    """
+    previous = bytes.fromhex(previous_integrity) if previous_integrity else b""
+    return hashlib.sha256(previous + canonical_bytes(event)).hexdigest()
+
+
+class ChainBroken(Exception):
+    def __init__(self, position: int, event_uuid: str, message: str) -> None:
+        super().__init__(message)
+        self.position = position
+        self.event_uuid = event_uuid
+        self.message = message
+
+
+def check_chain(events: Iterable[Mapping[str, Any]]) -> str:
+    """Recompute a chain from its first event; return the head integrity or raise ChainBroken."""
+    head = ""
+    for position, event in enumerate(events, start=1):
+        expected = link(head, event)
+        if event.get("integrity") != expected:
+            raise ChainBroken(
+                position,
+                str(event.get("uuid")),
+                f"event {event.get('uuid')} (position {position}) has integrity "
+                f"{event.get('integrity')!r}, expected {expected}",
+            )
+        head = expected
+    return head

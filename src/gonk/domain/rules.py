@@ -1,0 +1,440 @@
+"""The state rules (SPEC section 6): one pure function, `decide`, says whether an event is allowed
+against the current state of its dataset and what it changes.
+
+The live write path (service.py) and the replay path (verify) both call `decide`, so they
+cannot drift apart. `decide` reads the state only through the small `StateView` protocol and
+returns a list of changes; each store (SQL in storage/, in-memory in domain/memory.py) applies
+those changes in its own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from . import events as ev
+from . import validation
+from .errors import Conflict, Forbidden, Invalid, NotFound
+
+OBJECT = "object"
+SCHEMA = "schema"
+ANNOTATION = "annotation"
+
+
+# --- records the rules read -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    """One uuid: an object, a schema or an annotation, with the number of versions it has."""
+
+    uuid: str
+    kind: str
+    name: str | None  # schemas only: the name they are looked up by
+    created_seq: int  # position of the event that created it: the order of every list
+    versions: int
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of an item and its status flags (create-pending, create-rejected,
+    delete-pending, delete-accepted)."""
+
+    uuid: str
+    version: int
+    kind: str
+    name: str | None
+    format: str | None
+    size: int
+    hash: str
+    schema_uuid: str | None = None
+    schema_version: int | None = None
+    cp: bool = True
+    cr: bool = False
+    dp: bool = False
+    da: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Neither rejected nor deleted: it may be referenced and it holds its content."""
+        return not self.cr and not self.da
+
+    def status_words(self) -> set[str]:
+        words = set()
+        if not (self.cp or self.cr or self.da):
+            words.add("accepted")
+        if self.cp or self.dp:
+            words.add("pending")
+        if self.da:
+            words.add("deleted")
+        if self.cr:
+            words.add("rejected")
+        return words
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """What the rules need to know about an event already in the log."""
+
+    uuid: str
+    type: str
+    review: str | None  # PENDING / ACCEPTED / REJECTED for content events, None otherwise
+    target_uuid: str | None  # the item version the event touched
+    target_version: int | None
+
+
+class StateView(Protocol):
+    """Read access to one dataset's derived state, as the rules need it."""
+
+    def owners(self) -> list[str]:
+        """Current owners, highest rank (earliest added) first."""
+
+    def item(self, item_uuid: str) -> Item | None: ...
+
+    def version(self, item_uuid: str, version: int) -> Version | None: ...
+
+    def schema_named(self, name: str) -> Item | None:
+        """The newest schema item with that name (the one that holds the name, if any does)."""
+
+    def has_live_version(self, item_uuid: str) -> bool: ...
+
+    def live_object_with_hash(self, digest: str) -> tuple[str, int] | None:
+        """An object version (not a schema) with these bytes that is neither rejected nor
+        deleted."""
+
+    def event(self, event_uuid: str) -> EventInfo | None: ...
+
+
+# --- changes the rules return ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnerAdded:
+    user: str
+    rank: int  # the seq of the adding event: lower ranks higher
+
+
+@dataclass(frozen=True)
+class OwnerRemoved:
+    user: str
+
+
+@dataclass(frozen=True)
+class ItemSaved:
+    """A new item, or an existing one with its version count raised."""
+
+    item: Item
+
+
+@dataclass(frozen=True)
+class VersionAdded:
+    version: Version
+
+
+@dataclass(frozen=True)
+class LinksAdded:
+    annotation_uuid: str
+    objects: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class FlagsChanged:
+    version: Version  # the version with its new flags
+
+
+@dataclass(frozen=True)
+class ReviewRecorded:
+    event_uuid: str
+    review: str
+
+
+@dataclass(frozen=True)
+class EventRecorded:
+    info: EventInfo
+    seq: int
+
+
+Change = (
+    OwnerAdded | OwnerRemoved | ItemSaved | VersionAdded | LinksAdded | FlagsChanged
+    | ReviewRecorded | EventRecorded
+)
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def decide(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    """Check `event` (the `seq`-th of its dataset) against `state`; return what it changes.
+
+    Raises a typed GonkError when the event is not allowed. Never mutates anything.
+    """
+    event_type = event.get("type")
+    handler = _HANDLERS.get(event_type)  # type: ignore[arg-type]
+    if handler is None:
+        raise Invalid(f"Unknown event type {event_type!r}.")
+    try:
+        return handler(state, event, seq)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Invalid(f"Malformed {event_type}: {exc!r}") from exc
+
+
+def _require_owner(state: StateView, author: str, doing: str) -> list[str]:
+    owners = state.owners()
+    if author not in owners:
+        raise Forbidden(f"Only an owner of this dataset may {doing}; {author} is not an owner.")
+    return owners
+
+
+def _owner_add(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    owner, author = event["owner"], event["author"]
+    validation.username(owner)
+    owners = state.owners()
+    if owners:
+        _require_owner(state, author, "add owners")
+    elif owner != author:
+        raise Forbidden("The first owner of a dataset is the user who created it.")
+    if owner in owners:
+        raise Conflict(f"{owner} is already an owner of this dataset.")
+    return [OwnerAdded(owner, seq), _recorded(event, seq)]
+
+
+def _owner_remove(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    owner, author = event["owner"], event["author"]
+    owners = _require_owner(state, author, "remove owners")
+    if owner not in owners:
+        raise NotFound(f"{owner} is not an owner of this dataset.")
+    if owners.index(author) > owners.index(owner):
+        raise Forbidden(
+            f"{author} may not remove {owner}: owners added earlier rank higher, and an owner "
+            "may only remove owners of equal or lower rank."
+        )
+    if len(owners) == 1:
+        raise Conflict("The last owner of a dataset cannot be removed; add another owner first.")
+    return [OwnerRemoved(owner), _recorded(event, seq)]
+
+
+def _object_write(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    meta = event["object"]
+    item_uuid = validation.parse_uuid(meta["uuid"])
+    version = validation.parse_version(meta["version"])
+    name, fmt, size, digest = meta["name"], meta["format"], int(meta["size"]), meta["hash"]
+    is_schema = isinstance(name, str) and name.startswith(validation.SCHEMA_PREFIX)
+    kind = SCHEMA if is_schema else OBJECT
+    if is_schema:
+        validation.schema_name(name)
+    else:
+        validation.object_name(name)
+    validation.mimetype(fmt)
+    changes: list[Change] = []
+    creating = event["type"] == ev.OBJECT_CREATE
+    if creating:
+        if version != 0 or state.item(item_uuid) is not None:
+            raise Conflict(f"{item_uuid} already exists; a create event starts at version 0.")
+        if is_schema:
+            holder = state.schema_named(name)
+            if holder is not None and state.has_live_version(holder.uuid):
+                raise Conflict(
+                    f"A schema named {name} already exists in this dataset.",
+                    existing={"uuid": holder.uuid, "versions": holder.versions},
+                )
+        changes.append(ItemSaved(Item(item_uuid, kind, name if is_schema else None, seq, 1)))
+    else:
+        item = state.item(item_uuid)
+        noun = "schema" if is_schema else "object"
+        if item is None or item.kind != kind:
+            raise NotFound(f"No {noun} {item_uuid} in this dataset.")
+        if version != item.versions:
+            raise Conflict(f"The next version of {item_uuid} is {item.versions}, not {version}.")
+        if is_schema:
+            holder = state.schema_named(name)
+            if item.name != name or holder is None or holder.uuid != item_uuid:
+                raise Conflict(f"Schema {item_uuid} is not the schema named {name}.")
+        latest = _latest_live(state, item)
+        if latest is not None and latest.hash == digest:
+            raise Conflict(
+                f"The {noun}'s content is unchanged: version {latest.version} already holds "
+                "these bytes. An update must change them.",
+                existing={"uuid": item_uuid, "version": latest.version},
+            )
+        changes.append(ItemSaved(replace(item, versions=item.versions + 1)))
+    if not is_schema:
+        duplicate = state.live_object_with_hash(digest)
+        if duplicate is not None:
+            raise Conflict(
+                "An object with the same bytes already exists in this dataset.",
+                existing={"uuid": duplicate[0], "version": duplicate[1]},
+            )
+    changes.append(VersionAdded(Version(item_uuid, version, kind, name, fmt, size, digest)))
+    changes.append(_recorded(event, seq, (item_uuid, version), ev.PENDING))
+    return changes
+
+
+def _latest_live(state: StateView, item: Item) -> Version | None:
+    for number in range(item.versions - 1, -1, -1):
+        candidate = state.version(item.uuid, number)
+        if candidate is not None and candidate.live:
+            return candidate
+    return None
+
+
+def _delete(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    is_object = event["type"] == ev.OBJECT_DELETE
+    ident = event["object_identifier" if is_object else "annotation_identifier"]
+    item_uuid = validation.parse_uuid(ident["uuid"])
+    number = validation.parse_version(ident["version"])
+    target = state.version(item_uuid, number)
+    kinds = (OBJECT, SCHEMA) if is_object else (ANNOTATION,)
+    noun = "object" if is_object else "annotation"
+    if target is None or target.kind not in kinds:
+        raise NotFound(f"No {noun} version {item_uuid}/{number} in this dataset.")
+    noun = "schema" if target.kind == SCHEMA else noun
+    if target.cr:
+        raise Conflict(f"This {noun} version was rejected; there is nothing to delete.")
+    if target.da:
+        raise Conflict(f"This {noun} version is already deleted.")
+    if target.dp:
+        raise Conflict(f"A deletion of this {noun} version is already pending review.")
+    return [
+        FlagsChanged(replace(target, dp=True)),
+        _recorded(event, seq, (item_uuid, number), ev.PENDING),
+    ]
+
+
+def check_schema_ref(state: StateView, ref: dict[str, Any]) -> Version:
+    schema_uuid = validation.parse_uuid(ref["uuid"], "schema uuid")
+    number = validation.parse_version(ref["version"], "schema version")
+    schema = state.version(schema_uuid, number)
+    if schema is None or schema.kind != SCHEMA:
+        raise NotFound(f"No schema version {schema_uuid}/{number} in this dataset.")
+    if schema.cr:
+        raise Conflict(f"Schema {schema.name} version {number} was rejected and cannot be used.")
+    if schema.da:
+        raise Conflict(f"Schema {schema.name} version {number} is deprecated and cannot be used.")
+    return schema
+
+
+def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[str, int], ...]:
+    """The objects an annotation is attached to: a non-empty list of distinct, live object
+    versions."""
+    if not isinstance(identifiers, list) or not identifiers:
+        raise Invalid("'object_identifiers' must be a non-empty list of {uuid, version}.")
+    seen: list[tuple[str, int]] = []
+    for ident in identifiers:
+        if not isinstance(ident, dict) or set(ident) != {"uuid", "version"}:
+            raise Invalid("Each object identifier must be an object {\"uuid\", \"version\"}.")
+        key = (validation.parse_uuid(ident["uuid"], "object uuid"),
+               validation.parse_version(ident["version"], "object version"))
+        if key in seen:
+            raise Invalid(f"Object {key[0]} version {key[1]} is listed twice.")
+        seen.append(key)
+    for item_uuid, number in seen:
+        target = state.version(item_uuid, number)
+        if target is None:
+            raise NotFound(f"No object version {item_uuid}/{number} in this dataset.")
+        if target.kind != OBJECT:
+            raise Invalid(f"{item_uuid} is a {target.kind}, not an object; annotations attach "
+                          "to objects.")
+        if target.cr:
+            raise Conflict(f"Object {item_uuid} version {number} was rejected.")
+        if target.da:
+            raise Conflict(f"Object {item_uuid} version {number} is deleted.")
+    return tuple(seen)
+
+
+def _annotation_write(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    meta = event["annotation"]
+    item_uuid = validation.parse_uuid(meta["uuid"])
+    version = validation.parse_version(meta["version"])
+    size, digest = int(meta["size"]), meta["hash"]
+    schema = check_schema_ref(state, meta["schema"])
+    changes: list[Change] = []
+    if event["type"] == ev.ANNOTATION_CREATE:
+        if version != 0 or state.item(item_uuid) is not None:
+            raise Conflict(f"{item_uuid} already exists; a create event starts at version 0.")
+        objects = check_object_identifiers(state, event["object_identifiers"])
+        changes.append(ItemSaved(Item(item_uuid, ANNOTATION, None, seq, 1)))
+        changes.append(LinksAdded(item_uuid, objects))
+    else:
+        item = state.item(item_uuid)
+        if item is None or item.kind != ANNOTATION:
+            raise NotFound(f"No annotation {item_uuid} in this dataset.")
+        if version != item.versions:
+            raise Conflict(f"The next version of {item_uuid} is {item.versions}, not {version}.")
+        latest = _latest_live(state, item)
+        if (latest is not None and latest.hash == digest
+                and (latest.schema_uuid, latest.schema_version) == (schema.uuid, schema.version)):
+            raise Conflict(
+                f"The annotation is unchanged: version {latest.version} already holds these "
+                "bytes with this schema version. An update must change them.",
+                existing={"uuid": item_uuid, "version": latest.version},
+            )
+        changes.append(ItemSaved(replace(item, versions=item.versions + 1)))
+    changes.append(VersionAdded(Version(
+        item_uuid, version, ANNOTATION, None, None, size, digest, schema.uuid, schema.version)))
+    changes.append(_recorded(event, seq, (item_uuid, version), ev.PENDING))
+    return changes
+
+
+def _review(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    accept = event["type"] == ev.REVIEW_ACCEPT
+    _require_owner(state, event["author"], "review changes")
+    target_uuid = validation.parse_uuid(event["event_uuid"], "event uuid")
+    target = state.event(target_uuid)
+    if target is None:
+        raise NotFound(f"No event {target_uuid} in this dataset.")
+    if target.type not in ev.CONTENT_TYPES:
+        raise Invalid(f"A {target.type} cannot be reviewed; only creates, updates and deletes "
+                      "of schemas, objects and annotations can.")
+    if target.review != ev.PENDING:
+        raise Conflict(f"Event {target_uuid} was already reviewed: {target.review}.")
+    assert target.target_uuid is not None and target.target_version is not None
+    version = state.version(target.target_uuid, target.target_version)
+    assert version is not None
+    if target.type in ev.CREATE_TYPES:
+        if accept:
+            if version.kind == ANNOTATION:
+                check_schema_ref(state, {"uuid": version.schema_uuid,
+                                          "version": version.schema_version})
+            flags = replace(version, cp=False)
+        else:
+            flags = replace(version, cp=False, cr=True)
+    elif accept:
+        if version.cr:
+            raise Conflict("This version's creation was rejected, so its deletion cannot be "
+                           "accepted; reject the deletion instead.")
+        if version.cp:
+            raise Conflict("This version's creation is still pending; review it before "
+                           "accepting its deletion.")
+        flags = replace(version, dp=False, da=True)
+    else:
+        flags = replace(version, dp=False)
+    return [
+        ReviewRecorded(target_uuid, ev.ACCEPTED if accept else ev.REJECTED),
+        FlagsChanged(flags),
+        _recorded(event, seq, (version.uuid, version.version)),
+    ]
+
+
+def _recorded(
+    event: dict[str, Any], seq: int, target: tuple[str, int] | None = None,
+    review: str | None = None,
+) -> EventRecorded:
+    return EventRecorded(
+        EventInfo(event["uuid"], event["type"], review,
+                  target[0] if target else None, target[1] if target else None),
+        seq,
+    )
+
+
+_HANDLERS = {
+    ev.OWNER_ADD: _owner_add,
+    ev.OWNER_REMOVE: _owner_remove,
+    ev.OBJECT_CREATE: _object_write,
+    ev.OBJECT_UPDATE: _object_write,
+    ev.OBJECT_DELETE: _delete,
+    ev.ANNOTATION_CREATE: _annotation_write,
+    ev.ANNOTATION_UPDATE: _annotation_write,
+    ev.ANNOTATION_DELETE: _delete,
+    ev.REVIEW_ACCEPT: _review,
+    ev.REVIEW_REJECT: _review,
+}

@@ -1,0 +1,86 @@
+"""Shape rules for names and identifiers, shared by the HTTP layer, the rules and the CLI."""
+
+from __future__ import annotations
+
+import re
+import uuid as uuidlib
+
+from .errors import Invalid
+
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,127}")
+USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SCHEMA_PREFIX = "schema-"
+MAX_OBJECT_NAME = 255
+MAX_MIMETYPE = 255
+
+
+def dataset_name(name: object) -> str:
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
+        raise Invalid(
+            "Dataset names are 1 to 128 characters of A-Z, a-z, 0-9 and '-', "
+            "not starting with '-'."
+        )
+    return name
+
+
+def username(name: object) -> str:
+    if not isinstance(name, str) or not USERNAME.fullmatch(name):
+        raise Invalid("Usernames are 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'.")
+    return name
+
+
+def is_uuid(text: object) -> bool:
+    if not isinstance(text, str) or len(text) != 36:
+        return False
+    try:
+        uuidlib.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_uuid(text: object, what: str = "identifier") -> str:
+    """A UUID in any case, returned in the canonical 36-character lowercase form."""
+    if not is_uuid(text):
+        raise Invalid(f"The {what} {text!r} is not a UUID (expected 36 characters like "
+                      "'0d21d5a7-fe93-4618-a122-7ca9a2ee5116').")
+    return str(uuidlib.UUID(str(text)))
+
+
+def parse_version(value: object, what: str = "version") -> int:
+    """A version number: an int >= 0 (a decimal string when it comes from a URL)."""
+    if isinstance(value, str):
+        if not value.isdigit() or not value.isascii() or len(value) > 18:
+            raise Invalid(f"The {what} {value!r} is not a whole number of 0 or more.")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Invalid(f"The {what} must be a whole number of 0 or more.")
+    return value
+
+
+def object_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise Invalid("'name' must be a non-empty string.")
+    if len(name) > MAX_OBJECT_NAME:
+        raise Invalid(f"'name' must be at most {MAX_OBJECT_NAME} characters.")
+    if name.startswith(SCHEMA_PREFIX):
+        raise Invalid("Object names may not start with 'schema-' (that prefix is for schemas).")
+    return name
+
+
+def schema_name(name: object) -> str:
+    if not isinstance(name, str) or not name.startswith(SCHEMA_PREFIX):
+        raise Invalid("'name' must be a string starting with 'schema-'.")
+    if len(name) == len(SCHEMA_PREFIX):
+        raise Invalid("'name' needs something after 'schema-'.")
+    if len(name) > MAX_OBJECT_NAME:
+        raise Invalid(f"'name' must be at most {MAX_OBJECT_NAME} characters.")
+    return name
+
+
+def mimetype(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("'mimetype' must be a non-empty string.")
+    if len(value) > MAX_MIMETYPE:
+        raise Invalid(f"'mimetype' must be at most {MAX_MIMETYPE} characters.")
+    return value

@@ -1,0 +1,194 @@
+"""The write use cases: one function per change a client can ask for.
+
+Each is one unit of work: store the bytes (content-addressed, flushed) before the transaction,
+then in one transaction lock the dataset, let the rules decide, link the event into the chain,
+store the event and its projection, commit. A refused request raises a typed error from
+domain/errors.py and leaves nothing behind but, at most, an unreferenced blob.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .domain import content, rules, validation
+from .domain import events as ev
+from .domain.errors import Conflict, NotFound
+from .instance import Instance
+from .storage import tables as t
+from .storage.database import DatasetLog, create_dataset as insert_dataset
+from .users import user_exists
+
+
+@contextmanager
+def _locked(instance: Instance, dataset: str) -> Iterator[DatasetLog]:
+    with instance.db.write() as conn:
+        yield DatasetLog.lock(conn, dataset)
+
+
+# --- datasets and owners ----------------------------------------------------------------------
+
+
+def create_dataset(instance: Instance, author: str, name: str) -> dict[str, Any]:
+    validation.dataset_name(name)
+    try:
+        with instance.db.write() as conn:
+            if conn.execute(select(t.datasets.c.id).where(t.datasets.c.name == name)).first():
+                raise Conflict(f"A dataset named {name} already exists.")
+            log = insert_dataset(conn, name, ev.now())
+            log.append(ev.owner_event(author, author, add=True))
+    except IntegrityError:  # created by a concurrent request between our check and insert
+        raise Conflict(f"A dataset named {name} already exists.") from None
+    return {"dataset": name}
+
+
+def add_owner(instance: Instance, dataset: str, author: str, user: str) -> dict[str, Any]:
+    with _locked(instance, dataset) as log:
+        rules_owners = log.state.owners()
+        if author in rules_owners and not user_exists(log.conn, user):
+            raise NotFound(f"No user named {user}.")
+        log.append(ev.owner_event(author, user, add=True))
+    return {"user": user}
+
+
+def remove_owner(instance: Instance, dataset: str, author: str, user: str) -> dict[str, Any]:
+    with _locked(instance, dataset) as log:
+        log.append(ev.owner_event(author, user, add=False))
+    return {"user": user}
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+def create_schema(instance: Instance, dataset: str, author: str, name: str,
+                  data: bytes) -> dict[str, Any]:
+    validation.schema_name(name)
+    content.check_schema(data)
+    digest = instance.blobs.put(data)
+    meta = ev.object_metadata(ev.new_uuid(), 0, name, ev.SCHEMA_FORMAT, len(data), digest)
+    with _locked(instance, dataset) as log:
+        log.append(ev.object_write(author, meta))
+    return {"name": name, "uuid": meta["uuid"], "versions": 1}
+
+
+def _schema_item(log: DatasetLog, name: str) -> rules.Item:
+    item = log.state.schema_named(name)
+    if item is None:
+        raise NotFound(f"No schema named {name} in dataset {log.name}.")
+    return item
+
+
+def update_schema(instance: Instance, dataset: str, author: str, name: str,
+                  data: bytes) -> dict[str, Any]:
+    content.check_schema(data)
+    digest = instance.blobs.put(data)
+    with _locked(instance, dataset) as log:
+        item = _schema_item(log, name)
+        meta = ev.object_metadata(item.uuid, item.versions, name, ev.SCHEMA_FORMAT, len(data),
+                                  digest)
+        log.append(ev.object_write(author, meta))
+    return {"name": name, "uuid": item.uuid, "versions": item.versions + 1}
+
+
+def deprecate_schema(instance: Instance, dataset: str, author: str, name: str,
+                     version: int) -> dict[str, Any]:
+    with _locked(instance, dataset) as log:
+        item = _schema_item(log, name)
+        if version >= item.versions:
+            raise NotFound(f"Schema {name} has no version {version}.")
+        log.append(ev.object_delete(author, item.uuid, version))
+    return {"uuid": item.uuid, "version": version, "name": name}
+
+
+# --- objects ----------------------------------------------------------------------------------
+
+
+def create_object(instance: Instance, dataset: str, author: str, name: str, mimetype: str,
+                  data: bytes) -> dict[str, Any]:
+    digest = instance.blobs.put(data)
+    meta = ev.object_metadata(ev.new_uuid(), 0, name, mimetype, len(data), digest)
+    with _locked(instance, dataset) as log:
+        log.append(ev.object_write(author, meta))
+    return {"uuid": meta["uuid"], "version": 0}
+
+
+def update_object(instance: Instance, dataset: str, author: str, item_uuid: str, name: str,
+                  mimetype: str, data: bytes) -> dict[str, Any]:
+    digest = instance.blobs.put(data)
+    with _locked(instance, dataset) as log:
+        item = log.state.item(item_uuid)
+        if item is None or item.kind != rules.OBJECT:
+            raise NotFound(f"No object {item_uuid} in dataset {dataset}.")
+        meta = ev.object_metadata(item_uuid, item.versions, name, mimetype, len(data), digest)
+        log.append(ev.object_write(author, meta))
+    return {"uuid": item_uuid, "version": item.versions}
+
+
+def delete_object(instance: Instance, dataset: str, author: str, item_uuid: str,
+                  version: int) -> dict[str, Any]:
+    with _locked(instance, dataset) as log:
+        target = log.state.version(item_uuid, version)
+        if target is None or target.kind != rules.OBJECT:
+            raise NotFound(f"No object version {item_uuid}/{version} in dataset {dataset}.")
+        log.append(ev.object_delete(author, item_uuid, version))
+    return {"uuid": item_uuid, "version": version}
+
+
+# --- annotations ------------------------------------------------------------------------------
+
+
+def _checked_schema(instance: Instance, log: DatasetLog, ref: dict[str, Any],
+                    data: bytes) -> rules.Version:
+    """The schema version an annotation names, after checking the annotation conforms to it."""
+    item = _schema_item(log, ref["name"])
+    schema = rules.check_schema_ref(log.state, {"uuid": item.uuid, "version": ref["version"]})
+    content.check_annotation(data, schema.hash, lambda: instance.blobs.get(schema.hash))
+    return schema
+
+
+def create_annotation(instance: Instance, dataset: str, author: str, schema_ref: dict[str, Any],
+                      object_identifiers: list[dict[str, Any]], data: bytes) -> dict[str, Any]:
+    digest = instance.blobs.put(data)
+    with _locked(instance, dataset) as log:
+        schema = _checked_schema(instance, log, schema_ref, data)
+        objects = rules.check_object_identifiers(log.state, object_identifiers)
+        meta = ev.annotation_metadata(ev.new_uuid(), 0, schema.uuid, schema.version, len(data),
+                                      digest)
+        log.append(ev.annotation_create(
+            author, meta, [ev.identifier(u, n) for u, n in objects]))
+    return {"uuid": meta["uuid"], "version": 0}
+
+
+def update_annotation(instance: Instance, dataset: str, author: str, item_uuid: str,
+                      schema_ref: dict[str, Any], data: bytes) -> dict[str, Any]:
+    digest = instance.blobs.put(data)
+    with _locked(instance, dataset) as log:
+        item = log.state.item(item_uuid)
+        if item is None or item.kind != rules.ANNOTATION:
+            raise NotFound(f"No annotation {item_uuid} in dataset {dataset}.")
+        schema = _checked_schema(instance, log, schema_ref, data)
+        meta = ev.annotation_metadata(item_uuid, item.versions, schema.uuid, schema.version,
+                                      len(data), digest)
+        log.append(ev.annotation_update(author, meta))
+    return {"uuid": item_uuid, "version": item.versions}
+
+
+def delete_annotation(instance: Instance, dataset: str, author: str, item_uuid: str,
+                      version: int) -> dict[str, Any]:
+    with _locked(instance, dataset) as log:
+        log.append(ev.annotation_delete(author, item_uuid, version))
+    return {"uuid": item_uuid, "version": version}
+
+
+# --- reviews ----------------------------------------------------------------------------------
+
+
+def review(instance: Instance, dataset: str, author: str, event_uuid: str,
+           accept: bool) -> dict[str, Any]:
+    with _locked(instance, dataset) as log:
+        log.append(ev.review(author, event_uuid, accept))
+    return {"uuid": event_uuid}

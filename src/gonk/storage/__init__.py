@@ -1,0 +1,1 @@
+"""Storage behind two small interfaces: metadata (SQLAlchemy Core) and blobs (content-addressed)."""

@@ -1,0 +1,103 @@
+"""The database tables (SQLAlchemy Core).
+
+`events` holds the log: `body` is the event's JSON exactly as hashed plus `integrity`. Every other
+table, and the `review`/`target_*` columns of `events`, is derived state: a projection of the log
+that `gonk-api verify` rebuilds from the log alone and compares.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("name", String(64), primary_key=True),
+    # sha256 of the API key: keys are 256-bit random tokens, so a salt or slow hash adds nothing,
+    # and a deterministic hash lets a request find its user with one indexed lookup.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+datasets = Table(
+    "datasets", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    # The chain's head: integrity of the last event ("" before the first) and the event count.
+    # Appends read and advance these under the dataset's write lock.
+    Column("head_integrity", String(64), nullable=False, default=""),
+    Column("event_count", Integer, nullable=False, default=0),
+    Column("created_at", String(32), nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # 1, 2, 3... per dataset
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("integrity", String(64), nullable=False),
+    # derived:
+    Column("review", String(8), nullable=True),
+    Column("target_uuid", String(36), nullable=True),
+    Column("target_version", Integer, nullable=True),
+)
+Index("events_by_target", events.c.dataset_id, events.c.target_uuid, events.c.target_version)
+
+items = Table(
+    "items", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("uuid", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),  # object, schema, annotation
+    Column("name", String(255), nullable=True),  # schemas only
+    Column("created_seq", Integer, nullable=False),
+    Column("versions", Integer, nullable=False),
+)
+Index("items_in_order", items.c.dataset_id, items.c.kind, items.c.created_seq)
+Index("schemas_by_name", items.c.dataset_id, items.c.kind, items.c.name)
+
+versions = Table(
+    "versions", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("uuid", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_seq", Integer, nullable=False),  # the item's, copied for ordered status lists
+    Column("name", String(255), nullable=True),
+    Column("format", String(255), nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("schema_uuid", String(36), nullable=True),
+    Column("schema_version", Integer, nullable=True),
+    Column("cp", Boolean, nullable=False),  # create pending
+    Column("cr", Boolean, nullable=False),  # create rejected
+    Column("dp", Boolean, nullable=False),  # delete pending
+    Column("da", Boolean, nullable=False),  # delete accepted
+)
+Index("versions_by_hash", versions.c.dataset_id, versions.c.kind, versions.c.hash)
+Index("versions_in_order", versions.c.dataset_id, versions.c.kind, versions.c.created_seq,
+      versions.c.version)
+
+annotation_links = Table(
+    "annotation_links", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("annotation_uuid", String(36), primary_key=True),
+    Column("object_uuid", String(36), primary_key=True),
+    Column("object_version", Integer, primary_key=True, autoincrement=False),
+    Column("position", Integer, nullable=False),  # order of object_identifiers in the event
+)
+Index("links_by_object", annotation_links.c.dataset_id, annotation_links.c.object_uuid,
+      annotation_links.c.object_version)
+
+owners = Table(
+    "owners", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("rank", Integer, nullable=False),  # seq of the OwnerAddEvent: lower ranks higher
+)
+
+DERIVED_TABLES = (items, versions, annotation_links, owners)
