@@ -20,7 +20,8 @@ from .domain import events as ev
 from .domain.errors import Conflict, NotFound
 from .instance import Instance
 from .storage import tables as t
-from .storage.database import DatasetLog, create_dataset as insert_dataset
+from .storage.database import DatasetLog, SqlState, dataset_row
+from .storage.database import create_dataset as insert_dataset
 from .users import user_exists
 
 
@@ -28,6 +29,15 @@ from .users import user_exists
 def _locked(instance: Instance, dataset: str) -> Iterator[DatasetLog]:
     with instance.db.write() as conn:
         yield DatasetLog.lock(conn, dataset)
+
+
+def _store_bytes(instance: Instance, dataset: str, data: bytes) -> str:
+    """Store bytes before the transaction that will reference them (outside the dataset's lock,
+    so slow disks do not hold up other writers). Checked first: a request for an unknown
+    dataset leaves no blob behind."""
+    with instance.db.read() as conn:
+        dataset_row(conn, dataset)
+    return instance.blobs.put(data)
 
 
 # --- datasets and owners ----------------------------------------------------------------------
@@ -48,8 +58,7 @@ def create_dataset(instance: Instance, author: str, name: str) -> dict[str, Any]
 
 def add_owner(instance: Instance, dataset: str, author: str, user: str) -> dict[str, Any]:
     with _locked(instance, dataset) as log:
-        rules_owners = log.state.owners()
-        if author in rules_owners and not user_exists(log.conn, user):
+        if author in log.state.owners() and not user_exists(log.conn, user):
             raise NotFound(f"No user named {user}.")
         log.append(ev.owner_event(author, user, add=True))
     return {"user": user}
@@ -68,7 +77,7 @@ def create_schema(instance: Instance, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     validation.schema_name(name)
     content.check_schema(data)
-    digest = instance.blobs.put(data)
+    digest = _store_bytes(instance, dataset, data)
     meta = ev.object_metadata(ev.new_uuid(), 0, name, ev.SCHEMA_FORMAT, len(data), digest)
     with _locked(instance, dataset) as log:
         log.append(ev.object_write(author, meta))
@@ -85,7 +94,7 @@ def _schema_item(log: DatasetLog, name: str) -> rules.Item:
 def update_schema(instance: Instance, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     content.check_schema(data)
-    digest = instance.blobs.put(data)
+    digest = _store_bytes(instance, dataset, data)
     with _locked(instance, dataset) as log:
         item = _schema_item(log, name)
         meta = ev.object_metadata(item.uuid, item.versions, name, ev.SCHEMA_FORMAT, len(data),
@@ -109,7 +118,7 @@ def deprecate_schema(instance: Instance, dataset: str, author: str, name: str,
 
 def create_object(instance: Instance, dataset: str, author: str, name: str, mimetype: str,
                   data: bytes) -> dict[str, Any]:
-    digest = instance.blobs.put(data)
+    digest = _store_bytes(instance, dataset, data)
     meta = ev.object_metadata(ev.new_uuid(), 0, name, mimetype, len(data), digest)
     with _locked(instance, dataset) as log:
         log.append(ev.object_write(author, meta))
@@ -118,7 +127,7 @@ def create_object(instance: Instance, dataset: str, author: str, name: str, mime
 
 def update_object(instance: Instance, dataset: str, author: str, item_uuid: str, name: str,
                   mimetype: str, data: bytes) -> dict[str, Any]:
-    digest = instance.blobs.put(data)
+    digest = _store_bytes(instance, dataset, data)
     with _locked(instance, dataset) as log:
         item = log.state.item(item_uuid)
         if item is None or item.kind != rules.OBJECT:
@@ -141,20 +150,28 @@ def delete_object(instance: Instance, dataset: str, author: str, item_uuid: str,
 # --- annotations ------------------------------------------------------------------------------
 
 
-def _checked_schema(instance: Instance, log: DatasetLog, ref: dict[str, Any],
+def _checked_schema(instance: Instance, dataset: str, ref: dict[str, Any],
                     data: bytes) -> rules.Version:
-    """The schema version an annotation names, after checking the annotation conforms to it."""
-    item = _schema_item(log, ref["name"])
-    schema = rules.check_schema_ref(log.state, {"uuid": item.uuid, "version": ref["version"]})
+    """The schema version an annotation names, after checking the annotation conforms to it.
+
+    Runs before the bytes are stored and the dataset is locked: a schema version's bytes never
+    change, and the rules check its status again under the lock."""
+    with instance.db.read() as conn:
+        log_row = dataset_row(conn, dataset)
+        state = SqlState(conn, log_row.id)
+        item = state.schema_named(ref["name"])
+        if item is None:
+            raise NotFound(f"No schema named {ref['name']} in dataset {dataset}.")
+        schema = rules.check_schema_ref(state, {"uuid": item.uuid, "version": ref["version"]})
     content.check_annotation(data, schema.hash, lambda: instance.blobs.get(schema.hash))
     return schema
 
 
 def create_annotation(instance: Instance, dataset: str, author: str, schema_ref: dict[str, Any],
                       object_identifiers: list[dict[str, Any]], data: bytes) -> dict[str, Any]:
+    schema = _checked_schema(instance, dataset, schema_ref, data)
     digest = instance.blobs.put(data)
     with _locked(instance, dataset) as log:
-        schema = _checked_schema(instance, log, schema_ref, data)
         objects = rules.check_object_identifiers(log.state, object_identifiers)
         meta = ev.annotation_metadata(ev.new_uuid(), 0, schema.uuid, schema.version, len(data),
                                       digest)
@@ -165,12 +182,12 @@ def create_annotation(instance: Instance, dataset: str, author: str, schema_ref:
 
 def update_annotation(instance: Instance, dataset: str, author: str, item_uuid: str,
                       schema_ref: dict[str, Any], data: bytes) -> dict[str, Any]:
+    schema = _checked_schema(instance, dataset, schema_ref, data)
     digest = instance.blobs.put(data)
     with _locked(instance, dataset) as log:
         item = log.state.item(item_uuid)
         if item is None or item.kind != rules.ANNOTATION:
             raise NotFound(f"No annotation {item_uuid} in dataset {dataset}.")
-        schema = _checked_schema(instance, log, schema_ref, data)
         meta = ev.annotation_metadata(item_uuid, item.versions, schema.uuid, schema.version,
                                       len(data), digest)
         log.append(ev.annotation_update(author, meta))
