@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .domain import validation
@@ -59,5 +59,5 @@ def user_for_key(instance: Instance, key: str) -> str | None:
             t.users.c.key_hash == key_hash(key))).scalar()
 
 
-def user_exists(conn, name: str) -> bool:  # noqa: ANN001
+def user_exists(conn: Connection, name: str) -> bool:
     return conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first() is not None
