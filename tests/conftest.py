@@ -6,9 +6,12 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
+import gonk_processes
 
 from gonk.api import create_app
 from gonk.instance import Instance
@@ -86,3 +89,12 @@ LABEL_SCHEMA = {
     "properties": {"label": {"type": "string"}},
     "required": ["label"],
 }
+
+
+@pytest.fixture(scope="session")
+def gonk_proc() -> SimpleNamespace:
+    """Helpers to run `gonk-api` commands and servers as real OS processes."""
+    p = gonk_processes
+    return SimpleNamespace(run_cli=p.run_cli, run_many=p.run_many, last_line=p.last_line,
+                           start_server=p.start_server, clean_env=p.clean_env,
+                           free_port=p.free_port, GONK_API=p.GONK_API)
