@@ -9,9 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 import gonk_processes
+import pytest
 
 from gonk.api import create_app
 from gonk.instance import Instance

@@ -95,7 +95,7 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             self.error = exc
 
     def _run(self) -> None:

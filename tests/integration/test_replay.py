@@ -110,7 +110,7 @@ class RandomClient:
         return self.rng.choices(ANNOTATIONS, [4, 6, 1, 1, 1, 1])[0]
 
     def user(self) -> str:
-        return self.rng.choice(USERS + ["zed"] if self.rng.random() < 0.1 else USERS)
+        return self.rng.choice([*USERS, "zed"] if self.rng.random() < 0.1 else USERS)
 
     def pick(self, known: dict[str, int]) -> str:
         if not known or self.rng.random() < 0.08:
@@ -164,7 +164,7 @@ class RandomClient:
                 service.delete_object(inst, ds, author, item,
                                       self.version(ledger.objects.get(item, 1) - 1))
             elif op == "schema_create":
-                name = rng.choice(SCHEMA_NAMES + ["not-a-schema-name"])
+                name = rng.choice([*SCHEMA_NAMES, "not-a-schema-name"])
                 data = rng.choice(SCHEMAS + BAD_SCHEMAS[:1])
                 service.create_schema(inst, ds, author, name, data)
                 ledger.schemas[name] = 1

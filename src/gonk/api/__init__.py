@@ -11,6 +11,7 @@ from flask import Flask, g, request
 from ..domain.errors import Unauthorized
 from ..instance import Instance
 from ..users import user_for_key
+
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
 from . import annotations, datasets, errors, events, objects, owners, schemas
 

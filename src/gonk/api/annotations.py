@@ -13,7 +13,7 @@ bp = Blueprint("annotations", __name__, url_prefix="/datasets/<dataset>/annotati
 
 
 @bp.post("")
-def create_annotation(dataset: str):  # noqa: ANN201
+def create_annotation(dataset: str):
     name = context.dataset(dataset)
     body = parsing.json_body()
     ref = parsing.schema_ref(body)
@@ -24,14 +24,14 @@ def create_annotation(dataset: str):  # noqa: ANN201
 
 
 @bp.get("")
-def list_annotations(dataset: str):  # noqa: ANN201
+def list_annotations(dataset: str):
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
     return jsonify(queries.list_items(context.instance(), name, rules.ANNOTATION, after, limit))
 
 
 @bp.get("/<segment>")
-def annotation_info_or_status(dataset: str, segment: str):  # noqa: ANN201
+def annotation_info_or_status(dataset: str, segment: str):
     name = context.dataset(dataset)
     if validation.is_uuid(segment):
         return jsonify(queries.item_info(context.instance(), name, rules.ANNOTATION,
@@ -43,7 +43,7 @@ def annotation_info_or_status(dataset: str, segment: str):  # noqa: ANN201
 
 
 @bp.patch("/<segment>")
-def update_annotation(dataset: str, segment: str):  # noqa: ANN201
+def update_annotation(dataset: str, segment: str):
     name = context.dataset(dataset)
     if not validation.is_uuid(segment):
         parsing.not_a_status_method()
@@ -55,7 +55,7 @@ def update_annotation(dataset: str, segment: str):  # noqa: ANN201
 
 
 @bp.get("/<annotation_uuid>/<version>")
-def load_annotation(dataset: str, annotation_uuid: str, version: str):  # noqa: ANN201
+def load_annotation(dataset: str, annotation_uuid: str, version: str):
     name = context.dataset(dataset)
     item = validation.parse_uuid(annotation_uuid, "annotation uuid")
     number = validation.parse_version(version)
@@ -64,7 +64,7 @@ def load_annotation(dataset: str, annotation_uuid: str, version: str):  # noqa: 
 
 
 @bp.delete("/<annotation_uuid>/<version>")
-def delete_annotation(dataset: str, annotation_uuid: str, version: str):  # noqa: ANN201
+def delete_annotation(dataset: str, annotation_uuid: str, version: str):
     name = context.dataset(dataset)
     item = validation.parse_uuid(annotation_uuid, "annotation uuid")
     number = validation.parse_version(version)

@@ -9,12 +9,12 @@ bp = Blueprint("datasets", __name__)
 
 
 @bp.post("/datasets")
-def create_dataset():  # noqa: ANN201
+def create_dataset():
     body = parsing.json_body()
     name = parsing.string_field(body, "name")
     return jsonify(service.create_dataset(context.instance(), context.user(), name))
 
 
 @bp.get("/datasets")
-def list_datasets():  # noqa: ANN201
+def list_datasets():
     return jsonify(queries.list_datasets(context.instance()))

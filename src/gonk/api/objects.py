@@ -18,7 +18,7 @@ def _fields(body: dict) -> tuple[str, str, bytes]:
 
 
 @bp.post("")
-def create_object(dataset: str):  # noqa: ANN201
+def create_object(dataset: str):
     name = context.dataset(dataset)
     obj_name, mimetype, data = _fields(parsing.json_body())
     return jsonify(service.create_object(context.instance(), name, context.user(), obj_name,
@@ -26,14 +26,14 @@ def create_object(dataset: str):  # noqa: ANN201
 
 
 @bp.get("")
-def list_objects(dataset: str):  # noqa: ANN201
+def list_objects(dataset: str):
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
     return jsonify(queries.list_items(context.instance(), name, rules.OBJECT, after, limit))
 
 
 @bp.get("/<segment>")
-def object_info_or_status(dataset: str, segment: str):  # noqa: ANN201
+def object_info_or_status(dataset: str, segment: str):
     name = context.dataset(dataset)
     if validation.is_uuid(segment):
         return jsonify(queries.item_info(context.instance(), name, rules.OBJECT,
@@ -45,7 +45,7 @@ def object_info_or_status(dataset: str, segment: str):  # noqa: ANN201
 
 
 @bp.patch("/<segment>")
-def update_object(dataset: str, segment: str):  # noqa: ANN201
+def update_object(dataset: str, segment: str):
     name = context.dataset(dataset)
     if not validation.is_uuid(segment):
         parsing.not_a_status_method()
@@ -56,7 +56,7 @@ def update_object(dataset: str, segment: str):  # noqa: ANN201
 
 
 @bp.get("/<object_uuid>/<version>")
-def load_object(dataset: str, object_uuid: str, version: str):  # noqa: ANN201
+def load_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
     item = validation.parse_uuid(object_uuid, "object uuid")
     number = validation.parse_version(version)
@@ -64,7 +64,7 @@ def load_object(dataset: str, object_uuid: str, version: str):  # noqa: ANN201
 
 
 @bp.delete("/<object_uuid>/<version>")
-def delete_object(dataset: str, object_uuid: str, version: str):  # noqa: ANN201
+def delete_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
     item = validation.parse_uuid(object_uuid, "object uuid")
     number = validation.parse_version(version)

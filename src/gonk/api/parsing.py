@@ -20,7 +20,10 @@ def json_body() -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"This endpoint takes a JSON body with Content-Type: application/json "
             f"(got {request.content_type or 'none'!r}).")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested too deeply for the JSON parser: a client mistake, not a 500
+        body = None
     if not isinstance(body, dict):
         raise Invalid("The request body must be a JSON object.")
     return body
@@ -32,7 +35,29 @@ def string_field(body: dict[str, Any], key: str) -> str:
     value = body[key]
     if not isinstance(value, str):
         raise Invalid(f"The field {key!r} must be a string.")
+    return _encodable(value, key)
+
+
+def _encodable(value: str, key: str) -> str:
+    """JSON may carry lone surrogates (\\ud800) that no UTF-8 store or hash can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"The field {key!r} is not valid Unicode text.") from None
     return value
+
+
+MAX_VERSION = 2**63 - 1  # the largest integer the database can hold
+
+
+def _version(value: Any, what: str) -> int:
+    """A version inside a JSON body: a JSON integer (a string is a mistyped field)."""
+    if isinstance(value, str):
+        raise Invalid(f"The {what} must be a whole number of 0 or more, not a string.")
+    number = validation.parse_version(value, what)
+    if number > MAX_VERSION:
+        raise Invalid(f"The {what} {number} is too large.")
+    return number
 
 
 def base64_field(body: dict[str, Any], key: str) -> bytes:
@@ -48,8 +73,11 @@ def schema_ref(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(ref, dict):
         raise Invalid("The field 'schema' is required: {\"name\": \"schema-...\", "
                       "\"version\": N}.")
-    return {"name": validation.schema_name(ref.get("name")),
-            "version": validation.parse_version(ref.get("version"), "schema version")}
+    name = ref.get("name")
+    if isinstance(name, str):
+        _encodable(name, "schema.name")
+    return {"name": validation.schema_name(name),
+            "version": _version(ref.get("version"), "schema version")}
 
 
 def object_identifiers(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,8 +90,7 @@ def object_identifiers(body: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(ident, dict):
             raise Invalid("Each object identifier must be an object {\"uuid\", \"version\"}.")
         parsed.append({"uuid": validation.parse_uuid(ident.get("uuid"), "object uuid"),
-                       "version": validation.parse_version(ident.get("version"),
-                                                           "object version")})
+                       "version": _version(ident.get("version"), "object version")})
     return parsed
 
 

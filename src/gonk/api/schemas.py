@@ -17,7 +17,7 @@ def _is_name(segment: str) -> bool:
 
 
 @bp.post("")
-def create_schema(dataset: str):  # noqa: ANN201
+def create_schema(dataset: str):
     name = context.dataset(dataset)
     body = parsing.json_body()
     schema_name = validation.schema_name(parsing.string_field(body, "name"))
@@ -27,13 +27,13 @@ def create_schema(dataset: str):  # noqa: ANN201
 
 
 @bp.get("")
-def list_schemas(dataset: str):  # noqa: ANN201
+def list_schemas(dataset: str):
     name = context.dataset(dataset)
     return jsonify(queries.list_items(context.instance(), name, rules.SCHEMA, None, None))
 
 
 @bp.get("/<segment>")
-def schema_info_or_status(dataset: str, segment: str):  # noqa: ANN201
+def schema_info_or_status(dataset: str, segment: str):
     name = context.dataset(dataset)
     if _is_name(segment):
         return jsonify(queries.schema_info(context.instance(), name, segment))
@@ -43,7 +43,7 @@ def schema_info_or_status(dataset: str, segment: str):  # noqa: ANN201
 
 
 @bp.patch("/<segment>")
-def update_schema(dataset: str, segment: str):  # noqa: ANN201
+def update_schema(dataset: str, segment: str):
     name = context.dataset(dataset)
     if not _is_name(segment):
         parsing.not_a_status_method()
@@ -53,7 +53,7 @@ def update_schema(dataset: str, segment: str):  # noqa: ANN201
 
 
 @bp.get("/<schema_name>/<version>")
-def load_schema(dataset: str, schema_name: str, version: str):  # noqa: ANN201
+def load_schema(dataset: str, schema_name: str, version: str):
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)
@@ -62,7 +62,7 @@ def load_schema(dataset: str, schema_name: str, version: str):  # noqa: ANN201
 
 
 @bp.delete("/<schema_name>/<version>")
-def deprecate_schema(dataset: str, schema_name: str, version: str):  # noqa: ANN201
+def deprecate_schema(dataset: str, schema_name: str, version: str):
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonschema
+import referencing
+import referencing.exceptions
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError
 
@@ -85,7 +87,9 @@ def _validator(schema_hash: str, load_schema: Callable[[], bytes]) -> Any:
     validator = _VALIDATORS.get(schema_hash)
     if validator is None:
         schema = json.loads(load_schema())
-        validator = dialect_of(schema)(schema)
+        # An empty registry: `$ref`s resolve inside the schema only. Without it, jsonschema
+        # would download remote references, letting a client make the server fetch any URL.
+        validator = dialect_of(schema)(schema, registry=referencing.Registry())
         if len(_VALIDATORS) >= _MAX_CACHED:
             _VALIDATORS.pop(next(iter(_VALIDATORS)))
         _VALIDATORS[schema_hash] = validator
@@ -101,14 +105,13 @@ def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], by
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     except RecursionError:
         raise DoesNotConform("The annotation is nested too deeply.") from None
-    except jsonschema.exceptions._RefResolutionError as exc:  # noqa: SLF001
-        raise DoesNotConform(f"The schema has a reference that cannot be resolved: {exc}") from None
-    except Exception as exc:  # referencing.exceptions.Unresolvable and friends
-        if type(exc).__module__.startswith("referencing"):
-            raise DoesNotConform(
-                "The schema has a reference that cannot be resolved; Gonk never fetches "
-                "remote schemas.") from None
-        raise
+    except (referencing.exceptions.Unresolvable, jsonschema.exceptions._RefResolutionError) as exc:
+        ref = getattr(exc, "ref", None)
+        raise DoesNotConform(
+            "The schema has a $ref that cannot be resolved; references must point inside the "
+            "schema itself (Gonk never fetches remote schemas).",
+            details=[{"path": "", "message": f"unresolvable $ref {ref!r}" if ref else
+                      "unresolvable $ref"}]) from None
     if errors:
         raise DoesNotConform(
             f"The annotation does not conform to its schema: {errors[0].message[:300]}",

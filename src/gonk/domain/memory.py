@@ -8,8 +8,17 @@ from typing import Any
 
 from . import rules
 from .rules import (
-    EventInfo, EventRecorded, FlagsChanged, Item, ItemSaved, LinksAdded, OwnerAdded, OwnerRemoved,
-    ReviewRecorded, Version, VersionAdded,
+    EventInfo,
+    EventRecorded,
+    FlagsChanged,
+    Item,
+    ItemSaved,
+    LinksAdded,
+    OwnerAdded,
+    OwnerRemoved,
+    ReviewRecorded,
+    Version,
+    VersionAdded,
 )
 
 
@@ -91,7 +100,7 @@ class MemoryState:
         )
 
 
-def make_snapshot(owners, items, versions, links, events) -> dict[str, Any]:  # noqa: ANN001
+def make_snapshot(owners, items, versions, links, events) -> dict[str, Any]:
     """One canonical form for a dataset's derived state, whatever store it was read from."""
     return {
         "owners": sorted((rank, user) for user, rank in owners),

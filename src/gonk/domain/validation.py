@@ -10,6 +10,8 @@ DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,127}")
 USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SCHEMA_PREFIX = "schema-"
 MAX_OBJECT_NAME = 255
+SCHEMA_NAME = re.compile(r"schema-[A-Za-z0-9._-]{1,248}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_MIMETYPE = 255
 
 
@@ -28,7 +30,8 @@ def username(name: object) -> str:
     return name
 
 
-UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                       re.IGNORECASE)
 
 
 def is_uuid(text: object) -> bool:
@@ -60,24 +63,26 @@ def object_name(name: object) -> str:
         raise Invalid("'name' must be a non-empty string.")
     if len(name) > MAX_OBJECT_NAME:
         raise Invalid(f"'name' must be at most {MAX_OBJECT_NAME} characters.")
+    if CONTROL_CHARACTERS.search(name):
+        raise Invalid("'name' may not contain control characters.")
     if name.startswith(SCHEMA_PREFIX):
         raise Invalid("Object names may not start with 'schema-' (that prefix is for schemas).")
     return name
 
 
 def schema_name(name: object) -> str:
-    if not isinstance(name, str) or not name.startswith(SCHEMA_PREFIX):
-        raise Invalid("'name' must be a string starting with 'schema-'.")
-    if len(name) == len(SCHEMA_PREFIX):
-        raise Invalid("'name' needs something after 'schema-'.")
-    if len(name) > MAX_OBJECT_NAME:
-        raise Invalid(f"'name' must be at most {MAX_OBJECT_NAME} characters.")
+    """`schema-` then 1 to 248 of A-Z a-z 0-9 . _ - (so every schema is reachable by URL)."""
+    if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
+        raise Invalid("Schema names are 'schema-' followed by 1 to 248 characters of A-Z, a-z, "
+                      "0-9, '.', '_' and '-'.")
     return name
 
 
 def mimetype(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid("'mimetype' must be a non-empty string.")
+    if CONTROL_CHARACTERS.search(value):
+        raise Invalid("'mimetype' may not contain control characters.")
     if len(value) > MAX_MIMETYPE:
         raise Invalid(f"'mimetype' must be at most {MAX_MIMETYPE} characters.")
     return value

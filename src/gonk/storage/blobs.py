@@ -7,6 +7,7 @@ references is garbage, not corruption.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -57,10 +58,8 @@ class LocalBlobStore:
                 os.fsync(handle.fileno())
             os.replace(tmp_name, final)
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
             raise
         _fsync_dir(final.parent)
         return digest

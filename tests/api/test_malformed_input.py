@@ -1,0 +1,345 @@
+"""Malformed input thrown at every endpoint: each request gets a 4xx with a JSON {"error": str}
+body free of Python internals, and leaves the dataset's event log (and the list of datasets)
+exactly as it was."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from api_helpers import *
+
+D = f"/datasets/{DS}"
+HUGE = "x" * 10_000
+GOOD_B64 = b64(b"some bytes")
+UNKNOWN = "0d21d5a7-fe93-4618-a122-7ca9a2ee5116"
+INTERNALS = ("Traceback", 'File "', "sqlalchemy", "sqlite3", "werkzeug", "KeyError",
+             "TypeError", "AttributeError", "ValueError", "OverflowError", "RecursionError",
+             "UnicodeEncodeError", "binascii")
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body sent as is, with this content type (None: no Content-Type header)."""
+
+    data: str | bytes
+    content_type: str | None = "application/json"
+
+
+@dataclass(frozen=True)
+class Key:
+    """No body; this x-api-key header instead of alice's (None: no header at all)."""
+
+    key: str | None
+
+
+def _object(**over: Any) -> dict[str, Any]:
+    return {"name": "new.txt", "mimetype": "text/plain", "object": b64(b"new bytes"), **over}
+
+
+def _schema(**over: Any) -> dict[str, Any]:
+    return {"name": "schema-new", "schema": b64(LABEL_SCHEMA), **over}
+
+
+def _annotation(**over: Any) -> dict[str, Any]:
+    return {"schema": {"name": "schema-label", "version": 0},
+            "object_identifiers": [{"uuid": "{obj}", "version": 0}],
+            "annotation": b64({"label": "new"}), **over}
+
+
+def _annotation_update(**over: Any) -> dict[str, Any]:
+    return {"schema": {"name": "schema-label", "version": 0},
+            "annotation": b64({"label": "new"}), **over}
+
+
+def _body_cases(method: str, path: str, good: Any, fields: dict[str, list[Any]]) -> list[Any]:
+    """For one JSON endpoint: the generic body mistakes, and each field replaced by each bad
+    value, and each field missing."""
+    cases = [
+        (method, path, Raw("this is not json")),
+        (method, path, Raw("")),
+        (method, path, Raw("{\"name\": ")),
+        (method, path, Raw(b"\xff\xfe\x00\x01")),
+        (method, path, Raw("[" * 100_000 + "]" * 100_000)),
+        (method, path, Raw("{\"a\":" * 50_000 + "1" + "}" * 50_000)),
+        (method, path, []),
+        (method, path, [good]),
+        (method, path, "a string"),
+        (method, path, 42),
+        (method, path, None if method == "PATCH" else {}),
+        (method, path, Raw(json.dumps(good), "text/plain")),
+        (method, path, Raw(json.dumps(good), "application/x-www-form-urlencoded")),
+        (method, path, Raw(json.dumps(good), None)),
+        (method, path, Raw(json.dumps(good), "application/jsonx")),
+    ]
+    if method == "PATCH":
+        cases[10] = (method, path, {})
+    for field, bad_values in fields.items():
+        missing = {k: v for k, v in good.items() if k != field}
+        cases.append((method, path, missing))
+        for bad in bad_values:
+            cases.append((method, path, {**good, field: bad}))
+    return cases
+
+
+STRING = [None, 5, 1.5, True, [], {}, "", HUGE, "\ud800"]
+BASE64 = [None, 5, [], {}, "not base64!", "abc", "YWJj\n", "-_-_", "YW=Jj", HUGE + "!", "\ud800"]
+SCHEMA_REF = [None, "schema-label", 0, [], {}, {"name": "schema-label"}, {"version": 0},
+              {"name": 5, "version": 0}, {"name": "label", "version": 0},
+              {"name": "schema-label", "version": -1}, {"name": "schema-label", "version": "a"},
+              {"name": "schema-label", "version": 0.5}, {"name": "schema-label", "version": None},
+              {"name": "schema-label", "version": 10**30},
+              {"name": "schema-label", "version": 2**63},
+              {"name": HUGE, "version": 0}, {"name": "schema-\ud800", "version": 0},
+              {"name": "schema-label", "version": 99}, {"name": "schema-nope", "version": 0}]
+IDENTIFIERS = [None, [], {}, "x", [None], [5], [[]], [{}], [{"uuid": "{obj}"}],
+               [{"version": 0}], [{"uuid": "bad", "version": 0}],
+               [{"uuid": HUGE, "version": 0}], [{"uuid": 5, "version": 0}],
+               [{"uuid": "{obj}", "version": -1}], [{"uuid": "{obj}", "version": "0"}],
+               [{"uuid": "{obj}", "version": 10**30}], [{"uuid": "{obj}", "version": 9}],
+               [{"uuid": UNKNOWN, "version": 0}], [{"uuid": "{schema}", "version": 0}],
+               [{"uuid": "{obj}", "version": 0}, {"uuid": "{obj}", "version": 0}],
+               [{"uuid": "{ann}", "version": 0}]]
+
+CASES: list[Any] = [
+    # --- datasets
+    *_body_cases("POST", "/datasets", {"name": "fresh"},
+                 {"name": [*STRING, "..", "-x", "a b", "a/b", "x" * 129, "ds"]}),
+    # --- schemas
+    *_body_cases("POST", f"{D}/schemas", _schema(),
+                 {"name": [*STRING, "label", "schema-", "schema-label", "schema-�",
+                           "schema-" + HUGE],
+                  "schema": [*BASE64, b64(b"{"), b64({"type": 5}), b64(b"\xff"), b64(b"")]}),
+    *_body_cases("PATCH", f"{D}/schemas/schema-label", {"schema": b64({"type": "string"})},
+                 {"schema": [*BASE64, b64(b"{"), b64({"type": 5}), b64(LABEL_SCHEMA)]}),
+    ("PATCH", f"{D}/schemas/schema-nope", {"schema": b64({"type": "string"})}),
+    ("PATCH", f"{D}/schemas/{HUGE}", {"schema": b64({"type": "string"})}),
+    ("PATCH", f"{D}/schemas/schema-{HUGE}", {"schema": b64({"type": "string"})}),
+    ("GET", f"{D}/schemas/{HUGE}", None),
+    ("GET", f"{D}/schemas/schema-{HUGE}", None),
+    ("GET", f"{D}/schemas/deleted", None),
+    ("GET", f"{D}/schemas/schema-label/x", None),
+    ("GET", f"{D}/schemas/schema-label/-1", None),
+    ("GET", f"{D}/schemas/schema-label/{'9' * 40}", None),
+    ("GET", f"{D}/schemas/schema-label/7", None),
+    ("GET", f"{D}/schemas/label/0", None),
+    ("DELETE", f"{D}/schemas/schema-label/x", None),
+    ("DELETE", f"{D}/schemas/schema-label/{'9' * 40}", None),
+    ("DELETE", f"{D}/schemas/schema-label/7", None),
+    ("DELETE", f"{D}/schemas/schema-nope/0", None),
+    ("DELETE", f"{D}/schemas/{HUGE}/0", None),
+    # --- owners
+    ("PUT", f"{D}/owners/nobody", None),
+    ("PUT", f"{D}/owners/{HUGE}", None),
+    ("PUT", f"{D}/owners/a%20b", None),
+    ("PUT", f"{D}/owners/alice", None),
+    ("DELETE", f"{D}/owners/alice", None),
+    ("DELETE", f"{D}/owners/bob", None),
+    ("DELETE", f"{D}/owners/{HUGE}", None),
+    ("DELETE", f"{D}/owners/%C3%BC", None),
+    # --- objects
+    *_body_cases("POST", f"{D}/objects", _object(),
+                 {"name": [*STRING, "schema-x", "n" * 256],
+                  "mimetype": [*STRING, "   ", "m" * 256],
+                  "object": [*BASE64, b64(b"original bytes")]}),
+    *_body_cases("PATCH", f"{D}/objects/{{obj}}", _object(),
+                 {"name": [*STRING, "schema-x"], "mimetype": STRING,
+                  "object": [*BASE64, b64(b"original bytes")]}),
+    ("PATCH", f"{D}/objects/{UNKNOWN}", _object()),
+    ("PATCH", f"{D}/objects/{{schema}}", _object()),
+    ("PATCH", f"{D}/objects/{{ann}}", _object()),
+    ("PATCH", f"{D}/objects/{HUGE}", _object()),
+    ("GET", f"{D}/objects/{UNKNOWN}", None),
+    ("GET", f"{D}/objects/{HUGE}", None),
+    ("GET", f"{D}/objects/deprecated", None),
+    ("GET", f"{D}/objects?after=nope", None),
+    ("GET", f"{D}/objects?after={HUGE}", None),
+    ("GET", f"{D}/objects?after={UNKNOWN}", None),
+    ("GET", f"{D}/objects?after={{ann}}", None),
+    ("GET", f"{D}/objects?limit=0", None),
+    ("GET", f"{D}/objects?limit={HUGE}", None),
+    ("GET", f"{D}/objects?limit=-5", None),
+    ("GET", f"{D}/objects/pending?after=zzz", None),
+    ("GET", f"{D}/objects/pending?after={UNKNOWN}", None),
+    ("GET", f"{D}/objects/pending?limit=1001", None),
+    ("GET", f"{D}/objects/{{obj}}/x", None),
+    ("GET", f"{D}/objects/{{obj}}/7", None),
+    ("GET", f"{D}/objects/{{obj}}/{'9' * 40}", None),
+    ("GET", f"{D}/objects/nope/0", None),
+    ("GET", f"{D}/objects/{HUGE}/0", None),
+    ("DELETE", f"{D}/objects/{{obj}}/x", None),
+    ("DELETE", f"{D}/objects/{{obj}}/7", None),
+    ("DELETE", f"{D}/objects/{UNKNOWN}/0", None),
+    ("DELETE", f"{D}/objects/nope/0", None),
+    ("DELETE", f"{D}/objects/{{obj}}/{'9' * 40}", None),
+    # --- annotations
+    *_body_cases("POST", f"{D}/annotations", _annotation(),
+                 {"schema": SCHEMA_REF, "object_identifiers": IDENTIFIERS,
+                  "annotation": [*BASE64, b64(b"{"), b64({"label": 5}), b64(b"\xff"), b64(b"")]}),
+    *_body_cases("PATCH", f"{D}/annotations/{{ann}}", _annotation_update(),
+                 {"schema": SCHEMA_REF,
+                  "annotation": [*BASE64, b64({"label": 5}), b64({"label": "bird"})]}),
+    ("PATCH", f"{D}/annotations/{UNKNOWN}", _annotation_update()),
+    ("PATCH", f"{D}/annotations/{{obj}}", _annotation_update()),
+    ("PATCH", f"{D}/annotations/{HUGE}", _annotation_update()),
+    ("GET", f"{D}/annotations/{UNKNOWN}", None),
+    ("GET", f"{D}/annotations/{HUGE}", None),
+    ("GET", f"{D}/annotations/deprecated", None),
+    ("GET", f"{D}/annotations?after=nope", None),
+    ("GET", f"{D}/annotations?after={{obj}}", None),
+    ("GET", f"{D}/annotations?limit=abc", None),
+    ("GET", f"{D}/annotations/rejected?after={UNKNOWN}", None),
+    ("GET", f"{D}/annotations/{{ann}}/x", None),
+    ("GET", f"{D}/annotations/{{ann}}/7", None),
+    ("GET", f"{D}/annotations/{{obj}}/0", None),
+    ("DELETE", f"{D}/annotations/{{ann}}/x", None),
+    ("DELETE", f"{D}/annotations/{{ann}}/7", None),
+    ("DELETE", f"{D}/annotations/{{obj}}/0", None),
+    ("DELETE", f"{D}/annotations/bad/0", None),
+    # --- events
+    ("GET", f"{D}/events?after=nope", None),
+    ("GET", f"{D}/events?after={UNKNOWN}", None),
+    ("GET", f"{D}/events?after={{obj}}", None),
+    ("GET", f"{D}/events?limit=0", None),
+    ("GET", f"{D}/events?limit=1001", None),
+    ("GET", f"{D}/events?limit=", None),
+    ("PUT", f"{D}/events/nope/accept", None),
+    ("PUT", f"{D}/events/{HUGE}/reject", None),
+    ("PUT", f"{D}/events/{UNKNOWN}/accept", None),
+    ("PUT", f"{D}/events/{{obj}}/accept", None),
+    ("PUT", f"{D}/events/{{owner_event}}/accept", None),
+    ("PUT", f"{D}/events/{{owner_event}}/reject", None),
+    ("PUT", f"{D}/events/{{review_event}}/accept", None),
+    ("PUT", f"{D}/events/{{reviewed_event}}/reject", None),
+    ("PUT", f"{D}/events/{{reviewed_event}}/accept", None),
+]
+
+# Missing and unknown keys, on every kind of route (including GET /datasets).
+for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D}/owners"),
+                       ("PUT", f"{D}/owners/bob"), ("POST", f"{D}/objects"),
+                       ("DELETE", f"{D}/objects/{{obj}}/0"),
+                       ("PUT", f"{D}/events/{{obj_event}}/accept"),
+                       ("PATCH", f"{D}/schemas/schema-label"),
+                       ("DELETE", f"{D}/annotations/{{ann}}/0")):
+    CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
+              (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
+
+# Every endpoint under an unknown dataset and under invalid dataset names.
+for _ds in ("nope", "..", "-x", HUGE, "a%20b"):
+    CASES += [
+        ("GET", f"/datasets/{_ds}/owners", None),
+        ("PUT", f"/datasets/{_ds}/owners/bob", None),
+        ("DELETE", f"/datasets/{_ds}/owners/alice", None),
+        ("GET", f"/datasets/{_ds}/events", None),
+        ("PUT", f"/datasets/{_ds}/events/{UNKNOWN}/accept", None),
+        ("PUT", f"/datasets/{_ds}/events/{UNKNOWN}/reject", None),
+        ("POST", f"/datasets/{_ds}/schemas", _schema()),
+        ("GET", f"/datasets/{_ds}/schemas", None),
+        ("GET", f"/datasets/{_ds}/schemas/schema-label", None),
+        ("GET", f"/datasets/{_ds}/schemas/accepted", None),
+        ("PATCH", f"/datasets/{_ds}/schemas/schema-label", {"schema": GOOD_B64}),
+        ("GET", f"/datasets/{_ds}/schemas/schema-label/0", None),
+        ("DELETE", f"/datasets/{_ds}/schemas/schema-label/0", None),
+        ("POST", f"/datasets/{_ds}/objects", _object()),
+        ("GET", f"/datasets/{_ds}/objects", None),
+        ("GET", f"/datasets/{_ds}/objects/{UNKNOWN}", None),
+        ("GET", f"/datasets/{_ds}/objects/pending", None),
+        ("PATCH", f"/datasets/{_ds}/objects/{UNKNOWN}", _object()),
+        ("GET", f"/datasets/{_ds}/objects/{UNKNOWN}/0", None),
+        ("DELETE", f"/datasets/{_ds}/objects/{UNKNOWN}/0", None),
+        ("POST", f"/datasets/{_ds}/annotations", _annotation()),
+        ("GET", f"/datasets/{_ds}/annotations", None),
+        ("GET", f"/datasets/{_ds}/annotations/{UNKNOWN}", None),
+        ("GET", f"/datasets/{_ds}/annotations/accepted", None),
+        ("PATCH", f"/datasets/{_ds}/annotations/{UNKNOWN}", _annotation_update()),
+        ("GET", f"/datasets/{_ds}/annotations/{UNKNOWN}/0", None),
+        ("DELETE", f"/datasets/{_ds}/annotations/{UNKNOWN}/0", None),
+    ]
+
+
+def _case_id(case: Any) -> str:
+    method, path, body = case
+    if isinstance(body, Key):
+        return f"{method} {path[:60]} key={str(body.key)[:20]}"
+    text = body.data if isinstance(body, Raw) else json.dumps(body)
+    ctype = f" [{body.content_type}]" if isinstance(body, Raw) else ""
+    text = str(text)
+    return f"{method} {path[:60]} {text[:60]}{ctype}".replace(HUGE[:60], "HUGE")
+
+
+@pytest.fixture
+def world(alice, bob):
+    """A dataset with one of everything; returns the placeholders' values."""
+    alice.post("/datasets", {"name": DS})
+    schema = create_schema(alice)["uuid"]
+    obj = create_object(alice, b"original bytes", "original.txt")
+    ann = create_annotation(alice, [(obj, 0)])
+    reviewed = event_of(alice, "objects", obj, 0)
+    accept(alice, reviewed)
+    log = events(alice)
+    obj_event = create_object(alice, b"pending bytes")
+    return {"obj": obj, "schema": schema, "ann": ann, "owner_event": log[0]["uuid"],
+            "obj_event": event_of(alice, "objects", obj_event, 0),
+            "review_event": log[-1]["uuid"], "reviewed_event": reviewed}
+
+
+def _fill(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key, sub in names.items():
+            value = value.replace("{" + key + "}", sub)
+        return value
+    if isinstance(value, list):
+        return [_fill(v, names) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, names) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_malformed_input_is_a_clean_4xx_and_changes_nothing(alice, world, case):
+    method, path, body = case
+    path = _fill(path, world)
+    log_before = events(alice)
+    datasets_before = alice.get("/datasets").json
+    if isinstance(body, Raw):
+        kwargs: dict[str, Any] = {"data": body.data}
+        if body.content_type is not None:
+            kwargs["content_type"] = body.content_type
+        resp = alice.request(method, path, **kwargs)
+    elif isinstance(body, Key):
+        headers = {} if body.key is None else {"x-api-key": body.key}
+        resp = alice.request(method, path, {"name": "fresh"} if method in ("POST", "PATCH")
+                             else None, headers=headers)
+    else:
+        resp = alice.request(method, path, _fill(body, world))
+    text = resp.get_data(as_text=True)
+    assert 400 <= resp.status_code < 500, (resp.status_code, text[:300])
+    assert resp.mimetype == "application/json", text[:300]
+    payload = json.loads(text)
+    assert isinstance(payload, dict) and isinstance(payload.get("error"), str), payload
+    assert payload["error"].strip()
+    for marker in INTERNALS:
+        assert marker not in text, (marker, text[:300])
+    assert events(alice) == log_before
+    assert alice.get("/datasets").json == datasets_before
+
+
+def _endpoint(app: Any, method: str, path: str) -> str | None:
+    from werkzeug.exceptions import HTTPException
+
+    adapter = app.url_map.bind("localhost")
+    try:
+        endpoint, _ = adapter.match(path.split("?")[0].replace("{", "").replace("}", ""),
+                                    method=method)
+    except HTTPException:  # a 404/405 case: it names no endpoint
+        return None
+    return endpoint
+
+
+def test_the_table_covers_every_route(app):
+    """Every route of the app appears in the table, so a new endpoint cannot be forgotten."""
+    covered = {_endpoint(app, method, path) for method, path, _ in CASES}
+    expected = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    assert expected <= covered, expected - covered
