@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import gonk_processes
 import pytest
+import rfc8785
 
 from gonk.api import create_app
 from gonk.instance import Instance
@@ -97,3 +99,15 @@ def gonk_proc() -> SimpleNamespace:
     return SimpleNamespace(run_cli=p.run_cli, run_many=p.run_many, last_line=p.last_line,
                            start_server=p.start_server, clean_env=p.clean_env,
                            free_port=p.free_port, GONK_API=p.GONK_API)
+
+
+def recompute_chain(events: list[dict[str, Any]]) -> str:
+    """SPEC section 5, independently of Gonk's own code: sha256(previous raw digest +
+    RFC 8785 bytes of the event without `integrity`). Returns the head; asserts every link."""
+    previous = b""
+    for event in events:
+        body = {k: v for k, v in event.items() if k != "integrity"}
+        digest = hashlib.sha256(previous + rfc8785.dumps(body)).digest()
+        assert event["integrity"] == digest.hex(), f"chain broken at {event['uuid']}"
+        previous = digest
+    return previous.hex()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-import rfc8785
+from conftest import recompute_chain
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -237,16 +237,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_chain(events: list[dict[str, Any]]) -> None:
-    """SPEC section 5, independently of gonk's code: sha256(prev raw digest + JCS(event))."""
-    previous = b""
-    for event in events:
-        body = {k: v for k, v in event.items() if k != "integrity"}
-        digest = hashlib.sha256(previous + rfc8785.dumps(body)).digest()
-        assert event["integrity"] == digest.hex(), f"chain broken at {event['uuid']}"
-        previous = digest
-
-
 def event_refs(load: dict[str, Any]) -> list[tuple[str, str | None]]:
     for ref in load["events"]:
         assert set(ref) == {"uuid", "type", "review"}
@@ -381,7 +371,7 @@ def test_seed_code_examples_in_order(site: SimpleNamespace, gonk_proc: Any) -> N
     assert events[1]["object"] == {**load0["schema"]}
     assert events[3]["object_identifier"] == {"uuid": schema_uuid, "version": 0}
     assert events[5]["owner"] == "user-two" and events[5]["owner_action"] == 2
-    check_chain(events)
+    recompute_chain(events)
 
     assert ok(event_accept(host, key, ds, schema_v1_event)) == {"uuid": schema_v1_event}
     assert ok(event_accept(host, key, ds, object_v1_event)) == {"uuid": object_v1_event}
@@ -430,7 +420,7 @@ def test_seed_code_examples_in_order(site: SimpleNamespace, gonk_proc: Any) -> N
     # the whole log still chains, and `gonk-api verify` agrees while the server runs
     events = ok(events_list(host, key, ds))
     assert len(events) == 9 + 3 + 3
-    check_chain(events)
+    recompute_chain(events)
     verified = gonk_proc.run_cli("verify", ds, data_dir=site.data_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK" in verified.stdout

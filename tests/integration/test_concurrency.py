@@ -8,8 +8,6 @@ recomputes from the stored events.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import subprocess
 import sys
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import rfc8785
+from conftest import b64, recompute_chain
 
 from gonk.instance import Instance
 from gonk.storage.database import dataset_row, event_bodies
@@ -58,20 +56,6 @@ for n in range(count):
 instance.close()
 print(done)
 """
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def recompute_chain(events: list[dict[str, Any]]) -> str:
-    previous = b""
-    for event in events:
-        body = {k: v for k, v in event.items() if k != "integrity"}
-        digest = hashlib.sha256(previous + rfc8785.dumps(body)).digest()
-        assert event["integrity"] == digest.hex(), f"chain broken at {event['uuid']}"
-        previous = digest
-    return previous.hex()
 
 
 class Writer(threading.Thread):
