@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from .domain import rules
-from .domain.errors import NotFound
+from .domain.errors import NotFound, TooLarge
 from .instance import Instance
 from .storage import tables as t
-from .storage.database import dataset_row, status_condition
+from .storage.database import LIVE, dataset_row, status_condition
 
 NOUN = {rules.OBJECT: "object", rules.SCHEMA: "schema", rules.ANNOTATION: "annotation"}
 
@@ -119,21 +119,54 @@ def _metadata(row: Any) -> dict[str, Any]:
             "size": row.size, "hash_type": 1, "hash": row.hash}
 
 
-def load_version(instance: Instance, dataset: str, kind: str, item_uuid: str | None,
-                 version: int, schema_name: str | None = None) -> dict[str, Any]:
-    """Metadata, base64 bytes and events of one version; for objects the annotations attached
-    to it, for annotations the objects it is attached to."""
-    v, e = t.versions.c, t.events.c
+def _version_row(conn: Connection, ds: int, dataset: str, kind: str, item_uuid: str | None,
+                 version: int, schema_name: str | None = None) -> Any:
+    if schema_name is not None:
+        item_uuid = schema_item(conn, ds, dataset, schema_name).uuid
+    v = t.versions.c
+    row = conn.execute(select(t.versions).where(
+        v.dataset_id == ds, v.uuid == item_uuid, v.version == version, v.kind == kind)).first()
+    if row is None:
+        what = schema_name if schema_name is not None else item_uuid
+        raise NotFound(f"No {NOUN[kind]} {what} version {version} in dataset {dataset}.")
+    return row
+
+
+def version_metadata(instance: Instance, dataset: str, kind: str, item_uuid: str,
+                     version: int) -> dict[str, Any]:
     with instance.db.read() as conn:
         ds = dataset_row(conn, dataset).id
-        if schema_name is not None:
-            item_uuid = schema_item(conn, ds, dataset, schema_name).uuid
-        row = conn.execute(select(t.versions).where(
-            v.dataset_id == ds, v.uuid == item_uuid, v.version == version,
-            v.kind == kind)).first()
-        if row is None:
-            what = schema_name if schema_name is not None else item_uuid
-            raise NotFound(f"No {NOUN[kind]} {what} version {version} in dataset {dataset}.")
+        return _metadata(_version_row(conn, ds, dataset, kind, item_uuid, version))
+
+
+def objects_with_hash(instance: Instance, dataset: str, digest: str) -> list[dict[str, Any]]:
+    """Objects holding these bytes in a version that is neither rejected nor deleted: what a
+    create of the same bytes would collide with (used by `gonk-api import` to skip files)."""
+    v = t.versions.c
+    with instance.db.read() as conn:
+        ds = dataset_row(conn, dataset).id
+        rows = conn.execute(select(v.uuid, v.version).where(
+            v.dataset_id == ds, v.kind == rules.OBJECT, v.hash == digest, LIVE)
+            .order_by(v.created_seq, v.version)).all()
+    return [{"uuid": r.uuid, "version": r.version} for r in rows]
+
+
+def load_version(instance: Instance, dataset: str, kind: str, item_uuid: str | None,
+                 version: int, schema_name: str | None = None,
+                 max_bytes: int | None = None) -> dict[str, Any]:
+    """Metadata, base64 bytes and events of one version; for objects the annotations attached
+    to it, for annotations the objects it is attached to. Versions larger than `max_bytes` are
+    413, pointing to the raw-bytes endpoint."""
+    e = t.events.c
+    with instance.db.read() as conn:
+        ds = dataset_row(conn, dataset).id
+        row = _version_row(conn, ds, dataset, kind, item_uuid, version, schema_name)
+        if max_bytes is not None and row.size > max_bytes:
+            raise TooLarge(
+                f"This version is {row.size} bytes, more than the {max_bytes} bytes this server "
+                "sends inside JSON. Fetch its bytes from "
+                f"/datasets/{dataset}/objects/{row.uuid}/{version}/bytes instead.",
+                bytes_url=f"/datasets/{dataset}/objects/{row.uuid}/{version}/bytes")
         touched = conn.execute(select(e.uuid, e.type, e.review).where(
             e.dataset_id == ds, e.target_uuid == row.uuid, e.target_version == version)
             .order_by(e.seq)).all()

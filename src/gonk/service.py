@@ -8,7 +8,7 @@ domain/errors.py and leaves nothing behind but, at most, an unreferenced blob.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .domain import content, rules, validation
 from .domain import events as ev
-from .domain.errors import Conflict, NotFound
+from .domain.errors import Conflict, NotFound, TooLarge
 from .instance import Instance
 from .storage import tables as t
+from .storage.blobs import BlobTooLarge, StoredBlob
 from .storage.database import DatasetLog, SqlState, dataset_row
 from .storage.database import create_dataset as insert_dataset
 from .users import user_exists
@@ -31,13 +32,30 @@ def _locked(instance: Instance, dataset: str) -> Iterator[DatasetLog]:
         yield DatasetLog.lock(conn, dataset)
 
 
-def _store_bytes(instance: Instance, dataset: str, data: bytes) -> str:
-    """Store bytes before the transaction that will reference them (outside the dataset's lock,
-    so slow disks do not hold up other writers). Checked first: a request for an unknown
-    dataset leaves no blob behind."""
+def _require_dataset(instance: Instance, dataset: str) -> None:
     with instance.db.read() as conn:
         dataset_row(conn, dataset)
-    return instance.blobs.put(data)
+
+
+def store_stream(instance: Instance, dataset: str, chunks: Iterable[bytes],
+                 max_bytes: int | None) -> StoredBlob:
+    """Store a streamed body (hashing as it goes, never holding it in memory) before the
+    transaction that will reference it. 413 past `max_bytes`, with nothing stored."""
+    _require_dataset(instance, dataset)
+    try:
+        return instance.blobs.put_stream(chunks, max_bytes)
+    except BlobTooLarge as exc:
+        raise TooLarge(f"The body is larger than this server's limit of {exc.limit} bytes for "
+                       "streamed uploads.") from None
+
+
+def _stored(instance: Instance, dataset: str, data: bytes | StoredBlob) -> StoredBlob:
+    """Bytes are stored before the transaction that will reference them (outside the dataset's
+    lock, so slow disks do not hold up other writers), and only for an existing dataset."""
+    if isinstance(data, StoredBlob):
+        return data
+    _require_dataset(instance, dataset)
+    return StoredBlob(instance.blobs.put(data), len(data))
 
 
 # --- datasets and owners ----------------------------------------------------------------------
@@ -77,7 +95,7 @@ def create_schema(instance: Instance, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     validation.schema_name(name)
     content.check_schema(data)
-    digest = _store_bytes(instance, dataset, data)
+    digest = _stored(instance, dataset, data).digest
     meta = ev.object_metadata(ev.new_uuid(), 0, name, ev.SCHEMA_FORMAT, len(data), digest)
     with _locked(instance, dataset) as log:
         log.append(ev.object_write(author, meta))
@@ -94,7 +112,7 @@ def _schema_item(log: DatasetLog, name: str) -> rules.Item:
 def update_schema(instance: Instance, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     content.check_schema(data)
-    digest = _store_bytes(instance, dataset, data)
+    digest = _stored(instance, dataset, data).digest
     with _locked(instance, dataset) as log:
         item = _schema_item(log, name)
         meta = ev.object_metadata(item.uuid, item.versions, name, ev.SCHEMA_FORMAT, len(data),
@@ -117,22 +135,24 @@ def deprecate_schema(instance: Instance, dataset: str, author: str, name: str,
 
 
 def create_object(instance: Instance, dataset: str, author: str, name: str, mimetype: str,
-                  data: bytes) -> dict[str, Any]:
-    digest = _store_bytes(instance, dataset, data)
-    meta = ev.object_metadata(ev.new_uuid(), 0, name, mimetype, len(data), digest)
+                  data: bytes | StoredBlob) -> dict[str, Any]:
+    """`data` is the bytes, or a blob already stored by `store_stream`."""
+    blob = _stored(instance, dataset, data)
+    meta = ev.object_metadata(ev.new_uuid(), 0, name, mimetype, blob.size, blob.digest)
     with _locked(instance, dataset) as log:
         log.append(ev.object_write(author, meta))
     return {"uuid": meta["uuid"], "version": 0}
 
 
 def update_object(instance: Instance, dataset: str, author: str, item_uuid: str, name: str,
-                  mimetype: str, data: bytes) -> dict[str, Any]:
-    digest = _store_bytes(instance, dataset, data)
+                  mimetype: str, data: bytes | StoredBlob) -> dict[str, Any]:
+    blob = _stored(instance, dataset, data)
     with _locked(instance, dataset) as log:
         item = log.state.item(item_uuid)
         if item is None or item.kind != rules.OBJECT:
             raise NotFound(f"No object {item_uuid} in dataset {dataset}.")
-        meta = ev.object_metadata(item_uuid, item.versions, name, mimetype, len(data), digest)
+        meta = ev.object_metadata(item_uuid, item.versions, name, mimetype, blob.size,
+                                  blob.digest)
         log.append(ev.object_write(author, meta))
     return {"uuid": item_uuid, "version": item.versions}
 

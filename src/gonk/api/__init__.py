@@ -3,6 +3,7 @@
 Routes only parse the request's shape, call one service or query function, and return JSON.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,23 @@ from ..users import user_for_key
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
 from . import annotations, datasets, errors, events, objects, owners, schemas
 
-DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_JSON_BYTES = 64 * 1024**2
+DEFAULT_MAX_STREAM_BYTES = 10 * 1024**3
+MAX_JSON_ENV = "GONK_MAX_JSON_BYTES"
+MAX_STREAM_ENV = "GONK_MAX_STREAM_BYTES"
 
 
 def create_app(data_dir: str | Path | None = None, instance: Instance | None = None,
                config: dict[str, Any] | None = None) -> Flask:
-    """Build the app on an initialised data directory (or an already opened Instance)."""
+    """Build the app on an initialised data directory (or an already opened Instance).
+
+    Limits: MAX_CONTENT_LENGTH (JSON bodies; env GONK_MAX_JSON_BYTES, default 64 MiB) and
+    GONK_MAX_STREAM_BYTES (raw uploads; env of the same name, default 10 GiB).
+    """
     app = Flask("gonk")
-    app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_JSON_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get(MAX_JSON_ENV, DEFAULT_MAX_JSON_BYTES))
+    app.config["GONK_MAX_STREAM_BYTES"] = int(
+        os.environ.get(MAX_STREAM_ENV, DEFAULT_MAX_STREAM_BYTES))
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
     if instance is None:

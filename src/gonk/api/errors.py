@@ -36,9 +36,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error: RequestEntityTooLarge):
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length
         return _json(413, {"error": f"The request body is larger than this server's limit of "
-                                    f"{limit} bytes."})
+                                    f"{limit} bytes; nothing was stored."})
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -2,32 +2,64 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, send_file
 
 from .. import queries, service
 from ..domain import rules, validation
+from ..domain.errors import Invalid, UnsupportedMediaType
+from ..storage.blobs import CHUNK, StoredBlob
 from . import context, parsing
 
 bp = Blueprint("objects", __name__, url_prefix="/datasets/<dataset>/objects")
 
 
-def _fields(body: dict) -> tuple[str, str, bytes]:
-    name = validation.object_name(parsing.string_field(body, "name"))
-    mimetype = validation.mimetype(parsing.string_field(body, "mimetype"))
-    return name, mimetype, parsing.base64_field(body, "object")
+def _streamed() -> bool:
+    """A body that is not JSON is the object's raw bytes (beyond the seed, for large files)."""
+    return request.mimetype != "application/json"
+
+
+def _content(dataset: str) -> tuple[str, str, bytes | StoredBlob]:
+    """Name, mimetype and bytes of an object create or update, from either form of request:
+    JSON {"name", "mimetype", "object": base64}, or the raw bytes streamed as the body with
+    `?name=` and the Content-Type as the mimetype."""
+    if not _streamed():
+        body = parsing.json_body()
+        name = validation.object_name(parsing.string_field(body, "name"))
+        mimetype = validation.mimetype(parsing.string_field(body, "mimetype"))
+        return name, mimetype, parsing.base64_field(body, "object")
+    if not request.content_type:
+        raise UnsupportedMediaType(
+            "Send JSON with Content-Type: application/json, or the raw bytes with the object's "
+            "own Content-Type and ?name=.")
+    if "name" not in request.args:
+        raise Invalid("A raw upload needs the object's name as the query parameter ?name=.")
+    name = validation.object_name(request.args["name"])
+    mimetype = validation.mimetype(request.content_type)
+    limit = current_app.config["GONK_MAX_STREAM_BYTES"]
+    request.max_content_length = limit
+    chunks = iter(lambda: request.stream.read(CHUNK), b"")
+    return name, mimetype, service.store_stream(context.instance(), dataset, chunks, limit)
 
 
 @bp.post("")
 def create_object(dataset: str):
     name = context.dataset(dataset)
-    obj_name, mimetype, data = _fields(parsing.json_body())
+    obj_name, mimetype, data = _content(name)
     return jsonify(service.create_object(context.instance(), name, context.user(), obj_name,
                                          mimetype, data))
 
 
 @bp.get("")
 def list_objects(dataset: str):
+    """All objects, or with ?hash=<sha256> those holding these bytes in a live version."""
     name = context.dataset(dataset)
+    if "hash" in request.args:
+        digest = request.args["hash"]
+        if not validation.is_sha256(digest):
+            raise Invalid("'hash' must be a sha256 digest: 64 lowercase hex characters.")
+        return jsonify(queries.objects_with_hash(context.instance(), name, digest))
     after, limit = parsing.after_and_limit()
     return jsonify(queries.list_items(context.instance(), name, rules.OBJECT, after, limit))
 
@@ -49,7 +81,7 @@ def update_object(dataset: str, segment: str):
     name = context.dataset(dataset)
     if not validation.is_uuid(segment):
         parsing.not_a_status_method()
-    obj_name, mimetype, data = _fields(parsing.json_body())
+    obj_name, mimetype, data = _content(name)
     return jsonify(service.update_object(context.instance(), name, context.user(),
                                          validation.parse_uuid(segment), obj_name, mimetype,
                                          data))
@@ -60,7 +92,22 @@ def load_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
     item = validation.parse_uuid(object_uuid, "object uuid")
     number = validation.parse_version(version)
-    return jsonify(queries.load_version(context.instance(), name, rules.OBJECT, item, number))
+    return jsonify(queries.load_version(context.instance(), name, rules.OBJECT, item, number,
+                                        max_bytes=current_app.config["MAX_CONTENT_LENGTH"]))
+
+
+@bp.get("/<object_uuid>/<version>/bytes")
+def object_bytes(dataset: str, object_uuid: str, version: str) -> Any:
+    """The stored bytes, streamed, with the object's mimetype, its sha256 as a strong ETag,
+    and single Range requests (206, 416)."""
+    name = context.dataset(dataset)
+    item = validation.parse_uuid(object_uuid, "object uuid")
+    number = validation.parse_version(version)
+    meta = queries.version_metadata(context.instance(), name, rules.OBJECT, item, number)
+    response = send_file(context.instance().blobs.path(meta["hash"]), mimetype=meta["format"],
+                         conditional=True, etag=meta["hash"], max_age=None)
+    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
 
 
 @bp.delete("/<object_uuid>/<version>")

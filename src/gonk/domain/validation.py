@@ -39,6 +39,13 @@ def is_uuid(text: object) -> bool:
     return isinstance(text, str) and UUID_TEXT.fullmatch(text) is not None
 
 
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256(text: object) -> bool:
+    return isinstance(text, str) and SHA256_HEX.fullmatch(text) is not None
+
+
 def parse_uuid(text: object, what: str = "identifier") -> str:
     """A UUID in any case, returned in the canonical 36-character lowercase form."""
     if not is_uuid(text):

@@ -1,0 +1,143 @@
+"""Raw bytes, beyond the seed: streamed uploads, streamed downloads with ETag and Range, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from api_helpers import *
+
+BASE = f"/datasets/{DS}/objects"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+def _raw(client, method, path, data, content_type="image/png"):
+    return client.request(method, path, data=data, content_type=content_type)
+
+
+def _blob_files(instance):
+    root = instance.blobs.root
+    return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+def test_raw_upload_creates_an_object_of_that_mimetype(alice, ds):
+    resp = _raw(alice, "POST", f"{BASE}?name=pic.png", PNG)
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert set(body) == {"uuid", "version"} and body["version"] == 0
+    meta = load_object(alice, body["uuid"])["object"]
+    assert meta["format"] == "image/png"
+    assert meta["name"] == "pic.png"
+    assert meta["size"] == len(PNG)
+    assert meta["hash"] == hashlib.sha256(PNG).hexdigest()
+    created = events(alice)[-1]
+    assert created["type"] == "ObjectCreateEvent" and created["object"] == meta
+
+
+def test_raw_update_creates_a_new_version_and_follows_the_same_rules(alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=pic.png", PNG).get_json()["uuid"]
+    resp = _raw(alice, "PATCH", f"{BASE}/{uuid.upper()}?name=pic2.png", PNG + b"!")
+    assert resp.status_code == 200 and resp.get_json() == {"uuid": uuid, "version": 1}
+    # unchanged bytes and duplicate bytes are refused exactly as in the JSON form
+    assert_error(_raw(alice, "PATCH", f"{BASE}/{uuid}?name=p.png", PNG + b"!"), 409)
+    dup = assert_error(_raw(alice, "POST", f"{BASE}?name=copy.png", PNG), 409)
+    assert dup["existing"] == {"uuid": uuid, "version": 0}
+
+
+def test_raw_upload_keeps_the_content_type_parameters(alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=a.txt", b"hello",
+                "text/plain; charset=latin-1").get_json()["uuid"]
+    assert load_object(alice, uuid)["object"]["format"] == "text/plain; charset=latin-1"
+
+
+def test_empty_raw_upload_is_an_empty_object(alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=empty.bin", b"",
+                "application/octet-stream").get_json()["uuid"]
+    assert load_object(alice, uuid)["object"]["size"] == 0
+
+
+def test_bytes_endpoint_streams_with_headers(alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=pic.png", PNG).get_json()["uuid"]
+    resp = alice.get(f"{BASE}/{uuid}/0/bytes")
+    assert resp.status_code == 200
+    assert resp.data == PNG
+    assert resp.headers["Content-Type"] == "image/png"
+    assert resp.headers["Content-Length"] == str(len(PNG))
+    assert resp.headers["ETag"] == f'"{hashlib.sha256(PNG).hexdigest()}"'  # strong
+    assert resp.headers["Accept-Ranges"] == "bytes"
+
+
+def test_bytes_endpoint_single_range_and_unsatisfiable_range(alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=pic.png", PNG).get_json()["uuid"]
+    part = alice.get(f"{BASE}/{uuid}/0/bytes", headers={"x-api-key": alice.key,
+                                                        "Range": "bytes=8-15"})
+    assert part.status_code == 206
+    assert part.data == PNG[8:16]
+    assert part.headers["Content-Range"] == f"bytes 8-15/{len(PNG)}"
+    tail = alice.get(f"{BASE}/{uuid}/0/bytes", headers={"x-api-key": alice.key,
+                                                        "Range": "bytes=-4"})
+    assert tail.status_code == 206 and tail.data == PNG[-4:]
+    past = alice.get(f"{BASE}/{uuid}/0/bytes", headers={"x-api-key": alice.key,
+                                                        "Range": f"bytes={len(PNG) + 10}-"})
+    assert past.status_code == 416
+
+
+def test_bytes_endpoint_answers_conditional_requests(alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=pic.png", PNG).get_json()["uuid"]
+    etag = alice.get(f"{BASE}/{uuid}/0/bytes").headers["ETag"]
+    again = alice.get(f"{BASE}/{uuid}/0/bytes", headers={"x-api-key": alice.key,
+                                                         "If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_bytes_endpoint_errors(alice, ds):
+    uuid = create_object(alice, b"x")
+    assert_error(alice.get(f"{BASE}/{uuid}/1/bytes"), 404)
+    assert_error(alice.get(f"{BASE}/not-a-uuid/0/bytes"), 400)
+    schema = create_schema(alice)["uuid"]
+    assert_error(alice.get(f"{BASE}/{schema}/0/bytes"), 404)
+    assert_error(alice.get(f"{BASE}/{uuid}/0/bytes", headers={}), 401)
+    assert_error(alice.get(f"/datasets/nope/objects/{uuid}/0/bytes"), 404)
+
+
+def test_streamed_body_over_the_limit_is_413_and_stores_nothing(app, alice, ds, instance):
+    app.config["GONK_MAX_STREAM_BYTES"] = 1000
+    before_events, before_blobs = events(alice), _blob_files(instance)
+    body = assert_error(_raw(alice, "POST", f"{BASE}?name=big.bin", b"x" * 1001), 413)
+    assert "1000" in body["error"]
+    assert events(alice) == before_events
+    assert _blob_files(instance) == before_blobs
+    assert _raw(alice, "POST", f"{BASE}?name=ok.bin", b"x" * 1000).status_code == 200
+
+
+def test_streamed_chunked_body_over_the_limit_is_413(app, alice, ds, instance):
+    app.config["GONK_MAX_STREAM_BYTES"] = 1000
+    before_blobs = _blob_files(instance)
+
+    # No Content-Length, as with Transfer-Encoding: chunked: the limit is enforced while reading.
+    resp = alice.flask.open(f"{BASE}?name=chunked.bin", method="POST",
+                            input_stream=io.BytesIO(b"y" * 2000),
+                            headers={"x-api-key": alice.key,
+                                     "Content-Type": "application/octet-stream"},
+                            environ_overrides={"wsgi.input_terminated": True,
+                                               "HTTP_TRANSFER_ENCODING": "chunked"})
+    assert_error(resp, 413)
+    assert _blob_files(instance) == before_blobs
+
+
+def test_json_load_above_the_json_limit_points_to_bytes(app, alice, ds):
+    uuid = _raw(alice, "POST", f"{BASE}?name=pic.png", PNG).get_json()["uuid"]
+    app.config["MAX_CONTENT_LENGTH"] = len(PNG) - 1
+    body = assert_error(alice.get(f"{BASE}/{uuid}/0"), 413, "/bytes")
+    assert body["bytes_url"] == f"{BASE}/{uuid}/0/bytes"
+    assert alice.get(f"{BASE}/{uuid}/0/bytes").data == PNG
+
+
+def test_lookup_by_hash_finds_live_objects_only(alice, ds):
+    uuid = create_object(alice, b"find me")
+    digest = hashlib.sha256(b"find me").hexdigest()
+    found = alice.get(f"{BASE}?hash={digest}")
+    assert found.status_code == 200 and found.get_json() == [{"uuid": uuid, "version": 0}]
+    reject(alice, event_of(alice, "objects", uuid, 0))
+    assert alice.get(f"{BASE}?hash={digest}").get_json() == []
+    assert_error(alice.get(f"{BASE}?hash=xyz"), 400)
