@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,15 +101,80 @@ def users_list(ctx: click.Context) -> None:
         click.echo(name)
 
 
-@main.command(help="Run Flask's development server (use for trying Gonk out).")
+def _limit_options(command: Any) -> Any:
+    """--max-json-bytes and --max-stream-bytes, shared by `run` and `serve`."""
+    command = click.option(
+        "--max-stream-bytes", type=click.IntRange(min=0), default=None,
+        help="Largest raw upload (POST/PATCH .../objects with a non-JSON body) "
+             "[env GONK_MAX_STREAM_BYTES; default 10 GiB].")(command)
+    return click.option(
+        "--max-json-bytes", type=click.IntRange(min=1), default=None,
+        help="Largest JSON request body, and largest object sent inside JSON by the load "
+             "endpoints [env GONK_MAX_JSON_BYTES; default 64 MiB].")(command)
+
+
+def _app_config(max_json_bytes: int | None, max_stream_bytes: int | None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if max_json_bytes is not None:
+        config["MAX_CONTENT_LENGTH"] = max_json_bytes
+    if max_stream_bytes is not None:
+        config["GONK_MAX_STREAM_BYTES"] = max_stream_bytes
+    return config
+
+
+@main.command(help="Run Flask's development server (use for trying Gonk out; for a team, use "
+                   "`gonk-api serve`).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@_limit_options
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int) -> None:
+def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
+        max_stream_bytes: int | None) -> None:
     from .api import create_app
 
-    app = create_app(instance=_open(ctx))
+    app = create_app(instance=_open(ctx), config=_app_config(max_json_bytes, max_stream_bytes))
     app.run(host=host, port=port, threaded=True)
+
+
+@main.command(help="Run Gonk under gunicorn, a production WSGI server: several worker "
+                   "processes, request timeouts and access logs.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: 2 x cores + 1].")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Threads per worker (slow clients then do not hold a whole worker).")
+@click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Seconds a worker may spend on one request before it is restarted.")
+@click.option("--access-log", default="-", show_default=True,
+              help="Where to write the access log ('-' is standard output); '' turns it off.")
+@_limit_options
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
+          timeout: int, access_log: str, max_json_bytes: int | None,
+          max_stream_bytes: int | None) -> None:
+    from .server import default_workers
+    from .server import serve as run_server
+
+    _open(ctx).close()  # fail here, once, with a clear message if there is nothing to serve
+    run_server(ctx.obj["data_dir"], host, port, workers or default_workers(), threads, timeout,
+               access_log or None, _app_config(max_json_bytes, max_stream_bytes))
+
+
+@main.command(help="Remove stored bytes that no committed event references, and leftovers "
+                   "of interrupted uploads.")
+@click.option("--min-age", type=click.IntRange(min=0), default=3600, show_default=True,
+              help="Only remove files older than this many seconds (uploads in flight are "
+                   "younger).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.pass_context
+def gc(ctx: click.Context, min_age: int, dry_run: bool) -> None:
+    from .garbage import collect
+
+    result = collect(_open(ctx), min_age, dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {result.blobs} unreferenced blobs ({result.blob_bytes} bytes) and "
+               f"{result.temporary_files} temporary upload files; kept {result.kept} blobs.")
 
 
 @main.command(help="Recompute every hash chain and rebuild derived state from the log; exit 1 "

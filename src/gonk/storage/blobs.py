@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -67,9 +67,20 @@ class LocalBlobStore:
 
     def put(self, data: bytes) -> str:
         digest = sha256_hex(data)
-        if not self.path(digest).exists():
+        if not self._reuse(self.path(digest)):
             self.put_stream([data])
         return digest
+
+    @staticmethod
+    def _reuse(final: Path) -> bool:
+        """True if the blob is already stored. Its modification time is refreshed, so that
+        `gonk-api gc` (which only collects old blobs, and checks the time again after moving a
+        blob aside) never removes a blob a write is about to reference."""
+        try:
+            os.utime(final)
+        except FileNotFoundError:
+            return False
+        return True
 
     def put_stream(self, chunks: Iterable[bytes], max_bytes: int | None = None) -> StoredBlob:
         """Hash while writing to a temporary file, flush, rename into place. Raises BlobTooLarge
@@ -89,7 +100,7 @@ class LocalBlobStore:
                 os.fsync(handle.fileno())
             digest = hasher.hexdigest()
             final = self.path(digest)
-            if final.exists():  # the same bytes are already stored: keep the first copy
+            if self._reuse(final):  # the same bytes are already stored: keep the first copy
                 os.unlink(tmp_name)
                 return StoredBlob(digest, size)
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +133,26 @@ class LocalBlobStore:
             for path in self.tmp.iterdir():
                 yield path, path.stat().st_mtime
 
-    def remove(self, digest: str) -> None:
-        self.path(digest).unlink(missing_ok=True)
+    def collect(self, digest: str, older_than: float, is_referenced: Callable[[], bool]) -> int:
+        """Remove a blob if it is older than `older_than` (a timestamp) and `is_referenced()`,
+        asked after the blob was moved aside, says no. Returns the bytes freed (0 if kept).
+
+        A concurrent write that reuses the blob either refreshes its time before the move (seen
+        here, so the blob is put back) or finds it gone and writes it again."""
+        final = self.path(digest)
+        aside = self.tmp / f"gc-{digest}"
+        try:
+            if final.stat().st_mtime >= older_than:
+                return 0
+            os.replace(final, aside)
+        except FileNotFoundError:
+            return 0
+        stat = aside.stat()
+        if stat.st_mtime >= older_than or is_referenced():
+            os.replace(aside, final)
+            return 0
+        aside.unlink()
+        return stat.st_size
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,0 +1,56 @@
+"""`gonk-api serve`: Gonk under gunicorn, the way to run it for a team.
+
+Each worker process builds its own app (and database connections) after the fork. Appends are
+serialised by the database, never by a lock in one process, so any number of workers (and hosts)
+can write to one dataset safely.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+def default_workers() -> int:
+    """Two per core plus one: the usual gunicorn advice for a mix of CPU work (hashing,
+    base64, JSON) and waiting on fsync."""
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+class GonkServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, data_dir: Path, options: dict[str, Any],
+                 app_config: dict[str, Any] | None = None) -> None:
+        self.data_dir = data_dir
+        self.options = options
+        self.app_config = app_config or {}
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from .api import create_app
+
+        return create_app(data_dir=self.data_dir, config=self.app_config)
+
+
+def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, timeout: int,
+          access_log: str | None, app_config: dict[str, Any]) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "accesslog": access_log,
+        "errorlog": "-",
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(B)s %(M)sms',
+        "proc_name": "gonk-api",
+    }
+    GonkServer(data_dir, options, app_config).run()
