@@ -161,6 +161,55 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
                access_log or None, _app_config(max_json_bytes, max_stream_bytes))
 
 
+@main.command("import", help="Add every file under PATHS as objects of DATASET (streaming; "
+                              "files already in the dataset are skipped, so an interrupted "
+                              "import can be run again). Local by default (as --user); "
+                              "with --url, through a running server.")
+@click.argument("dataset")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--user", help="Local import: the user the objects are proposed by.")
+@click.option("--url", envvar="GONK_URL", help="Import through this Gonk server "
+              "(e.g. http://127.0.0.1:5000) [env GONK_URL].")
+@click.option("--key", envvar="GONK_API_KEY", help="API key for --url [env GONK_API_KEY].")
+@click.pass_context
+def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user: str | None,
+                 url: str | None, key: str | None) -> None:
+    from .importer import LocalTarget, RemoteTarget, Summary, collect_files, import_one
+
+    try:
+        validation.dataset_name(dataset)
+        if url:
+            if not key:
+                _fail("--url needs --key (or GONK_API_KEY).")
+            target: Any = RemoteTarget(url, key or "", dataset)
+        else:
+            if not user:
+                _fail("A local import needs --user NAME (the proposer); or pass --url and "
+                      "--key to import through a server.")
+            from .users import list_users
+
+            instance = _open(ctx)
+            if user not in list_users(instance):
+                _fail(f"No user named {user}.")
+            target = LocalTarget(instance, dataset, user or "")
+        files = collect_files(list(paths))
+    except GonkError as exc:
+        _fail(exc.message)
+    except OSError as exc:  # includes connection errors from requests
+        _fail(str(exc))
+    summary = Summary()
+    with click.progressbar(files, label=f"Importing into {dataset}", show_pos=True,
+                           item_show_func=lambda f: f.name[-40:] if f else "") as bar:
+        for source in bar:
+            import_one(target, source, summary)
+    for name, reason in summary.failed:
+        click.echo(f"failed: {name}: {reason}", err=True)
+    click.echo(summary.line())
+    if summary.failed:
+        sys.exit(1)
+
+
 @main.command(help="Remove stored bytes that no committed event references, and leftovers "
                    "of interrupted uploads.")
 @click.option("--min-age", type=click.IntRange(min=0), default=3600, show_default=True,
