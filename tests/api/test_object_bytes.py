@@ -141,3 +141,12 @@ def test_lookup_by_hash_finds_live_objects_only(alice, ds):
     reject(alice, event_of(alice, "objects", uuid, 0))
     assert alice.get(f"{BASE}?hash={digest}").get_json() == []
     assert_error(alice.get(f"{BASE}?hash=xyz"), 400)
+
+
+def test_a_json_file_is_uploaded_raw_when_named_in_the_query(alice, ds):
+    document = b'{"name": "not a request field", "labels": [1, 2]}'
+    resp = _raw(alice, "POST", f"{BASE}?name=labels.json", document, "application/json")
+    assert resp.status_code == 200
+    uuid = resp.get_json()["uuid"]
+    assert load_object(alice, uuid)["object"]["format"] == "application/json"
+    assert alice.get(f"{BASE}/{uuid}/0/bytes").data == document

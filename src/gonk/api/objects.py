@@ -16,8 +16,9 @@ bp = Blueprint("objects", __name__, url_prefix="/datasets/<dataset>/objects")
 
 
 def _streamed() -> bool:
-    """A body that is not JSON is the object's raw bytes (beyond the seed, for large files)."""
-    return request.mimetype != "application/json"
+    """A body that is not JSON is the object's raw bytes (beyond the seed, for large files);
+    so is any body sent with ?name=, which is how a JSON file is uploaded as raw bytes."""
+    return request.mimetype != "application/json" or "name" in request.args
 
 
 def _content(dataset: str) -> tuple[str, str, bytes | StoredBlob]:
