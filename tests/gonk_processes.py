@@ -5,11 +5,14 @@ Exposed to tests as the session fixture `gonk_proc` (tests/conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -56,31 +59,47 @@ def free_port() -> int:
 
 
 class Server:
-    """`gonk-api run` on a free port, as a child process; always stopped by `stop()`."""
+    """`gonk-api run` (or, with command="serve", `gonk-api serve` under gunicorn) on a free port,
+    as a child process; always stopped by `stop()`.
 
-    def __init__(self, data_dir: Path, key: str, log_path: Path) -> None:
+    `args` are extra options for the command (e.g. ["--workers", "2"]). With `new_session`, the
+    server leads its own process group (pgid == proc.pid), so a test can SIGKILL the gunicorn
+    master and all its workers at once with os.killpg. With `split_stderr`, standard error goes
+    to `<log>.err` (`stderr_text()`) and the log holds standard output alone."""
+
+    def __init__(self, data_dir: Path, key: str, log_path: Path, command: str = "run",
+                 args: Sequence[str] = (), new_session: bool = False,
+                 split_stderr: bool = False) -> None:
         self.data_dir = data_dir
         self.key = key
+        self.command = command
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.base = f"http://{self.host}"
         self.log_path = log_path
+        self.new_session = new_session
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.err_path = log_path.with_suffix(".err") if split_stderr else None
+        self._err = open(self.err_path, "wb") if self.err_path else None  # noqa: SIM115
         # The dev server logs every request: a file, not a pipe, so it can never block on us.
         self.proc = subprocess.Popen(
-            [*GONK_API, "--data-dir", str(data_dir), "run", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=clean_env())
+            [*GONK_API, "--data-dir", str(data_dir), command, "--host", "127.0.0.1",
+             "--port", str(self.port), *args],
+            stdout=self._log, stderr=self._err or subprocess.STDOUT, env=clean_env(),
+            start_new_session=new_session)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def stderr_text(self) -> str:
+        return self.err_path.read_text(errors="replace") if self.err_path else ""
 
     def wait_until_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"gonk-api run exited with {self.proc.returncode}:\n"
-                                     f"{self.log()}")
+                raise AssertionError(f"gonk-api {self.command} exited with "
+                                     f"{self.proc.returncode}:\n{self.log()}{self.stderr_text()}")
             try:
                 resp = requests.get(f"{self.base}/datasets", headers={"x-api-key": self.key},
                                     timeout=1)
@@ -89,7 +108,8 @@ class Server:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"gonk-api run did not answer within {timeout}s:\n{self.log()}")
+        raise AssertionError(f"gonk-api {self.command} did not answer within {timeout}s:\n"
+                             f"{self.log()}{self.stderr_text()}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -99,11 +119,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.new_session:  # no worker may outlive its master (e.g. after a SIGKILL test)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         self._log.close()
+        if self._err:
+            self._err.close()
 
 
-def start_server(data_dir: Path, key: str) -> Server:
-    server = Server(data_dir, key, data_dir.parent / f"server-{time.time_ns()}.log")
+def start_server(data_dir: Path, key: str, command: str = "run", args: Sequence[str] = (),
+                 new_session: bool = False, split_stderr: bool = False) -> Server:
+    server = Server(data_dir, key, data_dir.parent / f"server-{time.time_ns()}.log", command,
+                    args, new_session, split_stderr)
     try:
         server.wait_until_ready()
     except BaseException:
