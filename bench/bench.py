@@ -1,0 +1,437 @@
+"""Gonk benchmarks: real servers driven over HTTP by one client program; prints figures.
+
+    python bench/bench.py                 # everything (the flat-growth run takes a while)
+    python bench/bench.py --quick         # smaller counts, a couple of minutes
+    python bench/bench.py --reference-venv /path/to/venv   # venv with gonk-ai==0.1.4
+
+Compares, in one run and with the same client:
+- `gonk-api serve` against the ceiling app (bench/ceiling_app.py under gunicorn), 8 clients;
+- `gonk-api serve` (8 clients) against the earlier implementation gonk-ai 0.1.4 (1 client, its
+  development server) for 1 KiB object creates, annotation creates and event accepts;
+- paging through every event of a 4,000-event dataset, both servers;
+- flat growth: first vs last thousand creates and first/middle/last page fetches in a large
+  dataset of objects with annotations.
+Tests never assert on time; this script only prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+BENCH_DIR = Path(__file__).resolve().parent
+GONK = [sys.executable, "-c", "from gonk.cli import main; main()"]
+SCHEMA = {"type": "object", "properties": {"label": {"type": "string"},
+                                           "score": {"type": "number"}},
+          "required": ["label"]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], base: str, key: str, cwd: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.name, self.base, self.key = name, base, key
+        self.log = open(cwd / f"{name}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})}, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(base + "/datasets", headers=self.headers, timeout=2)
+                return
+            except requests.RequestException:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited; see {cwd / (name + '.log')}") from None
+                time.sleep(0.2)
+        raise RuntimeError(f"{name} did not start")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-api-key": self.key}
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def start_gonk(workdir: Path, workers: int | None) -> Server:
+    data = workdir / "gonk-data"
+    out = subprocess.run([*GONK, "--data-dir", str(data), "init", "--username", "bench"],
+                         capture_output=True, text=True, check=True)
+    key = out.stdout.strip().splitlines()[-1]
+    port = free_port()
+    argv = [*GONK, "--data-dir", str(data), "serve", "--port", str(port), "--access-log", ""]
+    if workers:
+        argv += ["--workers", str(workers)]
+    return Server("gonk", argv, f"http://127.0.0.1:{port}", key, workdir)
+
+
+def start_ceiling(workdir: Path, workers: int) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(BENCH_DIR), "-w", str(workers),
+            "--threads", "4", "-k", "gthread", "-b", f"127.0.0.1:{port}", "ceiling_app:app"]
+    return Server("ceiling", argv, f"http://127.0.0.1:{port}", "unused", workdir,
+                  {"CEILING_DIR": str(workdir / "ceiling-data")})
+
+
+def start_reference(workdir: Path, venv: Path) -> Server | None:
+    """gonk-ai 0.1.4 (its dev server always listens on 127.0.0.1:5000, data in ./root)."""
+    exe = venv / "bin" / "gonk-api"
+    if not exe.exists():
+        print(f"  (no reference implementation at {exe}: install it with "
+              f"`python3 -m venv {venv} && {venv}/bin/pip install gonk-ai==0.1.4`)")
+        return None
+    refdir = workdir / "reference"
+    refdir.mkdir()
+    out = subprocess.run([str(exe), "init", "--username", "bench"], cwd=refdir,
+                         capture_output=True, text=True, check=True)
+    key = next(line.split("KEY:", 1)[1].strip() for line in out.stdout.splitlines()
+               if "KEY:" in line)
+    return Server("reference", [str(exe), "run"], "http://127.0.0.1:5000", key, refdir)
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+def drive(server: Server, clients: int, count: int,
+          one: Callable[[requests.Session, int], requests.Response]) -> dict[str, Any]:
+    """Run `count` requests from `clients` threads (each with its own connection); return the
+    rate of successful ones and the errors."""
+    sessions = threading.local()
+    errors: list[str] = []
+    ok = 0
+    lock = threading.Lock()
+
+    def task(i: int) -> None:
+        nonlocal ok
+        if not hasattr(sessions, "s"):
+            sessions.s = requests.Session()
+            sessions.s.headers.update(server.headers)
+        try:
+            resp = one(sessions.s, i)
+            good = resp.status_code == 200
+            detail = f"{resp.status_code} {resp.text[:80]}"
+        except requests.RequestException as exc:
+            good, detail = False, type(exc).__name__
+        with lock:
+            if good:
+                ok += 1
+            else:
+                errors.append(detail)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(task, range(count)))
+    elapsed = time.perf_counter() - start
+    return {"rate": ok / elapsed, "ok": ok, "errors": len(errors), "seconds": elapsed,
+            "sample_error": errors[0] if errors else ""}
+
+
+def make_dataset(server: Server, name: str) -> None:
+    resp = requests.post(f"{server.base}/datasets", json={"name": name},
+                         headers=server.headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+
+
+def create_objects(server: Server, dataset: str, clients: int, count: int,
+                   size: int = 1024, tag: str = "") -> dict[str, Any]:
+    uuids: list[str] = []
+
+    def one(session: requests.Session, i: int) -> requests.Response:
+        data = os.urandom(size)
+        resp = session.post(f"{server.base}/datasets/{dataset}/objects",
+                            json={"name": f"{tag}{i}.bin", "mimetype": "application/octet-stream",
+                                  "object": b64(data)}, timeout=120)
+        if resp.status_code == 200:
+            uuids.append(resp.json()["uuid"])
+        return resp
+
+    result = drive(server, clients, count, one)
+    result["uuids"] = uuids
+    return result
+
+
+def create_annotations(server: Server, dataset: str, objects: list[str], clients: int,
+                       count: int) -> dict[str, Any]:
+    def one(session: requests.Session, i: int) -> requests.Response:
+        doc = {"label": f"bird-{i}", "score": i / 7}
+        return session.post(f"{server.base}/datasets/{dataset}/annotations", json={
+            "schema": {"name": "schema-bench", "version": 0},
+            "object_identifiers": [{"uuid": objects[i % len(objects)], "version": 0}],
+            "annotation": b64(json.dumps(doc).encode())}, timeout=120)
+
+    return drive(server, clients, count, one)
+
+
+def accept_events(server: Server, dataset: str, event_uuids: list[str],
+                  clients: int) -> dict[str, Any]:
+    def one(session: requests.Session, i: int) -> requests.Response:
+        return session.put(f"{server.base}/datasets/{dataset}/events/{event_uuids[i]}/accept",
+                           timeout=120)
+
+    return drive(server, clients, len(event_uuids), one)
+
+
+def all_events(server: Server, dataset: str, limit: int | None = None) -> tuple[list, float]:
+    """Page through every event with `after`, as a seed client does; return them and seconds."""
+    session = requests.Session()
+    session.headers.update(server.headers)
+    events: list[dict[str, Any]] = []
+    after = None
+    start = time.perf_counter()
+    while True:
+        params: dict[str, Any] = {}
+        if after:
+            params["after"] = after
+        if limit:
+            params["limit"] = limit
+        page = session.get(f"{server.base}/datasets/{dataset}/events", params=params,
+                           timeout=300).json()
+        if not page:
+            break
+        events += page
+        after = page[-1]["uuid"]
+    return events, time.perf_counter() - start
+
+
+def create_schema(server: Server, dataset: str) -> None:
+    resp = requests.post(f"{server.base}/datasets/{dataset}/schemas", headers=server.headers,
+                         json={"name": "schema-bench", "schema": b64(json.dumps(SCHEMA).encode())},
+                         timeout=30)
+    assert resp.status_code == 200, resp.text
+
+
+def fmt(result: dict[str, Any]) -> str:
+    text = f"{result['rate']:8.1f}/s ({result['ok']} ok"
+    if result["errors"]:
+        text += f", {result['errors']} failed, e.g. {result['sample_error']!r}"
+    return text + ")"
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+def writes_side_by_side(gonk: Server, ceiling: Server, reference: Server | None, clients: int,
+                        n: int, ref_n: int) -> None:
+    print(f"\n== 1 KiB object creates ({clients} concurrent clients unless noted)")
+    make_dataset(gonk, "creates")
+    ceiling_r = create_objects(ceiling, "any", clients, n)
+    gonk_r = create_objects(gonk, "creates", clients, n)
+    print(f"  ceiling app           {fmt(ceiling_r)}")
+    print(f"  gonk-api serve        {fmt(gonk_r)}")
+    print(f"  gonk / ceiling        {gonk_r['rate'] / ceiling_r['rate']:8.2f}  (target >= 0.60)")
+    ref1 = ref8 = None
+    if reference:
+        make_dataset(reference, "creates")
+        ref1 = create_objects(reference, "creates", 1, ref_n, tag="a")
+        ref8 = create_objects(reference, "creates", clients, ref_n, tag="b")
+        print(f"  gonk-ai 0.1.4, 1 client  {fmt(ref1)}")
+        print(f"  gonk-ai 0.1.4, {clients} clients {fmt(ref8)}")
+        print(f"  gonk ({clients}) / gonk-ai (1) {gonk_r['rate'] / ref1['rate']:8.1f}x  "
+              "(target >= 8x)")
+
+    print("\n== annotation creates, validated against a schema")
+    for server in [gonk] + ([reference] if reference else []):
+        dataset = "annotate"
+        make_dataset(server, dataset)
+        create_schema(server, dataset)
+    objs = create_objects(gonk, "annotate", clients, 200, tag="o")["uuids"]
+    gonk_a = create_annotations(gonk, "annotate", objs, clients, n)
+    print(f"  gonk-api serve        {fmt(gonk_a)}")
+    if reference:
+        ref_objs = create_objects(reference, "annotate", 1, 50, tag="o")["uuids"]
+        ref_a = create_annotations(reference, "annotate", ref_objs, 1, ref_n)
+        print(f"  gonk-ai 0.1.4, 1 client  {fmt(ref_a)}  (it does not validate at all)")
+        print(f"  gonk ({clients}) / gonk-ai (1) {gonk_a['rate'] / ref_a['rate']:8.1f}x  "
+              "(target >= 8x)")
+
+    print("\n== event accepts")
+    pending = [e["uuid"] for e in all_events(gonk, "creates", 1000)[0]
+               if e["type"] == "ObjectCreateEvent"][:n]
+    gonk_acc = accept_events(gonk, "creates", pending, clients)
+    print(f"  gonk-api serve        {fmt(gonk_acc)}")
+    if reference:
+        ref_pending = [e["uuid"] for e in all_events(reference, "creates")[0]
+                       if e["type"] == "ObjectCreateEvent"][:ref_n]
+        ref_acc = accept_events(reference, "creates", ref_pending, 1)
+        print(f"  gonk-ai 0.1.4, 1 client  {fmt(ref_acc)}")
+        print(f"  gonk ({clients}) / gonk-ai (1) {gonk_acc['rate'] / ref_acc['rate']:8.1f}x  "
+              "(target >= 8x)")
+
+
+def paging(gonk: Server, reference: Server | None, clients: int, events: int) -> None:
+    print(f"\n== paging through every event of a {events}-event dataset (seed client: `after` "
+          "only, each server's default page size)")
+    timings = {}
+    for server in [gonk] + ([reference] if reference else []):
+        make_dataset(server, "paging")
+        # the earlier implementation fails under concurrency: fill it with one client
+        create_objects(server, "paging", clients if server is gonk else 1, events - 1)
+        got, seconds = all_events(server, "paging")
+        timings[server.name] = seconds
+        print(f"  {server.name:10} {len(got):6} events in {seconds:7.2f} s")
+    got, seconds = all_events(gonk, "paging", 1000)
+    print(f"  gonk with limit=1000: {len(got)} events in {seconds:.2f} s")
+    if reference:
+        print(f"  gonk-ai / gonk        {timings['reference'] / timings['gonk']:8.1f}x faster  "
+              "(target >= 25x)")
+
+
+def page_time(server: Server, path: str, params: dict[str, Any], repeat: int = 15) -> float:
+    session = requests.Session()
+    session.headers.update(server.headers)
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        resp = session.get(server.base + path, params=params, timeout=60)
+        samples.append(time.perf_counter() - start)
+        assert resp.status_code == 200, resp.text
+    return statistics.median(samples)
+
+
+def flat_growth(gonk: Server, clients: int, total: int) -> None:
+    print(f"\n== flat as data grows: {total} objects, each with an annotation")
+    dataset = "growth"
+    make_dataset(gonk, dataset)
+    create_schema(gonk, dataset)
+    first = create_objects(gonk, dataset, clients, 1000, tag="first")
+    create_annotations(gonk, dataset, first["uuids"], clients, 1000)
+    objects = list(first["uuids"])
+    done = 1000
+    batch = 5000
+    started = time.perf_counter()
+    while done < total - 1000:
+        step = min(batch, total - 1000 - done)
+        made = create_objects(gonk, dataset, clients, step, tag=f"fill{done}-")
+        create_annotations(gonk, dataset, made["uuids"], clients, len(made["uuids"]))
+        objects += made["uuids"]
+        done += step
+        print(f"  ... {done} objects ({time.perf_counter() - started:.0f} s)", flush=True)
+    last = create_objects(gonk, dataset, clients, 1000, tag="last")
+    create_annotations(gonk, dataset, last["uuids"], clients, 1000)
+    objects += last["uuids"]
+    print(f"  first 1000 creates    {fmt(first)}")
+    print(f"  last 1000 creates     {fmt(last)}")
+    print(f"  last / first time     {first['rate'] / last['rate']:8.2f}  (target <= 1.5)")
+
+    base = f"/datasets/{dataset}"
+    events, _ = all_events(gonk, dataset, 1000)
+    annotations = []
+    after = None
+    while True:
+        page = requests.get(gonk.base + base + "/annotations", headers=gonk.headers,
+                            params={"limit": 1000, **({"after": after} if after else {})}).json()
+        if not page:
+            break
+        annotations += [a["uuid"] for a in page]
+        after = page[-1]["uuid"]
+    for label, path, ids in [("objects", base + "/objects", objects),
+                             ("annotations", base + "/annotations", annotations),
+                             ("events", base + "/events", [e["uuid"] for e in events])]:
+        first_t = page_time(gonk, path, {"limit": 100})
+        middle_t = page_time(gonk, path, {"limit": 100, "after": ids[len(ids) // 2]})
+        last_t = page_time(gonk, path, {"limit": 100, "after": ids[-101]})
+        print(f"  {label:11} page of 100: first {first_t * 1000:6.1f} ms, middle "
+              f"{middle_t * 1000:6.1f} ms ({middle_t / first_t:.2f}x), last "
+              f"{last_t * 1000:6.1f} ms ({last_t / first_t:.2f}x)  (target <= 1.5x)")
+    pending = base + "/objects/pending"
+    first_t = page_time(gonk, pending, {"limit": 100})
+    last_t = page_time(gonk, pending, {"limit": 100, "after": objects[-101]})
+    print(f"  objects/pending page: first {first_t * 1000:6.1f} ms, last {last_t * 1000:6.1f} "
+          f"ms ({last_t / first_t:.2f}x)")
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers for gonk and the ceiling [default: gonk's]")
+    parser.add_argument("--reference-venv", type=Path,
+                        default=Path(os.environ.get("GONK_REFERENCE_VENV", "/tmp/refvenv")))
+    parser.add_argument("--flat-objects", type=int, default=None,
+                        help="objects for the flat-growth run [100000; --quick: 5000; 0 skips]")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["writes", "paging", "flat"])
+    args = parser.parse_args()
+    n = 300 if args.quick else 2000
+    ref_n = 60 if args.quick else 200
+    flat = args.flat_objects if args.flat_objects is not None else (
+        5000 if args.quick else 100_000)
+    from gonk.server import default_workers
+
+    workers = args.workers or default_workers()
+    print(f"machine: {machine()}")
+    print(f"gonk-api serve and the ceiling app: {workers} gunicorn workers x 4 threads; client: "
+          f"Python requests, {args.clients} threads, on the same machine")
+    workdir = Path(tempfile.mkdtemp(prefix="gonk-bench-"))
+    servers: list[Server] = []
+    try:
+        gonk = start_gonk(workdir, workers)
+        servers.append(gonk)
+        ceiling = start_ceiling(workdir, workers)
+        servers.append(ceiling)
+        reference = start_reference(workdir, args.reference_venv)
+        if reference:
+            servers.append(reference)
+        if "writes" not in args.skip:
+            writes_side_by_side(gonk, ceiling, reference, args.clients, n, ref_n)
+        if "paging" not in args.skip:
+            paging(gonk, reference, args.clients, 4000)
+        if reference:
+            reference.stop()
+            servers.remove(reference)
+        if flat and "flat" not in args.skip:
+            flat_growth(gonk, args.clients, flat)
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
