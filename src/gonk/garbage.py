@@ -42,6 +42,10 @@ def collect(instance: Instance, min_age_seconds: float, dry_run: bool = False) -
             result.kept += 1
             continue
         if dry_run:
+            try:
+                result.blob_bytes += instance.blobs.size(digest)
+            except FileNotFoundError:
+                continue  # removed meanwhile
             result.blobs += 1
             continue
         freed = instance.blobs.collect(digest, older_than,

@@ -31,6 +31,7 @@ class Instance:
         self.db_path = self.data_dir / "gonk.db"
         self.db = Database(sqlite_url(self.data_dir))
         self.blobs = LocalBlobStore(self.data_dir / "blobs")
+        self.known_datasets: set[str] = set()  # datasets are never deleted: safe to remember
 
     @classmethod
     def open(cls, data_dir: Path) -> Instance:

@@ -33,8 +33,12 @@ def _locked(instance: Instance, dataset: str) -> Iterator[DatasetLog]:
 
 
 def _require_dataset(instance: Instance, dataset: str) -> None:
+    """404 for an unknown dataset. Datasets are never deleted, so one seen once is remembered."""
+    if dataset in instance.known_datasets:
+        return
     with instance.db.read() as conn:
         dataset_row(conn, dataset)
+    instance.known_datasets.add(dataset)
 
 
 def store_stream(instance: Instance, dataset: str, chunks: Iterable[bytes],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .domain import validation
@@ -53,10 +53,13 @@ def list_users(instance: Instance) -> list[str]:
         return list(conn.execute(select(t.users.c.name).order_by(t.users.c.name)).scalars())
 
 
+USER_FOR_KEY = select(t.users.c.name).where(t.users.c.key_hash == bindparam("p_hash"))
+
+
 def user_for_key(instance: Instance, key: str) -> str | None:
+    """Looked up on every request (no cache), so a rekey takes effect at once."""
     with instance.db.read() as conn:
-        return conn.execute(select(t.users.c.name).where(
-            t.users.c.key_hash == key_hash(key))).scalar()
+        return conn.execute(USER_FOR_KEY, {"p_hash": key_hash(key)}).scalar()
 
 
 def user_exists(conn: Connection, name: str) -> bool:

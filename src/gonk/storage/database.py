@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -93,14 +94,57 @@ class Database:
         self.engine.dispose()
 
 
+# --- prebuilt statements -----------------------------------------------------------------------
+# The write path runs these on every request. Built once with bind parameters, they skip
+# SQLAlchemy's per-call statement construction and cache-key generation (most of a write's CPU).
+
+def _p(name: str) -> Any:
+    return bindparam(name)
+
+
+T_D, T_E, T_I, T_V, T_O = t.datasets.c, t.events.c, t.items.c, t.versions.c, t.owners.c
+LIVE = and_(T_V.cr.is_(False), T_V.da.is_(False))
+
+DATASET_BY_NAME = select(t.datasets).where(T_D.name == _p("p_name"))
+DATASET_BY_NAME_LOCKED = DATASET_BY_NAME.with_for_update()
+ADVANCE_HEAD = update(t.datasets).where(T_D.id == _p("p_ds")).values(
+    head_integrity=_p("p_head"), event_count=_p("p_count"))
+INSERT_EVENT = insert(t.events)
+OWNERS = select(T_O.username).where(T_O.dataset_id == _p("p_ds")).order_by(T_O.rank)
+ITEM = select(t.items).where(T_I.dataset_id == _p("p_ds"), T_I.uuid == _p("p_uuid"))
+VERSION = select(t.versions).where(T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"),
+                                   T_V.version == _p("p_version"))
+SCHEMA_NAMED = select(t.items).where(
+    T_I.dataset_id == _p("p_ds"), T_I.kind == rules.SCHEMA, T_I.name == _p("p_name")
+).order_by(T_I.created_seq.desc()).limit(1)
+HAS_LIVE_VERSION = select(T_V.version).where(
+    T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"), LIVE).limit(1)
+LIVE_OBJECT_WITH_HASH = select(T_V.uuid, T_V.version).where(
+    T_V.dataset_id == _p("p_ds"), T_V.kind == rules.OBJECT, T_V.hash == _p("p_hash"), LIVE
+).order_by(T_V.uuid, T_V.version).limit(1)
+EVENT_INFO = select(T_E.uuid, T_E.type, T_E.review, T_E.target_uuid, T_E.target_version).where(
+    T_E.dataset_id == _p("p_ds"), T_E.uuid == _p("p_uuid"))
+INSERT_OWNER = insert(t.owners)
+DELETE_OWNER = delete(t.owners).where(T_O.dataset_id == _p("p_ds"), T_O.username == _p("p_user"))
+INSERT_ITEM = insert(t.items)
+COUNT_VERSIONS = update(t.items).where(T_I.dataset_id == _p("p_ds"), T_I.uuid == _p("p_uuid")
+                                       ).values(versions=_p("p_versions"))
+INSERT_VERSION = insert(t.versions).values(created_seq=select(T_I.created_seq).where(
+    T_I.dataset_id == _p("p_ds"), T_I.uuid == _p("p_uuid")).scalar_subquery())
+SET_FLAGS = update(t.versions).where(
+    T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"), T_V.version == _p("p_version")
+).values(cp=_p("p_cp"), cr=_p("p_cr"), dp=_p("p_dp"), da=_p("p_da"))
+INSERT_LINK = insert(t.annotation_links)
+SET_REVIEW = update(t.events).where(T_E.dataset_id == _p("p_ds"), T_E.uuid == _p("p_uuid")
+                                    ).values(review=_p("p_review"))
+
+
 # --- datasets and the log --------------------------------------------------------------------
 
 
 def dataset_row(conn: Connection, name: str, lock: bool = False) -> Any:
-    query = select(t.datasets).where(t.datasets.c.name == name)
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    query = DATASET_BY_NAME_LOCKED if lock else DATASET_BY_NAME
+    row = conn.execute(query, {"p_name": name}).first()
     if row is None:
         raise NotFound(f"No dataset named {name}.")
     return row
@@ -132,31 +176,30 @@ class DatasetLog:
         event_json = dict(event_json)
         event_json["integrity"] = integrity.link(self.head, event_json)
         recorded = next(c for c in changes if isinstance(c, rules.EventRecorded))
-        self.conn.execute(insert(t.events).values(
-            dataset_id=self.dataset_id, seq=seq, uuid=event_json["uuid"],
-            type=event_json["type"], body=json.dumps(event_json, separators=(",", ":")),
-            integrity=event_json["integrity"], review=recorded.info.review,
-            target_uuid=recorded.info.target_uuid, target_version=recorded.info.target_version,
-        ))
+        self.conn.execute(INSERT_EVENT, {
+            "dataset_id": self.dataset_id, "seq": seq, "uuid": event_json["uuid"],
+            "type": event_json["type"], "body": json.dumps(event_json, separators=(",", ":")),
+            "integrity": event_json["integrity"], "review": recorded.info.review,
+            "target_uuid": recorded.info.target_uuid,
+            "target_version": recorded.info.target_version,
+        })
         self.state.apply([c for c in changes if c is not recorded])
-        self.conn.execute(update(t.datasets).where(t.datasets.c.id == self.dataset_id).values(
-            head_integrity=event_json["integrity"], event_count=seq))
+        self.conn.execute(ADVANCE_HEAD, {"p_ds": self.dataset_id,
+                                         "p_head": event_json["integrity"], "p_count": seq})
         self.head, self.count = event_json["integrity"], seq
         return event_json
 
 
 def create_dataset(conn: Connection, name: str, created_at: str) -> DatasetLog:
-    result = conn.execute(insert(t.datasets).values(
+    conn.execute(insert(t.datasets).values(
         name=name, head_integrity="", event_count=0, created_at=created_at))
-    row = conn.execute(
-        select(t.datasets).where(t.datasets.c.id == result.inserted_primary_key[0])).one()
-    return DatasetLog(conn, row)
+    return DatasetLog(conn, dataset_row(conn, name))
 
 
 def event_bodies(conn: Connection, dataset_id: int) -> Iterator[dict[str, Any]]:
     """Every event of a dataset in log order, as stored."""
-    rows = conn.execute(select(t.events.c.body).where(t.events.c.dataset_id == dataset_id)
-                        .order_by(t.events.c.seq)).scalars()
+    rows = conn.execute(select(T_E.body).where(T_E.dataset_id == dataset_id)
+                        .order_by(T_E.seq)).scalars()
     for body in rows:
         yield json.loads(body)
 
@@ -174,9 +217,6 @@ def _version(row: Any) -> Version:
                    bool(row.dp), bool(row.da))
 
 
-LIVE = and_(t.versions.c.cr.is_(False), t.versions.c.da.is_(False))
-
-
 class SqlState:
     """The rules' view of one dataset, read from the projection tables; applies their changes."""
 
@@ -185,88 +225,70 @@ class SqlState:
         self.dataset_id = dataset_id
 
     def owners(self) -> list[str]:
-        return list(self.conn.execute(
-            select(t.owners.c.username).where(t.owners.c.dataset_id == self.dataset_id)
-            .order_by(t.owners.c.rank)).scalars())
+        return list(self.conn.execute(OWNERS, {"p_ds": self.dataset_id}).scalars())
 
     def item(self, item_uuid: str) -> Item | None:
-        row = self.conn.execute(select(t.items).where(
-            t.items.c.dataset_id == self.dataset_id, t.items.c.uuid == item_uuid)).first()
+        row = self.conn.execute(ITEM, {"p_ds": self.dataset_id, "p_uuid": item_uuid}).first()
         return _item(row) if row else None
 
     def version(self, item_uuid: str, version: int) -> Version | None:
-        row = self.conn.execute(select(t.versions).where(
-            t.versions.c.dataset_id == self.dataset_id, t.versions.c.uuid == item_uuid,
-            t.versions.c.version == version)).first()
+        row = self.conn.execute(VERSION, {"p_ds": self.dataset_id, "p_uuid": item_uuid,
+                                          "p_version": version}).first()
         return _version(row) if row else None
 
     def schema_named(self, name: str) -> Item | None:
-        row = self.conn.execute(select(t.items).where(
-            t.items.c.dataset_id == self.dataset_id, t.items.c.kind == rules.SCHEMA,
-            t.items.c.name == name).order_by(t.items.c.created_seq.desc()).limit(1)).first()
+        row = self.conn.execute(SCHEMA_NAMED, {"p_ds": self.dataset_id, "p_name": name}).first()
         return _item(row) if row else None
 
     def has_live_version(self, item_uuid: str) -> bool:
-        return self.conn.execute(select(t.versions.c.version).where(
-            t.versions.c.dataset_id == self.dataset_id, t.versions.c.uuid == item_uuid,
-            LIVE).limit(1)).first() is not None
+        return self.conn.execute(HAS_LIVE_VERSION, {"p_ds": self.dataset_id,
+                                                    "p_uuid": item_uuid}).first() is not None
 
     def live_object_with_hash(self, digest: str) -> tuple[str, int] | None:
-        row = self.conn.execute(select(t.versions.c.uuid, t.versions.c.version).where(
-            t.versions.c.dataset_id == self.dataset_id, t.versions.c.kind == rules.OBJECT,
-            t.versions.c.hash == digest, LIVE)
-            .order_by(t.versions.c.uuid, t.versions.c.version).limit(1)).first()
+        row = self.conn.execute(LIVE_OBJECT_WITH_HASH, {"p_ds": self.dataset_id,
+                                                        "p_hash": digest}).first()
         return (row.uuid, row.version) if row else None
 
     def event(self, event_uuid: str) -> EventInfo | None:
-        row = self.conn.execute(select(
-            t.events.c.uuid, t.events.c.type, t.events.c.review, t.events.c.target_uuid,
-            t.events.c.target_version).where(
-            t.events.c.dataset_id == self.dataset_id, t.events.c.uuid == event_uuid)).first()
+        row = self.conn.execute(EVENT_INFO, {"p_ds": self.dataset_id,
+                                             "p_uuid": event_uuid}).first()
         if row is None:
             return None
         return EventInfo(row.uuid, row.type, row.review, row.target_uuid, row.target_version)
 
     def apply(self, changes: list[rules.Change]) -> None:
         ds = self.dataset_id
+        run = self.conn.execute
         for change in changes:
             match change:
                 case rules.OwnerAdded(user, rank):
-                    self.conn.execute(insert(t.owners).values(
-                        dataset_id=ds, username=user, rank=rank))
+                    run(INSERT_OWNER, {"dataset_id": ds, "username": user, "rank": rank})
                 case rules.OwnerRemoved(user):
-                    self.conn.execute(delete(t.owners).where(
-                        t.owners.c.dataset_id == ds, t.owners.c.username == user))
+                    run(DELETE_OWNER, {"p_ds": ds, "p_user": user})
+                case rules.ItemSaved(item) if item.versions == 1:  # a new item
+                    run(INSERT_ITEM, {"dataset_id": ds, "uuid": item.uuid, "kind": item.kind,
+                                      "name": item.name, "created_seq": item.created_seq,
+                                      "versions": 1})
                 case rules.ItemSaved(item):
-                    updated = self.conn.execute(update(t.items).where(
-                        t.items.c.dataset_id == ds, t.items.c.uuid == item.uuid)
-                        .values(versions=item.versions))
-                    if updated.rowcount == 0:
-                        self.conn.execute(insert(t.items).values(
-                            dataset_id=ds, uuid=item.uuid, kind=item.kind, name=item.name,
-                            created_seq=item.created_seq, versions=item.versions))
+                    run(COUNT_VERSIONS, {"p_ds": ds, "p_uuid": item.uuid,
+                                         "p_versions": item.versions})
                 case rules.VersionAdded(v):
-                    created_seq = select(t.items.c.created_seq).where(
-                        t.items.c.dataset_id == ds, t.items.c.uuid == v.uuid).scalar_subquery()
-                    self.conn.execute(insert(t.versions).values(
-                        dataset_id=ds, uuid=v.uuid, version=v.version, kind=v.kind,
-                        created_seq=created_seq, name=v.name, format=v.format, size=v.size,
-                        hash=v.hash, schema_uuid=v.schema_uuid, schema_version=v.schema_version,
-                        cp=v.cp, cr=v.cr, dp=v.dp, da=v.da))
+                    run(INSERT_VERSION, {
+                        "p_ds": ds, "p_uuid": v.uuid,  # for the item's created_seq
+                        "dataset_id": ds, "uuid": v.uuid, "version": v.version, "kind": v.kind,
+                        "name": v.name, "format": v.format, "size": v.size, "hash": v.hash,
+                        "schema_uuid": v.schema_uuid, "schema_version": v.schema_version,
+                        "cp": v.cp, "cr": v.cr, "dp": v.dp, "da": v.da})
                 case rules.FlagsChanged(v):
-                    self.conn.execute(update(t.versions).where(
-                        t.versions.c.dataset_id == ds, t.versions.c.uuid == v.uuid,
-                        t.versions.c.version == v.version).values(
-                        cp=v.cp, cr=v.cr, dp=v.dp, da=v.da))
+                    run(SET_FLAGS, {"p_ds": ds, "p_uuid": v.uuid, "p_version": v.version,
+                                    "p_cp": v.cp, "p_cr": v.cr, "p_dp": v.dp, "p_da": v.da})
                 case rules.LinksAdded(annotation_uuid, objects):
-                    self.conn.execute(insert(t.annotation_links), [
+                    run(INSERT_LINK, [
                         {"dataset_id": ds, "annotation_uuid": annotation_uuid,
                          "object_uuid": u, "object_version": n, "position": i}
                         for i, (u, n) in enumerate(objects)])
                 case rules.ReviewRecorded(event_uuid, review):
-                    self.conn.execute(update(t.events).where(
-                        t.events.c.dataset_id == ds, t.events.c.uuid == event_uuid)
-                        .values(review=review))
+                    run(SET_REVIEW, {"p_ds": ds, "p_uuid": event_uuid, "p_review": review})
                 case _:
                     raise TypeError(f"cannot apply {change!r} here")
 
