@@ -11,8 +11,9 @@ worker processes and hosts can all write to one dataset without forking its chai
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # SQLite's write lock is what keeps chains whole, across threads and processes. Writers
+        # that find it taken sleep in SQLite's busy handler (1, 2, 5, 10 ms...), leaving the
+        # lock idle; threads of one process queue here first instead, and wake the moment the
+        # previous writer of this process is done. Not needed (and not used) on PostgreSQL,
+        # whose row locks wake waiters at once and let other datasets proceed.
+        self._sqlite_queue = threading.Lock() if url.startswith("sqlite") else None
 
     def create_schema(self) -> None:
         t.metadata.create_all(self.engine)
@@ -85,7 +92,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.connect() as conn:
+        with self._sqlite_queue or nullcontext(), self.engine.connect() as conn:
             conn.execution_options(gonk_write=True)
             with conn.begin():
                 yield conn
