@@ -144,8 +144,9 @@ def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
               help="Worker processes [default: 2 x cores + 1].")
 @click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
               help="Threads per worker (slow clients then do not hold a whole worker).")
-@click.option("--timeout", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Seconds a worker may spend on one request before it is restarted.")
+@click.option("--timeout", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Seconds a worker may stay unresponsive (stuck) before gunicorn restarts it; "
+                   "requests in progress on healthy workers, such as long uploads, are not cut.")
 @click.option("--access-log", default="-", show_default=True,
               help="Where to write the access log ('-' is standard output); '' turns it off.")
 @_limit_options

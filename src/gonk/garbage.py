@@ -36,6 +36,8 @@ def is_referenced(instance: Instance, digest: str) -> bool:
 def collect(instance: Instance, min_age_seconds: float, dry_run: bool = False) -> Collected:
     older_than = time.time() - min_age_seconds
     result = Collected()
+    if not dry_run:
+        instance.blobs.restore_set_aside()  # a gc that died mid-way left blobs aside
     referenced = referenced_digests(instance)
     for digest, mtime in list(instance.blobs.all_blobs()):
         if digest in referenced or mtime >= older_than:

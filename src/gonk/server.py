@@ -45,8 +45,13 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, time
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        # Always gthread: a thread per request, and `timeout` restarts a worker only when it
+        # stops answering gunicorn's heartbeat, never in the middle of a long upload.
+        "worker_class": "gthread",
         "timeout": timeout,
+        "keepalive": 5,
+        # One gunicorn control socket per user is shared by every instance; Gonk needs none.
+        "control_socket_disable": True,
         "graceful_timeout": 30,
         "accesslog": access_log,
         "errorlog": "-",

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 import uuid as uuid_module
@@ -258,6 +259,83 @@ def test_the_seed_examples_pass_under_serve(seed_site: SimpleNamespace, gonk_pro
     """The seed's client code, in order, as tests/e2e/test_seed_examples.py runs it against
     `gonk-api run`, now against two gunicorn workers."""
     seed_examples_in_order(seed_site, gonk_proc)
+
+
+# --- uploads cut off by the client -------------------------------------------------------------
+
+
+def _cut_upload(port: int, key: str, dataset: str, name: str, chunked: bool) -> None:
+    """A raw upload whose client goes away after half of its body (within the server's stream
+    limit): with a Content-Length, or chunked without its last chunk."""
+    body = uuid_module.uuid4().bytes * (MAX_STREAM // 2 // 16)
+    head = (f"POST /datasets/{dataset}/objects?name={name} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"x-api-key: {key}\r\nContent-Type: application/octet-stream\r\n")
+    if chunked:
+        message = (head + "Transfer-Encoding: chunked\r\n\r\n"
+                   f"{len(body):x}\r\n").encode() + body + b"\r\n"
+    else:
+        message = (head + f"Content-Length: {2 * len(body)}\r\n\r\n").encode() + body
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(message)
+        time.sleep(0.2)  # the server is reading the body when the client goes away
+
+
+@pytest.mark.parametrize("how", ["serve", "run"])
+def test_an_upload_cut_off_by_the_client_stores_nothing(how: str,
+                                                        request: pytest.FixtureRequest) -> None:
+    """The client never got an answer, so the write must leave no trace: no object, no event,
+    no blob, no temporary file; under gunicorn as under the development server."""
+    site = request.getfixturevalue("served" if how == "serve" else "dev")
+    auth = {"x-api-key": site.key}
+    dataset = f"cut-{uuid_module.uuid4().hex[:8]}"
+    assert requests.post(f"{site.base}/datasets", json={"name": dataset}, headers=auth,
+                         timeout=TIMEOUT).status_code == 200
+    blobs = site.data_dir / "blobs"
+    blobs_before = sorted(p.name for p in blobs.glob("??/??/*"))
+
+    for chunked in (False, True):
+        name = f"cut-{'chunked' if chunked else 'length'}.bin"
+        _cut_upload(site.server.port, site.key, dataset, name, chunked)
+        deadline = time.monotonic() + 10
+        while list((blobs / "tmp").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server notices the client is gone
+        time.sleep(0.2)
+        objects = requests.get(f"{site.base}/datasets/{dataset}/objects", headers=auth,
+                               timeout=TIMEOUT)
+        assert objects.status_code == 200
+        assert objects.json() == [], f"a cut-off upload ({name}) was stored as an object"
+        events = requests.get(f"{site.base}/datasets/{dataset}/events", headers=auth,
+                              timeout=TIMEOUT).json()
+        assert [e["type"] for e in events] == ["OwnerAddEvent"]
+        assert sorted(p.name for p in blobs.glob("??/??/*")) == blobs_before
+        assert list((blobs / "tmp").iterdir()) == []
+        if how == "serve":  # refused as the client's mistake, not a server error
+            logged = [line for line in site.server.log().splitlines() if f"name={name}" in line]
+            assert len(logged) == 1 and '" 400 ' in logged[0], logged
+
+
+@pytest.mark.parametrize("how", ["serve", "run"])
+def test_a_raw_upload_with_broken_chunked_framing_is_400(how: str,
+                                                         request: pytest.FixtureRequest) -> None:
+    site = request.getfixturevalue("served" if how == "serve" else "dev")
+    auth = {"x-api-key": site.key}
+    dataset = f"framing-{uuid_module.uuid4().hex[:8]}"
+    assert requests.post(f"{site.base}/datasets", json={"name": dataset}, headers=auth,
+                         timeout=TIMEOUT).status_code == 200
+    message = (f"POST /datasets/{dataset}/objects?name=bad.bin HTTP/1.1\r\n"
+               f"Host: 127.0.0.1\r\nx-api-key: {site.key}\r\nConnection: close\r\n"
+               "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\nzz\r\nnot a chunk\r\n0\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", site.server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(message)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400", answer
+    assert "error" in json.loads(body)
+    assert requests.get(f"{site.base}/datasets/{dataset}/objects", headers=auth,
+                        timeout=TIMEOUT).json() == []
 
 
 # --- access log ----------------------------------------------------------------------------------

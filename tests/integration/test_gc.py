@@ -320,3 +320,23 @@ def test_a_write_that_finds_the_blob_moved_aside_stores_it_again(store: LocalBlo
     store.collect(digest, time.time() - 60, a_write_happens)
     assert store.get(digest) == b"written again"
     assert list(store.tmp.iterdir()) == []
+
+
+def test_gc_puts_back_blobs_left_aside_by_a_gc_that_died(tmp_path):
+    from gonk import service
+    from gonk.garbage import collect
+    from gonk.instance import Instance
+    from gonk.users import add_user
+
+    instance = Instance.create(tmp_path / "data")
+    add_user(instance, "alice")
+    service.create_dataset(instance, "alice", "ds")
+    service.create_object(instance, "ds", "alice", "a.txt", "text/plain", b"keep me")
+    digest = instance.blobs.put(b"keep me")
+    final = instance.blobs.path(digest)
+    aside = instance.blobs.tmp / f"gc-{digest}"
+    final.replace(aside)  # as a gc killed between moving the blob aside and deciding
+    result = collect(instance, 0)
+    assert final.read_bytes() == b"keep me"
+    assert not aside.exists()
+    assert result.blobs == 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException
 
 from .. import queries, service
 from ..domain import rules, validation
@@ -40,8 +42,31 @@ def _content(dataset: str) -> tuple[str, str, bytes | StoredBlob]:
     mimetype = validation.mimetype(request.content_type)
     limit = current_app.config["GONK_MAX_STREAM_BYTES"]
     request.max_content_length = limit
-    chunks = iter(lambda: request.stream.read(CHUNK), b"")
-    return name, mimetype, service.store_stream(context.instance(), dataset, chunks, limit)
+    return name, mimetype, service.store_stream(context.instance(), dataset, _body_chunks(),
+                                                limit)
+
+
+def _body_chunks() -> Iterator[bytes]:
+    """The raw body, chunk by chunk. A body cut short (the client went away before sending the
+    Content-Length it announced, or before a chunked body's last chunk) or with broken framing
+    raises Invalid, so that store_stream stores nothing: gunicorn hands a truncated body over
+    as if it had simply ended."""
+    expected, received = request.content_length, 0
+    while True:
+        try:
+            chunk = request.stream.read(CHUNK)
+        except HTTPException:  # 413 past the limit
+            raise
+        except Exception as exc:  # the connection broke, or the chunked framing is malformed
+            raise Invalid(f"The upload was cut off or malformed after {received} bytes; "
+                          "nothing was stored.") from exc
+        if not chunk:
+            break
+        received += len(chunk)
+        yield chunk
+    if expected is not None and received != expected:
+        raise Invalid(f"The upload ended after {received} of the {expected} bytes its "
+                      "Content-Length announced; nothing was stored.")
 
 
 @bp.post("")

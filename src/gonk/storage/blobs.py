@@ -133,6 +133,19 @@ class LocalBlobStore:
             for path in self.tmp.iterdir():
                 yield path, path.stat().st_mtime
 
+    def restore_set_aside(self) -> int:
+        """Put back blobs that a garbage collection moved aside and did not finish with (it was
+        killed): they are decided on again, from scratch. Returns how many were put back."""
+        restored = 0
+        for path, _ in list(self.temporary_files()):
+            digest = path.name.removeprefix("gc-")
+            if path.name.startswith("gc-") and len(digest) == 64:
+                final = self.path(digest)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, final)
+                restored += 1
+        return restored
+
     def collect(self, digest: str, older_than: float, is_referenced: Callable[[], bool]) -> int:
         """Remove a blob if it is older than `older_than` (a timestamp) and `is_referenced()`,
         asked after the blob was moved aside, says no. Returns the bytes freed (0 if kept).
