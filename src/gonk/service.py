@@ -106,10 +106,10 @@ def create_schema(instance: Instance, dataset: str, author: str, name: str,
     return {"name": name, "uuid": meta["uuid"], "versions": 1}
 
 
-def _schema_item(log: DatasetLog, name: str) -> rules.Item:
-    item = log.state.schema_named(name)
+def _schema_item(state: rules.StateView, dataset: str, name: str) -> rules.Item:
+    item = state.schema_named(name)
     if item is None:
-        raise NotFound(f"No schema named {name} in dataset {log.name}.")
+        raise NotFound(f"No schema named {name} in dataset {dataset}.")
     return item
 
 
@@ -118,7 +118,7 @@ def update_schema(instance: Instance, dataset: str, author: str, name: str,
     content.check_schema(data)
     digest = _stored(instance, dataset, data).digest
     with _locked(instance, dataset) as log:
-        item = _schema_item(log, name)
+        item = _schema_item(log.state, dataset, name)
         meta = ev.object_metadata(item.uuid, item.versions, name, ev.SCHEMA_FORMAT, len(data),
                                   digest)
         log.append(ev.object_write(author, meta))
@@ -128,7 +128,7 @@ def update_schema(instance: Instance, dataset: str, author: str, name: str,
 def deprecate_schema(instance: Instance, dataset: str, author: str, name: str,
                      version: int) -> dict[str, Any]:
     with _locked(instance, dataset) as log:
-        item = _schema_item(log, name)
+        item = _schema_item(log.state, dataset, name)
         if version >= item.versions:
             raise NotFound(f"Schema {name} has no version {version}.")
         log.append(ev.object_delete(author, item.uuid, version))
@@ -181,11 +181,8 @@ def _checked_schema(instance: Instance, dataset: str, ref: dict[str, Any],
     Runs before the bytes are stored and the dataset is locked: a schema version's bytes never
     change, and the rules check its status again under the lock."""
     with instance.db.read() as conn:
-        log_row = dataset_row(conn, dataset)
-        state = SqlState(conn, log_row.id)
-        item = state.schema_named(ref["name"])
-        if item is None:
-            raise NotFound(f"No schema named {ref['name']} in dataset {dataset}.")
+        state = SqlState(conn, dataset_row(conn, dataset).id)
+        item = _schema_item(state, dataset, ref["name"])
         schema = rules.check_schema_ref(state, {"uuid": item.uuid, "version": ref["version"]})
     content.check_annotation(data, schema.hash, lambda: instance.blobs.get(schema.hash))
     return schema
