@@ -11,7 +11,7 @@ from .domain import rules
 from .domain.errors import NotFound, TooLarge
 from .instance import Instance
 from .storage import tables as t
-from .storage.database import LIVE, dataset_row, status_condition
+from .storage.database import ITEM, LIVE, dataset_row, status_condition
 
 NOUN = {rules.OBJECT: "object", rules.SCHEMA: "schema", rules.ANNOTATION: "annotation"}
 
@@ -145,9 +145,10 @@ def objects_with_hash(instance: Instance, dataset: str, digest: str) -> list[dic
     v = t.versions.c
     with instance.db.read() as conn:
         ds = dataset_row(conn, dataset).id
-        rows = conn.execute(select(v.uuid, v.version).where(
-            v.dataset_id == ds, v.kind == rules.OBJECT, v.hash == digest, LIVE)
-            .order_by(v.created_seq, v.version)).all()
+        rows = conn.execute(select(v.uuid, v.version, v.created_seq).where(
+            v.dataset_id == ds, v.kind == rules.OBJECT, v.hash == digest, LIVE)).all()
+    # Sorted here: an ORDER BY would lead SQLite away from the hash index (see storage).
+    rows.sort(key=lambda r: (r.created_seq, r.version))
     return [{"uuid": r.uuid, "version": r.version} for r in rows]
 
 
@@ -167,9 +168,11 @@ def load_version(instance: Instance, dataset: str, kind: str, item_uuid: str | N
                 "sends inside JSON. Fetch its bytes from "
                 f"/datasets/{dataset}/objects/{row.uuid}/{version}/bytes instead.",
                 bytes_url=f"/datasets/{dataset}/objects/{row.uuid}/{version}/bytes")
-        touched = conn.execute(select(e.uuid, e.type, e.review).where(
-            e.dataset_id == ds, e.target_uuid == row.uuid, e.target_version == version)
-            .order_by(e.seq)).all()
+        # A handful of rows, sorted here: with an ORDER BY, SQLite would rather walk the log
+        # in order than use the target index (a scan that grows with the dataset).
+        touched = sorted(conn.execute(select(e.uuid, e.type, e.review, e.seq).where(
+            e.dataset_id == ds, e.target_uuid == row.uuid, e.target_version == version)).all(),
+            key=lambda r: r.seq)
         result: dict[str, Any] = {
             NOUN[kind]: _metadata(row),
             "bytes": None,
@@ -177,11 +180,12 @@ def load_version(instance: Instance, dataset: str, kind: str, item_uuid: str | N
         }
         links = t.annotation_links.c
         if kind == rules.OBJECT:
-            attached = conn.execute(select(t.items.c.uuid, t.items.c.versions).join(
-                t.annotation_links, (links.dataset_id == t.items.c.dataset_id)
-                & (links.annotation_uuid == t.items.c.uuid)).where(
+            annotation_uuids = conn.execute(select(links.annotation_uuid).where(
                 links.dataset_id == ds, links.object_uuid == row.uuid,
-                links.object_version == version).order_by(t.items.c.created_seq)).all()
+                links.object_version == version)).scalars().all()
+            attached = sorted(
+                (conn.execute(ITEM, {"p_ds": ds, "p_uuid": u}).one() for u in annotation_uuids),
+                key=lambda item: item.created_seq)
             result["annotations"] = [{"uuid": a.uuid, "versions": a.versions} for a in attached]
         elif kind == rules.ANNOTATION:
             objects = conn.execute(select(links.object_uuid, links.object_version).where(

@@ -126,9 +126,12 @@ SCHEMA_NAMED = select(t.items).where(
 ).order_by(T_I.created_seq.desc()).limit(1)
 HAS_LIVE_VERSION = select(T_V.version).where(
     T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"), LIVE).limit(1)
+# No ORDER BY here or in similar lookups: it would tempt SQLite into walking the primary key
+# in order (a scan of the whole dataset) instead of the hash index. The rules allow at most one
+# live object version per hash, so there is nothing to order.
 LIVE_OBJECT_WITH_HASH = select(T_V.uuid, T_V.version).where(
     T_V.dataset_id == _p("p_ds"), T_V.kind == rules.OBJECT, T_V.hash == _p("p_hash"), LIVE
-).order_by(T_V.uuid, T_V.version).limit(1)
+).limit(1)
 EVENT_INFO = select(T_E.uuid, T_E.type, T_E.review, T_E.target_uuid, T_E.target_version).where(
     T_E.dataset_id == _p("p_ds"), T_E.uuid == _p("p_uuid"))
 INSERT_OWNER = insert(t.owners)

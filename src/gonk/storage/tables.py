@@ -98,8 +98,9 @@ annotation_links = Table(
     Column("object_version", Integer, primary_key=True, autoincrement=False),
     Column("position", Integer, nullable=False),  # order of object_identifiers in the event
 )
+# Covering (annotation_uuid included), so SQLite prefers it to walking the primary key.
 Index("links_by_object", annotation_links.c.dataset_id, annotation_links.c.object_uuid,
-      annotation_links.c.object_version)
+      annotation_links.c.object_version, annotation_links.c.annotation_uuid)
 
 owners = Table(
     "owners", metadata,

@@ -1,0 +1,95 @@
+"""Every query the API runs uses an index that narrows it to the rows it needs.
+
+No timing here: SQLite's own EXPLAIN QUERY PLAN for each statement the API executed while serving
+a mixed workload. A plan that scans a table, or only narrows by dataset (a walk over the whole
+dataset), would make requests slower as datasets grow.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event
+
+from conftest import LABEL_SCHEMA, b64
+
+
+def _workload(alice) -> None:
+    assert alice.post("/datasets", {"name": "ds"}).status_code == 200
+    schema = alice.post("/datasets/ds/schemas", {"name": "schema-label",
+                                                 "schema": b64(LABEL_SCHEMA)}).get_json()
+    objects = []
+    for i in range(5):
+        resp = alice.post("/datasets/ds/objects",
+                          {"name": f"{i}.txt", "mimetype": "text/plain", "object": b64(f"o{i}")})
+        objects.append(resp.get_json()["uuid"])
+    raw = alice.request("POST", "/datasets/ds/objects?name=r.bin", data=b"raw",
+                        content_type="application/octet-stream").get_json()["uuid"]
+    alice.patch(f"/datasets/ds/objects/{objects[0]}",
+                {"name": "0.txt", "mimetype": "text/plain", "object": b64("o0 v1")})
+    ann = alice.post("/datasets/ds/annotations", {
+        "schema": {"name": "schema-label", "version": 0},
+        "object_identifiers": [{"uuid": objects[1], "version": 0},
+                               {"uuid": objects[2], "version": 0}],
+        "annotation": b64({"label": "bird"})}).get_json()["uuid"]
+    alice.patch(f"/datasets/ds/annotations/{ann}", {
+        "schema": {"name": "schema-label", "version": 0}, "annotation": b64({"label": "cat"})})
+    alice.patch("/datasets/ds/schemas/schema-label",
+                {"schema": b64({"type": "object"})})
+    events = alice.get("/datasets/ds/events?limit=1000").get_json()
+    for e in events[1:4]:
+        alice.put(f"/datasets/ds/events/{e['uuid']}/accept")
+    alice.put(f"/datasets/ds/events/{events[4]['uuid']}/reject")
+    alice.delete(f"/datasets/ds/objects/{objects[3]}/0")
+    alice.delete(f"/datasets/ds/annotations/{ann}/0")
+    alice.delete("/datasets/ds/schemas/schema-label/0")
+    alice.put("/datasets/ds/owners/alice")  # refused: already an owner
+    for path in [
+        f"/datasets/ds/objects?after={objects[1]}&limit=2", "/datasets/ds/objects/pending?limit=2",
+        f"/datasets/ds/objects/accepted?after={objects[0]}", f"/datasets/ds/objects/{raw}",
+        f"/datasets/ds/objects/{objects[1]}/0", f"/datasets/ds/objects/{raw}/0/bytes",
+        f"/datasets/ds/objects?hash={'0' * 64}", f"/datasets/ds/annotations?after={ann}",
+        f"/datasets/ds/annotations/{ann}/1", "/datasets/ds/annotations/pending?limit=1",
+        f"/datasets/ds/events?after={events[2]['uuid']}&limit=3", "/datasets/ds/schemas",
+        "/datasets/ds/schemas/schema-label", "/datasets/ds/schemas/schema-label/1",
+        "/datasets/ds/schemas/pending", "/datasets/ds/owners", "/datasets",
+    ]:
+        assert alice.get(path).status_code == 200, path
+    assert schema["versions"] == 1
+
+
+# Lists that are whole by design: every dataset name, every owner or schema of one dataset.
+WHOLE_LISTS = re.compile(r"FROM datasets ORDER BY|FROM owners WHERE owners.dataset_id = \? "
+                         r"ORDER BY")
+
+
+def test_every_query_is_narrowed_by_an_index(app, alice, instance) -> None:
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and not executemany:
+            seen.append((statement, parameters))
+
+    event.listen(instance.db.engine, "before_cursor_execute", record)
+    try:
+        _workload(alice)
+    finally:
+        event.remove(instance.db.engine, "before_cursor_execute", record)
+
+    assert len(seen) > 50
+    problems = []
+    raw = instance.db.engine.raw_connection()
+    try:
+        for statement, parameters in {(s, tuple(p)) for s, p in seen}:
+            flat = " ".join(statement.split())
+            plan = raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+            for row in plan:
+                detail = row[3]
+                only_by_dataset = re.search(r"USING (COVERING )?INDEX \S+ \(dataset_id=\?\)$",
+                                            detail)
+                scans = detail.startswith("SCAN ") and "CONSTANT ROW" not in detail
+                if (scans or only_by_dataset) and not WHOLE_LISTS.search(flat):
+                    problems.append(f"{detail}  <-  {flat[:200]}")
+    finally:
+        raw.close()
+    assert not problems, "\n".join(problems)
