@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +63,25 @@ def users() -> None:
     pass
 
 
+def _issue_key(ctx: click.Context, name: str, make_key: Callable[[Instance, str], str],
+               headline: str) -> None:
+    """Run `make_key`, then print the headline and the key alone on the last line."""
+    instance = _open(ctx)
+    try:
+        key = make_key(instance, name)
+    except GonkError as exc:
+        _fail(exc.message)
+    click.echo(headline)
+    click.echo(key)
+
+
 @users.command("add", help="Create a user and print their API key once.")
 @click.argument("name")
 @click.pass_context
 def users_add(ctx: click.Context, name: str) -> None:
     from .users import add_user
 
-    instance = _open(ctx)
-    try:
-        key = add_user(instance, name)
-    except GonkError as exc:
-        _fail(exc.message)
-    click.echo(f"Created user {name}. Their API key (shown only once):")
-    click.echo(key)
+    _issue_key(ctx, name, add_user, f"Created user {name}. Their API key (shown only once):")
 
 
 @users.command("rekey", help="Replace a user's API key and print the new one once.")
@@ -83,13 +90,8 @@ def users_add(ctx: click.Context, name: str) -> None:
 def users_rekey(ctx: click.Context, name: str) -> None:
     from .users import rekey_user
 
-    instance = _open(ctx)
-    try:
-        key = rekey_user(instance, name)
-    except GonkError as exc:
-        _fail(exc.message)
-    click.echo(f"New API key for {name} (the old one no longer works; shown only once):")
-    click.echo(key)
+    _issue_key(ctx, name, rekey_user,
+               f"New API key for {name} (the old one no longer works; shown only once):")
 
 
 @users.command("list", help="List users, one per line.")

@@ -32,7 +32,7 @@ __all__ = [
     "DS", "HEX64_RE", "ITEM_STATUSES", "LABEL_SCHEMA", "SCHEMA_STATUSES", "UUID_RE", "Client",
     "accept", "annotation_body", "assert_error", "b64", "carol", "create_annotation",
     "create_object", "create_schema", "ds", "event_of", "events", "load_object", "reject",
-    "sha256", "unb64",
+    "sha256", "status_list", "statuses_of", "unb64",
 ]
 
 
@@ -150,3 +150,16 @@ def reject(client: Client, event_uuid: str, dataset: str = DS) -> None:
     resp = client.put(f"/datasets/{dataset}/events/{event_uuid}/reject")
     assert resp.status_code == 200, resp.json
     assert resp.json == {"uuid": event_uuid}
+
+
+def status_list(client: Client, base: str, status: str, query: str = "") -> Any:
+    """GET <base>/<status><query>, asserting 200."""
+    resp = client.get(f"{base}/{status}{query}")
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def statuses_of(client: Client, base: str, uuid: str, version: int) -> set[str]:
+    """Every status list of an object or annotation base path that holds this version."""
+    return {s for s in ITEM_STATUSES
+            if {"uuid": uuid, "version": version} in status_list(client, base, s, "?limit=1000")}

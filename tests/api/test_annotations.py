@@ -29,17 +29,6 @@ def obj(alice, ds):
     return create_object(alice, b"an image")
 
 
-def _status(client, status, query=""):
-    resp = client.get(f"{BASE}/{status}{query}")
-    assert resp.status_code == 200, resp.json
-    return resp.json
-
-
-def _statuses(client, uuid, version):
-    return {s for s in ITEM_STATUSES
-            if {"uuid": uuid, "version": version} in _status(client, s, "?limit=1000")}
-
-
 def _update(client, uuid, doc, version=0, schema="schema-label"):
     return client.patch(f"{BASE}/{uuid}", {"schema": {"name": schema, "version": version},
                                            "annotation": b64(doc)})
@@ -370,11 +359,11 @@ def test_uppercase_uuids(alice, obj):
     assert alice.get(f"{BASE}/{upper}/0").json["objects"] == [{"uuid": obj, "version": 0}]
     assert alice.delete(f"{BASE}/{upper}/1").json == {"uuid": ann, "version": 1}
     assert alice.get(f"{BASE}?after={upper}").json == []
-    assert _status(alice, "pending", f"?after={upper}") == []
+    assert status_list(alice, BASE, "pending", f"?after={upper}") == []
     event_uuid = event_of(alice, "annotations", upper, 0)
     resp = alice.put(f"/datasets/{DS}/events/{event_uuid.upper()}/accept")
     assert resp.json == {"uuid": event_uuid}
-    assert _statuses(alice, ann, 0) == {"accepted"}
+    assert statuses_of(alice, BASE, ann, 0) == {"accepted"}
 
 
 # --- delete and status lists -----------------------------------------------------------------
@@ -405,30 +394,30 @@ def test_delete_errors(alice, obj):
 
 def test_status_lists_through_the_lifecycle(alice, obj):
     ann = create_annotation(alice, [(obj, 0)])
-    assert _statuses(alice, ann, 0) == {"pending"}
+    assert statuses_of(alice, BASE, ann, 0) == {"pending"}
     accept(alice, event_of(alice, "annotations", ann, 0))
-    assert _statuses(alice, ann, 0) == {"accepted"}
+    assert statuses_of(alice, BASE, ann, 0) == {"accepted"}
     alice.delete(f"{BASE}/{ann}/0")
-    assert _statuses(alice, ann, 0) == {"accepted", "pending"}
+    assert statuses_of(alice, BASE, ann, 0) == {"accepted", "pending"}
     accept(alice, event_of(alice, "annotations", ann, 0, "DeleteEvent"))
-    assert _statuses(alice, ann, 0) == {"deleted"}
+    assert statuses_of(alice, BASE, ann, 0) == {"deleted"}
     assert_error(alice.delete(f"{BASE}/{ann}/0"), 409)
     other = create_annotation(alice, [(obj, 0)], {"label": "cat"})
     reject(alice, event_of(alice, "annotations", other, 0))
-    assert _statuses(alice, other, 0) == {"rejected"}
+    assert statuses_of(alice, BASE, other, 0) == {"rejected"}
     assert_error(alice.delete(f"{BASE}/{other}/0"), 409)
-    assert _status(alice, "rejected") == [{"uuid": other, "version": 0}]
-    assert _status(alice, "deleted") == [{"uuid": ann, "version": 0}]
+    assert status_list(alice, BASE, "rejected") == [{"uuid": other, "version": 0}]
+    assert status_list(alice, BASE, "deleted") == [{"uuid": ann, "version": 0}]
 
 
 def test_status_list_order_and_versions(alice, obj):
     a = create_annotation(alice, [(obj, 0)])
     b = create_annotation(alice, [(obj, 0)], {"label": "b"})
     assert _update(alice, a, {"label": "a1"}).status_code == 200
-    assert _status(alice, "pending") == [{"uuid": a, "version": 0}, {"uuid": a, "version": 1},
-                                         {"uuid": b, "version": 0}]
-    assert _status(alice, "pending", f"?after={a}") == [{"uuid": b, "version": 0}]
-    assert _status(alice, "pending", "?limit=1") == [{"uuid": a, "version": 0},
+    assert status_list(alice, BASE, "pending") == [
+        {"uuid": a, "version": 0}, {"uuid": a, "version": 1}, {"uuid": b, "version": 0}]
+    assert status_list(alice, BASE, "pending", f"?after={a}") == [{"uuid": b, "version": 0}]
+    assert status_list(alice, BASE, "pending", "?limit=1") == [{"uuid": a, "version": 0},
                                                      {"uuid": a, "version": 1}]
 
 

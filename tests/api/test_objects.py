@@ -19,17 +19,6 @@ def _body(data, name="file.txt", mimetype="text/plain"):
     return {"name": name, "mimetype": mimetype, "object": b64(data)}
 
 
-def _status(client, status, query=""):
-    resp = client.get(f"{BASE}/{status}{query}")
-    assert resp.status_code == 200, resp.json
-    return resp.json
-
-
-def _statuses(client, uuid, version):
-    return {s for s in ITEM_STATUSES
-            if {"uuid": uuid, "version": version} in _status(client, s, "?limit=1000")}
-
-
 def _update(client, uuid, data, name="file.txt"):
     resp = client.patch(f"{BASE}/{uuid}", _body(data, name))
     assert resp.status_code == 200, resp.json
@@ -298,36 +287,36 @@ def test_accepting_deletion_of_pending_create_is_409(alice, ds):
 
 def test_status_lists_through_the_lifecycle(alice, ds):
     uuid = create_object(alice, b"x")
-    assert _statuses(alice, uuid, 0) == {"pending"}
+    assert statuses_of(alice, BASE, uuid, 0) == {"pending"}
     accept(alice, event_of(alice, "objects", uuid, 0))
-    assert _statuses(alice, uuid, 0) == {"accepted"}
+    assert statuses_of(alice, BASE, uuid, 0) == {"accepted"}
     alice.delete(f"{BASE}/{uuid}/0")
-    assert _statuses(alice, uuid, 0) == {"accepted", "pending"}
+    assert statuses_of(alice, BASE, uuid, 0) == {"accepted", "pending"}
     reject(alice, event_of(alice, "objects", uuid, 0, "DeleteEvent"))
-    assert _statuses(alice, uuid, 0) == {"accepted"}
+    assert statuses_of(alice, BASE, uuid, 0) == {"accepted"}
     alice.delete(f"{BASE}/{uuid}/0")
     accept(alice, event_of(alice, "objects", uuid, 0, "DeleteEvent"))
-    assert _statuses(alice, uuid, 0) == {"deleted"}
+    assert statuses_of(alice, BASE, uuid, 0) == {"deleted"}
     # rejected creation
     other = create_object(alice, b"y")
     reject(alice, event_of(alice, "objects", other, 0))
-    assert _statuses(alice, other, 0) == {"rejected"}
+    assert statuses_of(alice, BASE, other, 0) == {"rejected"}
     # delete proposed on a pending version: still pending, not accepted
     third = create_object(alice, b"z")
     alice.delete(f"{BASE}/{third}/0")
-    assert _statuses(alice, third, 0) == {"pending"}
+    assert statuses_of(alice, BASE, third, 0) == {"pending"}
     reject(alice, event_of(alice, "objects", third, 0, "CreateEvent"))
-    assert _statuses(alice, third, 0) == {"rejected", "pending"}
+    assert statuses_of(alice, BASE, third, 0) == {"rejected", "pending"}
 
 
 def test_status_list_entries_and_order(alice, ds):
     a = create_object(alice, b"a0")
     b = create_object(alice, b"b0")
     _update(alice, a, b"a1")
-    assert _status(alice, "pending") == [{"uuid": a, "version": 0}, {"uuid": a, "version": 1},
-                                         {"uuid": b, "version": 0}]
+    assert status_list(alice, BASE, "pending") == [
+        {"uuid": a, "version": 0}, {"uuid": a, "version": 1}, {"uuid": b, "version": 0}]
     for status in ("accepted", "deleted", "rejected"):
-        assert _status(alice, status) == []
+        assert status_list(alice, BASE, status) == []
 
 
 @pytest.mark.parametrize("word", ["deprecated", "Accepted", "all", "x" * 10_000, "0d21d5a7"])
@@ -349,7 +338,7 @@ def test_uppercase_uuids_work_everywhere(alice, ds):
     resp = alice.put(f"/datasets/{DS}/events/{event_uuid.upper()}/accept")
     assert resp.status_code == 200
     assert resp.json == {"uuid": event_uuid}  # the canonical, lowercase uuid
-    assert _statuses(alice, uuid, 0) == {"accepted"}
+    assert statuses_of(alice, BASE, uuid, 0) == {"accepted"}
     resp = alice.delete(f"{BASE}/{upper}/0")
     assert resp.json == {"uuid": uuid, "version": 0}
     other = create_object(alice, b"other")
@@ -447,7 +436,7 @@ def test_status_pages_never_split_versions(alice, ds):
         for v in range(1, count):
             _update(alice, uuid, f"object {i} v{v}")
         expected += [{"uuid": uuid, "version": v} for v in range(count)]
-    assert _status(alice, "pending", "?limit=1000") == expected
+    assert status_list(alice, BASE, "pending", "?limit=1000") == expected
     for limit in (1, 2, 3, 4, 5, 9, 1000):
         pages = _walk(alice, f"{BASE}/pending", limit)
         flat = [e for page in pages for e in page]
@@ -468,9 +457,9 @@ def test_cursor_stays_valid_after_item_leaves_status_list(alice, ds):
     c = create_object(alice, b"c")
     accept(alice, event_of(alice, "objects", b, 0))
     # b left "pending", but it still marks a position
-    assert _status(alice, "pending", f"?after={b}") == [{"uuid": c, "version": 0}]
-    assert _status(alice, "pending", f"?after={a}") == [{"uuid": c, "version": 0}]
-    assert _status(alice, "accepted", f"?after={a}") == [{"uuid": b, "version": 0}]
+    assert status_list(alice, BASE, "pending", f"?after={b}") == [{"uuid": c, "version": 0}]
+    assert status_list(alice, BASE, "pending", f"?after={a}") == [{"uuid": c, "version": 0}]
+    assert status_list(alice, BASE, "accepted", f"?after={a}") == [{"uuid": b, "version": 0}]
 
 
 # --- auth, methods, content type -------------------------------------------------------------

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import event
-
 from conftest import LABEL_SCHEMA, b64
+from sqlalchemy import event
 
 
 def _workload(alice) -> None:
@@ -66,7 +65,7 @@ WHOLE_LISTS = re.compile(r"FROM datasets ORDER BY|FROM owners WHERE owners.datas
 def test_every_query_is_narrowed_by_an_index(app, alice, instance) -> None:
     seen: list[tuple[str, object]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("SELECT") and not executemany:
             seen.append((statement, parameters))
 
