@@ -11,7 +11,7 @@ from .domain import rules
 from .domain.errors import NotFound, TooLarge
 from .instance import Instance
 from .storage import tables as t
-from .storage.database import ITEM, LIVE, dataset_row, status_condition
+from .storage.database import ITEM, LIVE, SCHEMA_NAMED, dataset_row, status_condition
 
 NOUN = {rules.OBJECT: "object", rules.SCHEMA: "schema", rules.ANNOTATION: "annotation"}
 
@@ -62,19 +62,15 @@ def list_items(instance: Instance, dataset: str, kind: str, after: str | None,
 def item_info(instance: Instance, dataset: str, kind: str, item_uuid: str) -> dict[str, Any]:
     with instance.db.read() as conn:
         ds = dataset_row(conn, dataset).id
-        row = conn.execute(select(t.items).where(
-            t.items.c.dataset_id == ds, t.items.c.uuid == item_uuid,
-            t.items.c.kind == kind)).first()
-    if row is None:
+        row = conn.execute(ITEM, {"p_ds": ds, "p_uuid": item_uuid}).first()
+    if row is None or row.kind != kind:
         raise NotFound(f"No {NOUN[kind]} {item_uuid} in dataset {dataset}.")
     return {"uuid": row.uuid, "versions": row.versions}
 
 
 def schema_item(conn: Connection, ds: int, dataset: str, name: str) -> Any:
     """The schema item a name refers to: the newest one created with that name."""
-    row = conn.execute(select(t.items).where(
-        t.items.c.dataset_id == ds, t.items.c.kind == rules.SCHEMA, t.items.c.name == name)
-        .order_by(t.items.c.created_seq.desc()).limit(1)).first()
+    row = conn.execute(SCHEMA_NAMED, {"p_ds": ds, "p_name": name}).first()
     if row is None:
         raise NotFound(f"No schema named {name} in dataset {dataset}.")
     return row

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from .. import queries, service
-from ..domain import rules, validation
-from . import context, parsing
+from ..domain import rules
+from . import context, items, parsing
 
 bp = Blueprint("annotations", __name__, url_prefix="/datasets/<dataset>/annotations")
 
@@ -32,33 +32,24 @@ def list_annotations(dataset: str):
 
 @bp.get("/<segment>")
 def annotation_info_or_status(dataset: str, segment: str):
-    name = context.dataset(dataset)
-    if validation.is_uuid(segment):
-        return jsonify(queries.item_info(context.instance(), name, rules.ANNOTATION,
-                                         validation.parse_uuid(segment)))
-    status = parsing.status_word(segment, parsing.ITEM_STATUSES)
-    after, limit = parsing.after_and_limit()
-    return jsonify(queries.list_by_status(context.instance(), name, rules.ANNOTATION, status,
-                                          after, limit))
+    return jsonify(items.info_or_status(context.dataset(dataset), rules.ANNOTATION, segment))
 
 
 @bp.patch("/<segment>")
 def update_annotation(dataset: str, segment: str):
     name = context.dataset(dataset)
-    if not validation.is_uuid(segment):
-        parsing.not_a_status_method()
+    item_uuid = items.uuid_for_update(segment)
     body = parsing.json_body()
     ref = parsing.schema_ref(body)
     data = parsing.base64_field(body, "annotation")
     return jsonify(service.update_annotation(context.instance(), name, context.user(),
-                                             validation.parse_uuid(segment), ref, data))
+                                             item_uuid, ref, data))
 
 
 @bp.get("/<annotation_uuid>/<version>")
 def load_annotation(dataset: str, annotation_uuid: str, version: str):
     name = context.dataset(dataset)
-    item = validation.parse_uuid(annotation_uuid, "annotation uuid")
-    number = validation.parse_version(version)
+    item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
     return jsonify(queries.load_version(context.instance(), name, rules.ANNOTATION, item,
                                         number))
 
@@ -66,7 +57,6 @@ def load_annotation(dataset: str, annotation_uuid: str, version: str):
 @bp.delete("/<annotation_uuid>/<version>")
 def delete_annotation(dataset: str, annotation_uuid: str, version: str):
     name = context.dataset(dataset)
-    item = validation.parse_uuid(annotation_uuid, "annotation uuid")
-    number = validation.parse_version(version)
+    item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
     return jsonify(service.delete_annotation(context.instance(), name, context.user(), item,
                                              number))

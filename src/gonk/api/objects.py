@@ -12,7 +12,7 @@ from .. import queries, service
 from ..domain import rules, validation
 from ..domain.errors import Invalid, UnsupportedMediaType
 from ..storage.blobs import CHUNK, StoredBlob
-from . import context, parsing
+from . import context, items, parsing
 
 bp = Blueprint("objects", __name__, url_prefix="/datasets/<dataset>/objects")
 
@@ -92,32 +92,23 @@ def list_objects(dataset: str):
 
 @bp.get("/<segment>")
 def object_info_or_status(dataset: str, segment: str):
-    name = context.dataset(dataset)
-    if validation.is_uuid(segment):
-        return jsonify(queries.item_info(context.instance(), name, rules.OBJECT,
-                                         validation.parse_uuid(segment)))
-    status = parsing.status_word(segment, parsing.ITEM_STATUSES)
-    after, limit = parsing.after_and_limit()
-    return jsonify(queries.list_by_status(context.instance(), name, rules.OBJECT, status,
-                                          after, limit))
+    return jsonify(items.info_or_status(context.dataset(dataset), rules.OBJECT, segment))
 
 
 @bp.patch("/<segment>")
 def update_object(dataset: str, segment: str):
     name = context.dataset(dataset)
-    if not validation.is_uuid(segment):
-        parsing.not_a_status_method()
+    item_uuid = items.uuid_for_update(segment)
     obj_name, mimetype, data = _content(name)
     return jsonify(service.update_object(context.instance(), name, context.user(),
-                                         validation.parse_uuid(segment), obj_name, mimetype,
+                                         item_uuid, obj_name, mimetype,
                                          data))
 
 
 @bp.get("/<object_uuid>/<version>")
 def load_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
-    item = validation.parse_uuid(object_uuid, "object uuid")
-    number = validation.parse_version(version)
+    item, number = parsing.version_identifier(object_uuid, version, "object")
     return jsonify(queries.load_version(context.instance(), name, rules.OBJECT, item, number,
                                         max_bytes=current_app.config["MAX_CONTENT_LENGTH"]))
 
@@ -127,8 +118,7 @@ def object_bytes(dataset: str, object_uuid: str, version: str) -> Any:
     """The stored bytes, streamed, with the object's mimetype, its sha256 as a strong ETag,
     and single Range requests (206, 416)."""
     name = context.dataset(dataset)
-    item = validation.parse_uuid(object_uuid, "object uuid")
-    number = validation.parse_version(version)
+    item, number = parsing.version_identifier(object_uuid, version, "object")
     meta = queries.version_metadata(context.instance(), name, rules.OBJECT, item, number)
     response = send_file(context.instance().blobs.path(meta["hash"]), mimetype=meta["format"],
                          conditional=True, etag=meta["hash"], max_age=None)
@@ -139,6 +129,5 @@ def object_bytes(dataset: str, object_uuid: str, version: str) -> Any:
 @bp.delete("/<object_uuid>/<version>")
 def delete_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
-    item = validation.parse_uuid(object_uuid, "object uuid")
-    number = validation.parse_version(version)
+    item, number = parsing.version_identifier(object_uuid, version, "object")
     return jsonify(service.delete_object(context.instance(), name, context.user(), item, number))

@@ -122,3 +122,8 @@ def not_a_status_method(allowed: str = "GET") -> None:
     from werkzeug.exceptions import MethodNotAllowed
 
     raise MethodNotAllowed(valid_methods=[allowed])
+
+
+def version_identifier(item_uuid: str, version: str, noun: str) -> tuple[str, int]:
+    """The `<uuid>/<version>` of a path, checked (400 for a bad UUID or version)."""
+    return validation.parse_uuid(item_uuid, f"{noun} uuid"), validation.parse_version(version)
