@@ -58,8 +58,7 @@ USER_FOR_KEY = select(t.users.c.name).where(t.users.c.key_hash == bindparam("p_h
 
 def user_for_key(instance: Instance, key: str) -> str | None:
     """Looked up on every request (no cache), so a rekey takes effect at once."""
-    with instance.db.read() as conn:
-        return conn.execute(USER_FOR_KEY, {"p_hash": key_hash(key)}).scalar()
+    return instance.db.read_one(USER_FOR_KEY, {"p_hash": key_hash(key)})
 
 
 def user_exists(conn: Connection, name: str) -> bool:

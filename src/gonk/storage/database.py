@@ -10,7 +10,9 @@ worker processes and hosts can all write to one dataset without forking its chai
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -56,8 +58,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_sqlite(connection: Connection) -> None:
-            write = connection.get_execution_options().get("gonk_write", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            options = connection.get_execution_options()
+            if options.get("gonk_single_statement"):
+                return  # one SELECT is atomic on its own; BEGIN and COMMIT would double its cost
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("gonk_write") else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -65,6 +69,50 @@ def make_engine(url: str) -> Engine:
 
 def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'gonk.db'}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+class _WriterQueue:
+    """Orders SQLite writers, across threads and processes, so that a waiting writer wakes the
+    moment the previous one commits (the kernel wakes `flock` waiters at once; SQLite's own busy
+    handler polls with sleeps of up to 100 ms). Only an ordering aid: `BEGIN IMMEDIATE` is still
+    what guarantees one writer at a time, so a process that ignores the queue (another tool,
+    an older Gonk) is safe, only slower."""
+
+    def __init__(self, db_path: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._lock_path = db_path.with_name(db_path.name + ".writers") if db_path else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._lock_path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 class Database:
@@ -76,7 +124,7 @@ class Database:
         # lock idle; threads of one process queue here first instead, and wake the moment the
         # previous writer of this process is done. Not needed (and not used) on PostgreSQL,
         # whose row locks wake waiters at once and let other datasets proceed.
-        self._sqlite_queue = threading.Lock() if url.startswith("sqlite") else None
+        self._sqlite_queue = _WriterQueue(_sqlite_path(url)) if url.startswith("sqlite") else None
 
     def create_schema(self) -> None:
         t.metadata.create_all(self.engine)
@@ -88,6 +136,13 @@ class Database:
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def read_one(self, statement: Any, params: dict[str, Any]) -> Any:
+        """The first column of the first row of one read statement, or None; run outside any
+        explicit transaction (for the per-request key lookup)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(gonk_single_statement=True)
+            return conn.execute(statement, params).scalar()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
