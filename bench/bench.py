@@ -290,6 +290,102 @@ def writes_side_by_side(gonk: Server, ceiling: Server, reference: Server | None,
               "(target >= 8x)")
 
 
+def wrk_creates(gonk: Server, ceiling: Server, connections: int, seconds: int) -> None:
+    """The same 1 KiB creates driven by wrk (a C load generator, far lighter than the Python
+    client), so the figures show more of each server's own limit."""
+    print(f"\n== 1 KiB object creates driven by wrk ({connections} connections, {seconds} s each)")
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("  (wrk is not installed: `apt-get install wrk` to run this part)")
+        return
+    rates = {}
+    for server, dataset in [(ceiling, "any"), (gonk, "wrk")]:
+        if server is gonk:
+            make_dataset(gonk, dataset)
+        out = subprocess.run(
+            [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+             "-s", str(BENCH_DIR / "wrk_creates.lua"), server.base],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "GONK_API_KEY": server.key,
+                 "WRK_PATH": f"/datasets/{dataset}/objects"})
+        rate = next(float(line.split()[1]) for line in out.stdout.splitlines()
+                    if line.startswith("Requests/sec:"))
+        # wrk counts every response in its rate; report the ones that were not a 2xx
+        failed = sum(int(line.rsplit(":", 1)[1]) for line in out.stdout.splitlines()
+                     if line.strip().startswith("Non-2xx or 3xx responses:"))
+        p50 = next((line.split()[1] for line in out.stdout.splitlines()
+                    if line.strip().startswith("50%")), "?")
+        rates[server.name] = rate
+        print(f"  {server.name:20}  {rate:8.1f}/s  (median latency {p50}"
+              f"{f', {failed} non-2xx' if failed else ''})")
+    print(f"  gonk / ceiling        {rates['gonk'] / rates['ceiling']:8.2f}  (target >= 0.60)")
+
+
+def large_object(workdir: Path, size_mib: int) -> None:
+    """Stream one large object up and down through one worker; report the speed and how much
+    the worker's peak resident memory grew (the issue's limit: under 100 MiB for 1 GiB)."""
+    import hashlib
+    import random
+
+    print(f"\n== one {size_mib} MiB object, streamed up and down (1 worker, 1 thread)")
+    data = workdir / "large-data"
+    out = subprocess.run([*GONK, "--data-dir", str(data), "init", "--username", "bench"],
+                         capture_output=True, text=True, check=True)
+    key = out.stdout.strip().splitlines()[-1]
+    port = free_port()
+    server = Server("gonk-large", [*GONK, "--data-dir", str(data), "serve", "--port", str(port),
+                                   "--workers", "1", "--threads", "1", "--access-log", ""],
+                    f"http://127.0.0.1:{port}", key, workdir)
+    try:
+        worker = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+                     .read_text().split()[0])
+
+        def peak_mib() -> float:
+            for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+            raise RuntimeError("no VmHWM")
+
+        make_dataset(server, "large")
+        url = f"{server.base}/datasets/large/objects"
+        small = requests.post(url, params={"name": "warm.bin"}, data=b"warm up",
+                              headers={**server.headers, "Content-Type": "video/mp4"}, timeout=60)
+        requests.get(f"{url}/{small.json()['uuid']}/0/bytes", headers=server.headers, timeout=60)
+        before = peak_mib()
+        sent = hashlib.sha256()
+
+        def chunks():
+            rng = random.Random(7)
+            for _ in range(size_mib):
+                chunk = rng.randbytes(1024 * 1024)
+                sent.update(chunk)
+                yield chunk
+
+        started = time.perf_counter()
+        resp = requests.post(url, params={"name": "large.bin"}, data=chunks(), timeout=3600,
+                             headers={**server.headers, "Content-Type": "video/mp4"})
+        up = time.perf_counter() - started
+        assert resp.status_code == 200, resp.text
+        after_up = peak_mib()
+        got, size = hashlib.sha256(), 0
+        started = time.perf_counter()
+        with requests.get(f"{url}/{resp.json()['uuid']}/0/bytes", headers=server.headers,
+                          stream=True, timeout=3600) as down:
+            for chunk in down.iter_content(1024 * 1024):
+                got.update(chunk)
+                size += len(chunk)
+        down_s = time.perf_counter() - started
+        after_down = peak_mib()
+        same = got.hexdigest() == sent.hexdigest() and size == size_mib * 1024 * 1024
+        print(f"  upload   {up:6.1f} s ({size_mib / up:6.0f} MiB/s); worker peak memory "
+              f"{before:.0f} -> {after_up:.0f} MiB (+{after_up - before:.0f} MiB, limit +100)")
+        print(f"  download {down_s:6.1f} s ({size_mib / down_s:6.0f} MiB/s); worker peak memory "
+              f"{after_up:.0f} -> {after_down:.0f} MiB (+{after_down - before:.0f} MiB in all); "
+              f"bytes {'identical' if same else 'DIFFERENT'}")
+    finally:
+        server.stop()
+
+
 def paging(gonk: Server, reference: Server | None, clients: int, events: int) -> None:
     print(f"\n== paging through every event of a {events}-event dataset (seed client: `after` "
           "only, each server's default page size)")
@@ -395,13 +491,19 @@ def main() -> None:
                         default=Path(os.environ.get("GONK_REFERENCE_VENV", "/tmp/refvenv")))
     parser.add_argument("--flat-objects", type=int, default=None,
                         help="objects for the flat-growth run [100000; --quick: 5000; 0 skips]")
+    parser.add_argument("--large-mib", type=int, default=None,
+                        help="size of the streamed large object [1024; --quick: 256; 0 skips]")
+    parser.add_argument("--wrk-seconds", type=int, default=None,
+                        help="length of each wrk run [20; --quick: 5]")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["writes", "paging", "flat"])
+                        choices=["writes", "wrk", "paging", "large", "flat"])
     args = parser.parse_args()
     n = 300 if args.quick else 2000
     ref_n = 60 if args.quick else 200
     flat = args.flat_objects if args.flat_objects is not None else (
         5000 if args.quick else 100_000)
+    large = args.large_mib if args.large_mib is not None else (256 if args.quick else 1024)
+    wrk_seconds = args.wrk_seconds or (5 if args.quick else 20)
     from gonk.server import default_workers
 
     workers = args.workers or default_workers()
@@ -420,11 +522,15 @@ def main() -> None:
             servers.append(reference)
         if "writes" not in args.skip:
             writes_side_by_side(gonk, ceiling, reference, args.clients, n, ref_n)
+        if "wrk" not in args.skip:
+            wrk_creates(gonk, ceiling, args.clients, wrk_seconds)
         if "paging" not in args.skip:
             paging(gonk, reference, args.clients, 4000)
         if reference:
             reference.stop()
             servers.remove(reference)
+        if large and "large" not in args.skip:
+            large_object(workdir, large)
         if flat and "flat" not in args.skip:
             flat_growth(gonk, args.clients, flat)
     finally:

@@ -48,7 +48,7 @@ def _age(path: Path, seconds: float = TWO_HOURS) -> None:
 def _blob_files(data_dir: Path) -> dict[str, float]:
     """Every blob file (not temporary files) with its modification time."""
     root = data_dir / "blobs"
-    return {p.name: p.stat().st_mtime for p in root.glob("??/??/*") if p.is_file()}
+    return {p.name: p.stat().st_mtime for p in root.glob("??/*") if p.is_file()}
 
 
 def _referenced(instance: Instance) -> set[str]:
@@ -134,7 +134,7 @@ def _assert_history_intact(site: SimpleNamespace, gonk_proc: Any) -> None:
     files = _blob_files(site.data_dir)
     for digest in site.referenced:
         assert digest in files, f"gc removed referenced bytes {digest}"
-        path = site.data_dir / "blobs" / digest[:2] / digest[2:4] / digest
+        path = site.data_dir / "blobs" / digest[:2] / digest
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     app = create_app(data_dir=site.data_dir)
     try:
@@ -167,7 +167,7 @@ def test_gc_removes_exactly_the_unreferenced_blobs_and_stale_uploads(
         site: SimpleNamespace, gonk_proc: Any) -> None:
     before = _blob_files(site.data_dir)
     assert set(before) == site.referenced | site.orphans
-    garbage_bytes = sum((site.data_dir / "blobs" / d[:2] / d[2:4] / d).stat().st_size
+    garbage_bytes = sum((site.data_dir / "blobs" / d[:2] / d).stat().st_size
                         for d in site.orphans)
 
     result = gonk_proc.run_cli("gc", "--min-age", "0", data_dir=site.data_dir)
@@ -213,10 +213,10 @@ def test_default_min_age_keeps_young_garbage(site: SimpleNamespace, gonk_proc: A
     assert site.stale.exists()
 
     old_orphan, young_orphan = sorted(site.orphans)
-    _age(site.data_dir / "blobs" / old_orphan[:2] / old_orphan[2:4] / old_orphan)
+    _age(site.data_dir / "blobs" / old_orphan[:2] / old_orphan)
     _age(site.stale)
     for digest in site.referenced:  # old referenced bytes stay, however old
-        _age(site.data_dir / "blobs" / digest[:2] / digest[2:4] / digest, 30 * 24 * 3600)
+        _age(site.data_dir / "blobs" / digest[:2] / digest, 30 * 24 * 3600)
     result = gonk_proc.run_cli("gc", data_dir=site.data_dir)
     _, blobs, _, temporary, _ = _summary(result.stdout)
     assert (blobs, temporary) == (1, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,20 +50,25 @@ def sha256_hex(data: bytes) -> str:
 
 
 class LocalBlobStore:
-    """Blobs as files: <root>/<first two hex digits>/<next two>/<sha256>; uploads in progress
-    live in <root>/tmp."""
+    """Blobs as files: <root>/<first two hex digits>/<sha256>, in 256 directories made once by
+    `create` (so no upload pays for making and flushing a directory); uploads in progress live in
+    <root>/tmp. One level, as git does: ext4 and XFS index large directories, and 256 of them
+    hold a hundred million blobs at about 400,000 each."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
 
     def create(self) -> None:
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        _make_directories(self.tmp)
+        for prefix in range(256):
+            (self.root / f"{prefix:02x}").mkdir(exist_ok=True)
+        _fsync_dir(self.root)  # one flush makes all 256 new entries durable
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
             raise ValueError(f"not a sha256 hex digest: {digest!r}")
-        return self.root / digest[:2] / digest[2:4] / digest
+        return self.root / digest[:2] / digest
 
     def put(self, data: bytes) -> str:
         digest = sha256_hex(data)
@@ -85,8 +90,12 @@ class LocalBlobStore:
     def put_stream(self, chunks: Iterable[bytes], max_bytes: int | None = None) -> StoredBlob:
         """Hash while writing to a temporary file, flush, rename into place. Raises BlobTooLarge
         past `max_bytes`, leaving nothing behind."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
+        tmp_name = self.tmp / f"upload-{uuid.uuid4().hex}"
+        try:
+            fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:  # no temporary directory yet (or it was removed by hand)
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         hasher, size = hashlib.sha256(), 0
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -103,8 +112,11 @@ class LocalBlobStore:
             if self._reuse(final):  # the same bytes are already stored: keep the first copy
                 os.unlink(tmp_name)
                 return StoredBlob(digest, size)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, final)
+            try:
+                os.replace(tmp_name, final)
+            except FileNotFoundError:  # the first blob under this prefix
+                _make_directories(final.parent)
+                os.replace(tmp_name, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
@@ -123,7 +135,7 @@ class LocalBlobStore:
 
     def all_blobs(self) -> Iterator[tuple[str, float]]:
         """Every stored blob's digest with its modification time (for garbage collection)."""
-        for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+        for path in self.root.glob("[0-9a-f][0-9a-f]/*"):
             if len(path.name) == 64:
                 yield path.name, path.stat().st_mtime
 
@@ -141,7 +153,7 @@ class LocalBlobStore:
             digest = path.name.removeprefix("gc-")
             if path.name.startswith("gc-") and len(digest) == 64:
                 final = self.path(digest)
-                final.parent.mkdir(parents=True, exist_ok=True)
+                _make_directories(final.parent)
                 os.replace(path, final)
                 restored += 1
         return restored
@@ -166,6 +178,19 @@ class LocalBlobStore:
             return 0
         aside.unlink()
         return stat.st_size
+
+
+def _make_directories(directory: Path) -> None:
+    """Create a directory and its missing parents, each made durable in its own parent (a new
+    directory's entry is a change to its parent, flushed like any other)."""
+    if directory.is_dir():
+        return
+    _make_directories(directory.parent)
+    try:
+        directory.mkdir()
+    except FileExistsError:  # made meanwhile by a concurrent upload
+        return
+    _fsync_dir(directory.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -39,6 +39,7 @@ from ..domain.errors import NotFound
 from ..domain.memory import make_snapshot
 from ..domain.rules import EventInfo, Item, Version
 from . import tables as t
+from .prepared import Prepared
 
 
 def make_engine(url: str) -> Engine:
@@ -203,13 +204,41 @@ INSERT_LINK = insert(t.annotation_links)
 SET_REVIEW = update(t.events).where(T_E.dataset_id == _p("p_ds"), T_E.uuid == _p("p_uuid")
                                     ).values(review=_p("p_review"))
 
+# The same statements, run on the DBAPI cursor (see prepared.py): the write path's own.
+_EVENT_COLUMNS = ["dataset_id", "seq", "uuid", "type", "body", "integrity", "review",
+                  "target_uuid", "target_version"]
+_VERSION_COLUMNS = ["dataset_id", "uuid", "version", "kind", "name", "format", "size", "hash",
+                    "schema_uuid", "schema_version", "cp", "cr", "dp", "da"]
+FAST_DATASET_LOCKED = Prepared(DATASET_BY_NAME_LOCKED)
+FAST_ADVANCE_HEAD = Prepared(ADVANCE_HEAD)
+FAST_INSERT_EVENT = Prepared(INSERT_EVENT, _EVENT_COLUMNS)
+FAST_OWNERS = Prepared(OWNERS)
+FAST_ITEM = Prepared(ITEM)
+FAST_VERSION = Prepared(VERSION)
+FAST_SCHEMA_NAMED = Prepared(SCHEMA_NAMED)
+FAST_HAS_LIVE_VERSION = Prepared(HAS_LIVE_VERSION)
+FAST_LIVE_OBJECT_WITH_HASH = Prepared(LIVE_OBJECT_WITH_HASH)
+FAST_EVENT_INFO = Prepared(EVENT_INFO)
+FAST_INSERT_OWNER = Prepared(INSERT_OWNER, ["dataset_id", "username", "rank"])
+FAST_DELETE_OWNER = Prepared(DELETE_OWNER)
+FAST_INSERT_ITEM = Prepared(INSERT_ITEM, ["dataset_id", "uuid", "kind", "name", "created_seq",
+                                          "versions"])
+FAST_COUNT_VERSIONS = Prepared(COUNT_VERSIONS)
+FAST_INSERT_VERSION = Prepared(INSERT_VERSION, _VERSION_COLUMNS)
+FAST_SET_FLAGS = Prepared(SET_FLAGS)
+FAST_INSERT_LINK = Prepared(INSERT_LINK, ["dataset_id", "annotation_uuid", "object_uuid",
+                                          "object_version", "position"])
+FAST_SET_REVIEW = Prepared(SET_REVIEW)
+
 
 # --- datasets and the log --------------------------------------------------------------------
 
 
 def dataset_row(conn: Connection, name: str, lock: bool = False) -> Any:
-    query = DATASET_BY_NAME_LOCKED if lock else DATASET_BY_NAME
-    row = conn.execute(query, {"p_name": name}).first()
+    if lock:
+        row = FAST_DATASET_LOCKED.first(conn, {"p_name": name})
+    else:
+        row = conn.execute(DATASET_BY_NAME, {"p_name": name}).first()
     if row is None:
         raise NotFound(f"No dataset named {name}.")
     return row
@@ -241,7 +270,7 @@ class DatasetLog:
         event_json = dict(event_json)
         event_json["integrity"] = integrity.link(self.head, event_json)
         recorded = next(c for c in changes if isinstance(c, rules.EventRecorded))
-        self.conn.execute(INSERT_EVENT, {
+        FAST_INSERT_EVENT.run(self.conn, {
             "dataset_id": self.dataset_id, "seq": seq, "uuid": event_json["uuid"],
             "type": event_json["type"], "body": json.dumps(event_json, separators=(",", ":")),
             "integrity": event_json["integrity"], "review": recorded.info.review,
@@ -249,8 +278,8 @@ class DatasetLog:
             "target_version": recorded.info.target_version,
         })
         self.state.apply([c for c in changes if c is not recorded])
-        self.conn.execute(ADVANCE_HEAD, {"p_ds": self.dataset_id,
-                                         "p_head": event_json["integrity"], "p_count": seq})
+        FAST_ADVANCE_HEAD.run(self.conn, {"p_ds": self.dataset_id,
+                                          "p_head": event_json["integrity"], "p_count": seq})
         self.head, self.count = event_json["integrity"], seq
         return event_json
 
@@ -290,70 +319,72 @@ class SqlState:
         self.dataset_id = dataset_id
 
     def owners(self) -> list[str]:
-        return list(self.conn.execute(OWNERS, {"p_ds": self.dataset_id}).scalars())
+        return FAST_OWNERS.scalars(self.conn, {"p_ds": self.dataset_id})
 
     def item(self, item_uuid: str) -> Item | None:
-        row = self.conn.execute(ITEM, {"p_ds": self.dataset_id, "p_uuid": item_uuid}).first()
+        row = FAST_ITEM.first(self.conn, {"p_ds": self.dataset_id, "p_uuid": item_uuid})
         return _item(row) if row else None
 
     def version(self, item_uuid: str, version: int) -> Version | None:
-        row = self.conn.execute(VERSION, {"p_ds": self.dataset_id, "p_uuid": item_uuid,
-                                          "p_version": version}).first()
+        row = FAST_VERSION.first(self.conn, {"p_ds": self.dataset_id, "p_uuid": item_uuid,
+                                             "p_version": version})
         return _version(row) if row else None
 
     def schema_named(self, name: str) -> Item | None:
-        row = self.conn.execute(SCHEMA_NAMED, {"p_ds": self.dataset_id, "p_name": name}).first()
+        row = FAST_SCHEMA_NAMED.first(self.conn, {"p_ds": self.dataset_id, "p_name": name})
         return _item(row) if row else None
 
     def has_live_version(self, item_uuid: str) -> bool:
-        return self.conn.execute(HAS_LIVE_VERSION, {"p_ds": self.dataset_id,
-                                                    "p_uuid": item_uuid}).first() is not None
+        return FAST_HAS_LIVE_VERSION.first(self.conn, {"p_ds": self.dataset_id,
+                                                       "p_uuid": item_uuid}) is not None
 
     def live_object_with_hash(self, digest: str) -> tuple[str, int] | None:
-        row = self.conn.execute(LIVE_OBJECT_WITH_HASH, {"p_ds": self.dataset_id,
-                                                        "p_hash": digest}).first()
+        row = FAST_LIVE_OBJECT_WITH_HASH.first(self.conn, {"p_ds": self.dataset_id,
+                                                           "p_hash": digest})
         return (row.uuid, row.version) if row else None
 
     def event(self, event_uuid: str) -> EventInfo | None:
-        row = self.conn.execute(EVENT_INFO, {"p_ds": self.dataset_id,
-                                             "p_uuid": event_uuid}).first()
+        row = FAST_EVENT_INFO.first(self.conn, {"p_ds": self.dataset_id, "p_uuid": event_uuid})
         if row is None:
             return None
         return EventInfo(row.uuid, row.type, row.review, row.target_uuid, row.target_version)
 
     def apply(self, changes: list[rules.Change]) -> None:
         ds = self.dataset_id
-        run = self.conn.execute
+        conn = self.conn
         for change in changes:
             match change:
                 case rules.OwnerAdded(user, rank):
-                    run(INSERT_OWNER, {"dataset_id": ds, "username": user, "rank": rank})
+                    FAST_INSERT_OWNER.run(conn, {"dataset_id": ds, "username": user,
+                                                 "rank": rank})
                 case rules.OwnerRemoved(user):
-                    run(DELETE_OWNER, {"p_ds": ds, "p_user": user})
+                    FAST_DELETE_OWNER.run(conn, {"p_ds": ds, "p_user": user})
                 case rules.ItemSaved(item) if item.versions == 1:  # a new item
-                    run(INSERT_ITEM, {"dataset_id": ds, "uuid": item.uuid, "kind": item.kind,
-                                      "name": item.name, "created_seq": item.created_seq,
-                                      "versions": 1})
+                    FAST_INSERT_ITEM.run(conn, {
+                        "dataset_id": ds, "uuid": item.uuid, "kind": item.kind,
+                        "name": item.name, "created_seq": item.created_seq, "versions": 1})
                 case rules.ItemSaved(item):
-                    run(COUNT_VERSIONS, {"p_ds": ds, "p_uuid": item.uuid,
-                                         "p_versions": item.versions})
+                    FAST_COUNT_VERSIONS.run(conn, {"p_ds": ds, "p_uuid": item.uuid,
+                                                   "p_versions": item.versions})
                 case rules.VersionAdded(v):
-                    run(INSERT_VERSION, {
+                    FAST_INSERT_VERSION.run(conn, {
                         "p_ds": ds, "p_uuid": v.uuid,  # for the item's created_seq
                         "dataset_id": ds, "uuid": v.uuid, "version": v.version, "kind": v.kind,
                         "name": v.name, "format": v.format, "size": v.size, "hash": v.hash,
                         "schema_uuid": v.schema_uuid, "schema_version": v.schema_version,
                         "cp": v.cp, "cr": v.cr, "dp": v.dp, "da": v.da})
                 case rules.FlagsChanged(v):
-                    run(SET_FLAGS, {"p_ds": ds, "p_uuid": v.uuid, "p_version": v.version,
-                                    "p_cp": v.cp, "p_cr": v.cr, "p_dp": v.dp, "p_da": v.da})
+                    FAST_SET_FLAGS.run(conn, {"p_ds": ds, "p_uuid": v.uuid,
+                                              "p_version": v.version, "p_cp": v.cp,
+                                              "p_cr": v.cr, "p_dp": v.dp, "p_da": v.da})
                 case rules.LinksAdded(annotation_uuid, objects):
-                    run(INSERT_LINK, [
+                    FAST_INSERT_LINK.run_many(conn, [
                         {"dataset_id": ds, "annotation_uuid": annotation_uuid,
                          "object_uuid": u, "object_version": n, "position": i}
                         for i, (u, n) in enumerate(objects)])
                 case rules.ReviewRecorded(event_uuid, review):
-                    run(SET_REVIEW, {"p_ds": ds, "p_uuid": event_uuid, "p_review": review})
+                    FAST_SET_REVIEW.run(conn, {"p_ds": ds, "p_uuid": event_uuid,
+                                               "p_review": review})
                 case _:
                     raise TypeError(f"cannot apply {change!r} here")
 
