@@ -24,8 +24,13 @@ import requests
 GONK_API = [sys.executable, "-c", "from gonk.cli import main; main()"]
 
 
+STORAGE_VARIABLES = ("GONK_DATA_DIR", "GONK_DATABASE_URL", "GONK_BLOB_URL")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "GONK_DATA_DIR"}
+    """This process's environment without Gonk's storage settings (a test says where its
+    installation lives), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in STORAGE_VARIABLES}
     env.update(extra)
     return env
 
@@ -69,7 +74,7 @@ class Server:
 
     def __init__(self, data_dir: Path, key: str, log_path: Path, command: str = "run",
                  args: Sequence[str] = (), new_session: bool = False,
-                 split_stderr: bool = False) -> None:
+                 split_stderr: bool = False, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.key = key
         self.command = command
@@ -85,7 +90,8 @@ class Server:
         self.proc = subprocess.Popen(
             [*GONK_API, "--data-dir", str(data_dir), command, "--host", "127.0.0.1",
              "--port", str(self.port), *args],
-            stdout=self._log, stderr=self._err or subprocess.STDOUT, env=clean_env(),
+            stdout=self._log, stderr=self._err or subprocess.STDOUT,
+            env=env if env is not None else clean_env(),
             start_new_session=new_session)
 
     def log(self) -> str:
@@ -128,9 +134,11 @@ class Server:
 
 
 def start_server(data_dir: Path, key: str, command: str = "run", args: Sequence[str] = (),
-                 new_session: bool = False, split_stderr: bool = False) -> Server:
+                 new_session: bool = False, split_stderr: bool = False,
+                 env: dict[str, str] | None = None) -> Server:
+    """`env`: the server's whole environment (default: clean_env())."""
     server = Server(data_dir, key, data_dir.parent / f"server-{time.time_ns()}.log", command,
-                    args, new_session, split_stderr)
+                    args, new_session, split_stderr, env)
     try:
         server.wait_until_ready()
     except BaseException:

@@ -11,7 +11,14 @@ import click
 
 from .domain import validation
 from .domain.errors import GonkError
-from .instance import DATA_DIR_ENV, Instance, NotInitialised, resolve_data_dir
+from .instance import (
+    BLOB_URL_ENV,
+    DATA_DIR_ENV,
+    DATABASE_URL_ENV,
+    Instance,
+    StorageError,
+    resolve_data_dir,
+)
 
 
 def _fail(message: str) -> None:
@@ -19,41 +26,54 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _storage(ctx: click.Context) -> tuple[Path, str | None, str | None]:
+    return ctx.obj["data_dir"], ctx.obj["database_url"], ctx.obj["blob_url"]
+
+
 def _open(ctx: click.Context) -> Instance:
     try:
-        return Instance.open(ctx.obj["data_dir"])
-    except NotInitialised as exc:
+        return Instance.open(*_storage(ctx))
+    except StorageError as exc:
         _fail(str(exc))
         raise  # unreachable
 
 
 @click.group(help="Gonk API: datasets of versioned objects, schemas and annotations.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Where Gonk keeps its database and files [env {DATA_DIR_ENV}; "
+              help=f"Where Gonk keeps its database and files by default [env {DATA_DIR_ENV}; "
                    "default ./gonk-data].")
+@click.option("--database-url", default=None,
+              help=f"Metadata database: sqlite:///PATH or postgresql://user:pass@host/db "
+                   f"[env {DATABASE_URL_ENV}; default SQLite in the data directory].")
+@click.option("--blob-url", default=None,
+              help=f"Where object bytes live: file:///PATH or s3://bucket/prefix (AWS_* "
+                   f"variables give the endpoint and credentials) [env {BLOB_URL_ENV}; default "
+                   "files in the data directory].")
 @click.version_option(package_name="gonk")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None) -> None:
-    ctx.obj = {"data_dir": resolve_data_dir(data_dir)}
+def main(ctx: click.Context, data_dir: Path | None, database_url: str | None,
+         blob_url: str | None) -> None:
+    ctx.obj = {"data_dir": resolve_data_dir(data_dir), "database_url": database_url,
+               "blob_url": blob_url}
 
 
-@main.command(help="Create the data directory and database with a first user; print the key.")
+@main.command(help="Create the database's tables (and the data directory, by default) with a "
+                   "first user; print the key.")
 @click.option("--username", required=True, help="The first user's name.")
 @click.pass_context
 def init(ctx: click.Context, username: str) -> None:
     from .users import add_user
 
-    data_dir: Path = ctx.obj["data_dir"]
     try:
         validation.username(username)
     except GonkError as exc:
         _fail(exc.message)
-    if (data_dir / "gonk.db").exists():
-        _fail(f"{data_dir} is already initialised; nothing was changed. Use "
-              "`gonk-api users add NAME` to add users.")
-    instance = Instance.create(data_dir)
+    try:
+        instance = Instance.create(*_storage(ctx))
+    except StorageError as exc:
+        _fail(str(exc))
     key = add_user(instance, username)
-    click.echo(f"Initialised Gonk in {data_dir}")
+    click.echo(f"Initialised Gonk in {instance.where()} (bytes: {instance.blobs.describe()})")
     click.echo(f"Created user {username}. Their API key (shown only once):")
     click.echo(key)
 
@@ -160,7 +180,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
     from .server import serve as run_server
 
     _open(ctx).close()  # fail here, once, with a clear message if there is nothing to serve
-    run_server(ctx.obj["data_dir"], host, port, workers or default_workers(), threads, timeout,
+    run_server(_storage(ctx), host, port, workers or default_workers(), threads, timeout,
                access_log or None, _app_config(max_json_bytes, max_stream_bytes))
 
 
@@ -227,6 +247,47 @@ def gc(ctx: click.Context, min_age: int, dry_run: bool) -> None:
     verb = "Would remove" if dry_run else "Removed"
     click.echo(f"{verb} {result.blobs} unreferenced blobs ({result.blob_bytes} bytes) and "
                f"{result.temporary_files} temporary upload files; kept {result.kept} blobs.")
+
+
+@main.command(help="Upgrade the database's schema (and a local blob directory's layout) to this "
+                   "version of Gonk; every event and byte is kept.")
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    from .migration import migrate_installation
+
+    try:
+        for line in migrate_installation(Instance(*_storage(ctx))):
+            click.echo(line)
+    except StorageError as exc:
+        _fail(str(exc))
+
+
+@main.command(help="Copy every user, dataset, event and byte from the configured storage to "
+                   "another (an empty database and blob store), verifying every chain on "
+                   "arrival.")
+@click.option("--to-database", "to_database", required=True,
+              help="The target database URL (sqlite:///PATH or postgresql://...); it must be "
+                   "empty.")
+@click.option("--to-blobs", "to_blobs", required=True,
+              help="The target blob store URL (file:///PATH or s3://bucket/prefix).")
+@click.pass_context
+def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
+    from .copying import CopyFailed, copy_installation
+
+    source = _open(ctx)
+    try:
+        target = Instance.create(ctx.obj["data_dir"], to_database, to_blobs)
+    except StorageError as exc:
+        _fail(f"target: {exc}")
+    try:
+        report = copy_installation(source, target, click.echo)
+    except CopyFailed as exc:
+        _fail(f"copy stopped: {exc}")
+    for verdict in report.verdicts:
+        click.echo(verdict.line())
+    click.echo(f"Copied {report.users} users, {report.datasets} datasets, {report.events} "
+               f"events and {report.blobs} blobs ({report.blob_bytes} bytes) to "
+               f"{target.where()} + {target.blobs.describe()}; every chain verified.")
 
 
 @main.command(help="Recompute every hash chain and rebuild derived state from the log; exit 1 "

@@ -20,10 +20,13 @@ def default_workers() -> int:
     return 2 * (os.cpu_count() or 1) + 1
 
 
+Storage = tuple[Path, str | None, str | None]  # data directory, database URL, blob URL
+
+
 class GonkServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, data_dir: Path, options: dict[str, Any],
+    def __init__(self, storage: Storage, options: dict[str, Any],
                  app_config: dict[str, Any] | None = None) -> None:
-        self.data_dir = data_dir
+        self.storage = storage
         self.options = options
         self.app_config = app_config or {}
         super().__init__()
@@ -36,10 +39,12 @@ class GonkServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from .api import create_app
 
-        return create_app(data_dir=self.data_dir, config=self.app_config)
+        data_dir, database_url, blob_url = self.storage
+        return create_app(data_dir=data_dir, database_url=database_url, blob_url=blob_url,
+                          config=self.app_config)
 
 
-def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, timeout: int,
+def serve(storage: Storage, host: str, port: int, workers: int, threads: int, timeout: int,
           access_log: str | None, app_config: dict[str, Any]) -> None:
     options = {
         "bind": f"{host}:{port}",
@@ -58,4 +63,4 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int, time
         "access_log_format": '%(h)s "%(r)s" %(s)s %(B)s %(M)sms',
         "proc_name": "gonk-api",
     }
-    GonkServer(data_dir, options, app_config).run()
+    GonkServer(storage, options, app_config).run()

@@ -28,7 +28,7 @@ class Verdict:
         return f"{self.dataset}: {'OK' if self.ok else 'FAILED'}: {self.message}"
 
 
-def _content_hash(event: dict[str, Any]) -> str | None:
+def content_hash(event: dict[str, Any]) -> str | None:
     if event["type"] in (ev.OBJECT_CREATE, ev.OBJECT_UPDATE):
         return event["object"]["hash"]
     if event["type"] in (ev.ANNOTATION_CREATE, ev.ANNOTATION_UPDATE):
@@ -52,7 +52,7 @@ def verify_dataset(instance: Instance, name: str) -> Verdict:
             except GonkError as exc:
                 return Verdict(name, False, seq, f"{where} is not allowed by the rules when "
                                f"replayed: {exc.message}")
-            digest = _content_hash(event)
+            digest = content_hash(event)
             if digest is not None and not instance.blobs.exists(digest):
                 return Verdict(name, False, seq, f"{where} references bytes {digest} that are "
                                "missing from blob storage")

@@ -23,7 +23,8 @@ MAX_STREAM_ENV = "GONK_MAX_STREAM_BYTES"
 
 
 def create_app(data_dir: str | Path | None = None, instance: Instance | None = None,
-               config: dict[str, Any] | None = None) -> Flask:
+               config: dict[str, Any] | None = None, database_url: str | None = None,
+               blob_url: str | None = None) -> Flask:
     """Build the app on an initialised data directory (or an already opened Instance).
 
     Limits: MAX_CONTENT_LENGTH (JSON bodies; env GONK_MAX_JSON_BYTES, default 64 MiB) and
@@ -38,7 +39,7 @@ def create_app(data_dir: str | Path | None = None, instance: Instance | None = N
     if instance is None:
         if data_dir is None:
             raise ValueError("create_app needs a data directory or an Instance")
-        instance = Instance.open(Path(data_dir))
+        instance = Instance.open(Path(data_dir), database_url, blob_url)
     app.extensions["gonk"] = instance
 
     @app.before_request

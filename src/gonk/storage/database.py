@@ -28,7 +28,6 @@ from sqlalchemy import (
     delete,
     event,
     insert,
-    inspect,
     or_,
     select,
     update,
@@ -65,7 +64,10 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("gonk_write") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # PostgreSQL: a pool per process sized for gunicorn's threads; connections are checked
+    # before use, so a restarted database costs one failed ping, not a failed request.
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8,
+                         connect_args={"connect_timeout": 10})
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -126,12 +128,6 @@ class Database:
         # previous writer of this process is done. Not needed (and not used) on PostgreSQL,
         # whose row locks wake waiters at once and let other datasets proceed.
         self._sqlite_queue = _WriterQueue(_sqlite_path(url)) if url.startswith("sqlite") else None
-
-    def create_schema(self) -> None:
-        t.metadata.create_all(self.engine)
-
-    def is_initialised(self) -> bool:
-        return inspect(self.engine).has_table("users")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -8,6 +8,7 @@ that `gonk-api verify` rebuilds from the log alone and compares.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -20,6 +21,10 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# Counters, sizes and version numbers are 64-bit: objects pass 2 GiB, and a version number in a
+# URL may be any integer up to 2**63 - 1 (PostgreSQL's INTEGER stops at 2**31 - 1). Dataset ids
+# stay INTEGER so that SQLite's `id` remains its rowid.
 
 users = Table(
     "users", metadata,
@@ -37,14 +42,14 @@ datasets = Table(
     # The chain's head: integrity of the last event ("" before the first) and the event count.
     # Appends read and advance these under the dataset's write lock.
     Column("head_integrity", String(64), nullable=False, default=""),
-    Column("event_count", Integer, nullable=False, default=0),
+    Column("event_count", BigInteger, nullable=False, default=0),
     Column("created_at", String(32), nullable=False),
 )
 
 events = Table(
     "events", metadata,
     Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),  # 1, 2, 3... per dataset
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # 1, 2, 3... per dataset
     Column("uuid", String(36), nullable=False, unique=True),
     Column("type", String(32), nullable=False),
     Column("body", Text, nullable=False),
@@ -52,7 +57,7 @@ events = Table(
     # derived:
     Column("review", String(8), nullable=True),
     Column("target_uuid", String(36), nullable=True),
-    Column("target_version", Integer, nullable=True),
+    Column("target_version", BigInteger, nullable=True),
 )
 Index("events_by_target", events.c.dataset_id, events.c.target_uuid, events.c.target_version)
 
@@ -62,8 +67,8 @@ items = Table(
     Column("uuid", String(36), primary_key=True),
     Column("kind", String(16), nullable=False),  # object, schema, annotation
     Column("name", String(255), nullable=True),  # schemas only
-    Column("created_seq", Integer, nullable=False),
-    Column("versions", Integer, nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("versions", BigInteger, nullable=False),
 )
 Index("items_in_order", items.c.dataset_id, items.c.kind, items.c.created_seq)
 Index("schemas_by_name", items.c.dataset_id, items.c.kind, items.c.name)
@@ -72,15 +77,15 @@ versions = Table(
     "versions", metadata,
     Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
     Column("uuid", String(36), primary_key=True),
-    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", String(16), nullable=False),
-    Column("created_seq", Integer, nullable=False),  # the item's, copied for ordered status lists
+    Column("created_seq", BigInteger, nullable=False),  # the item's, for ordered status lists
     Column("name", String(255), nullable=True),
     Column("format", String(255), nullable=True),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("schema_uuid", String(36), nullable=True),
-    Column("schema_version", Integer, nullable=True),
+    Column("schema_version", BigInteger, nullable=True),
     Column("cp", Boolean, nullable=False),  # create pending
     Column("cr", Boolean, nullable=False),  # create rejected
     Column("dp", Boolean, nullable=False),  # delete pending
@@ -95,8 +100,8 @@ annotation_links = Table(
     Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
     Column("annotation_uuid", String(36), primary_key=True),
     Column("object_uuid", String(36), primary_key=True),
-    Column("object_version", Integer, primary_key=True, autoincrement=False),
-    Column("position", Integer, nullable=False),  # order of object_identifiers in the event
+    Column("object_version", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),  # order of object_identifiers in the event
 )
 # Covering (annotation_uuid included), so SQLite prefers it to walking the primary key.
 Index("links_by_object", annotation_links.c.dataset_id, annotation_links.c.object_uuid,
@@ -106,7 +111,7 @@ owners = Table(
     "owners", metadata,
     Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
     Column("username", String(64), primary_key=True),
-    Column("rank", Integer, nullable=False),  # seq of the OwnerAddEvent: lower ranks higher
+    Column("rank", BigInteger, nullable=False),  # seq of the OwnerAddEvent: lower ranks higher
 )
 
 DERIVED_TABLES = (items, versions, annotation_links, owners)

@@ -1,0 +1,84 @@
+"""The database schema's version, created and upgraded with Alembic.
+
+`gonk-api init` brings an empty database to the newest revision; `gonk-api migrate` upgrades an
+existing one; every other command refuses a database whose schema is not the newest, with a
+message that says to run `migrate`. Migrations live in `migrations/versions/`, one file per
+revision, and never change once released: a database is only ever moved forward, inside one
+transaction, so an upgrade that fails leaves it as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+
+from .database import Database
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Databases made by Gonk 0.2 before migrations existed have every table of revision 0001 but no
+# alembic_version table; `migrate` adopts them (see _adopt_unversioned).
+FIRST_REVISION = "0001"
+
+EMPTY, CURRENT, OUTDATED, UNVERSIONED, NEWER = (
+    "empty", "current", "outdated", "unversioned", "newer")
+
+
+def _config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config(None)).get_current_head()  # type: ignore[arg-type]
+    assert head is not None
+    return head
+
+
+def status(database: Database) -> str:
+    """EMPTY (no Gonk tables), CURRENT, OUTDATED (run migrate), UNVERSIONED (made before
+    migrations existed: run migrate) or NEWER (made by a newer Gonk)."""
+    with database.read() as conn:
+        tables = set(inspect(conn).get_table_names())
+        if "users" not in tables:
+            return EMPTY
+        if "alembic_version" not in tables:
+            return UNVERSIONED
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head_revision():
+        return CURRENT
+    script = ScriptDirectory.from_config(_config(None))  # type: ignore[arg-type]
+    known = {rev.revision for rev in script.walk_revisions()}
+    return OUTDATED if current in known else NEWER
+
+
+def upgrade(database: Database) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision in one transaction; returns (from, to)."""
+    with database.write() as conn:
+        tables = set(inspect(conn).get_table_names())
+        before = MigrationContext.configure(conn).get_current_revision()
+        if "users" in tables and "alembic_version" not in tables:
+            _adopt_unversioned(conn)
+        command.upgrade(_config(conn), "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+    return before, after or head_revision()
+
+
+def _adopt_unversioned(conn: Connection) -> None:
+    """A database from before migrations: its tables are revision 0001's, except that early
+    builds had a narrower index of annotation links. Rebuild that index, then record 0001."""
+    indexes = {ix["name"]: ix["column_names"]
+               for ix in inspect(conn).get_indexes("annotation_links")}
+    wanted = ["dataset_id", "object_uuid", "object_version", "annotation_uuid"]
+    if indexes.get("links_by_object") != wanted:
+        if "links_by_object" in indexes:
+            conn.exec_driver_sql("DROP INDEX links_by_object")
+        conn.exec_driver_sql("CREATE INDEX links_by_object ON annotation_links "
+                             "(dataset_id, object_uuid, object_version, annotation_uuid)")
+    command.stamp(_config(conn), FIRST_REVISION)

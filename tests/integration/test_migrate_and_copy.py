@@ -1,0 +1,182 @@
+"""`gonk-api migrate` (an installation made before migrations existed, with the early blob
+layout, comes out current with every event and byte) and `gonk-api copy` (a whole installation
+moved to other storage, chains verified on arrival, keys still working)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import postgres
+import pytest
+from sqlalchemy import select
+
+from gonk import service
+from gonk.instance import Instance
+from gonk.storage import schema
+from gonk.storage import tables as t
+from gonk.users import add_user, user_for_key
+
+LABEL = json.dumps({"type": "object", "properties": {"label": {"type": "string"}},
+                    "required": ["label"]}).encode()
+
+
+def _fill(instance: Instance) -> dict[str, Any]:
+    """Two datasets with schemas, objects (one updated, one deleted), annotations, accepts,
+    a reject and an owner change; returns the users' keys and the bytes stored."""
+    keys = {"alice": add_user(instance, "alice"), "bob": add_user(instance, "bob")}
+    stored: list[bytes] = [LABEL]
+    for dataset in ("birds", "cars"):
+        service.create_dataset(instance, "alice", dataset)
+        service.add_owner(instance, dataset, "alice", "bob")
+        service.create_schema(instance, dataset, "alice", "schema-label", LABEL)
+        uuids = []
+        for i in range(5):
+            data = os.urandom(100 + i) + dataset.encode()
+            stored.append(data)
+            uuids.append(service.create_object(instance, dataset, "bob", f"{i}.bin",
+                                               "application/octet-stream", data)["uuid"])
+        update = f"updated {dataset}".encode()
+        stored.append(update)
+        service.update_object(instance, dataset, "bob", uuids[0], "0.bin", "text/plain", update)
+        doc = json.dumps({"label": dataset}).encode()
+        stored.append(doc)
+        service.create_annotation(instance, dataset, "bob", {"name": "schema-label", "version": 0},
+                                  [{"uuid": uuids[1], "version": 0}], doc)
+        with instance.db.read() as conn:
+            pending = list(conn.execute(
+                select(t.events.c.uuid)
+                .join(t.datasets, t.datasets.c.id == t.events.c.dataset_id)
+                .where(t.datasets.c.name == dataset, t.events.c.type == "ObjectCreateEvent")
+                .order_by(t.events.c.seq)).scalars())
+        service.review(instance, dataset, "alice", pending[-1], True)
+        service.review(instance, dataset, "alice", pending[-2], False)
+        service.delete_object(instance, dataset, "bob", uuids[2], 0)
+        service.remove_owner(instance, dataset, "alice", "bob")
+    return {"keys": keys, "bytes": stored}
+
+
+def _log(instance: Instance) -> list[tuple[str, int, str, str]]:
+    with instance.db.read() as conn:
+        rows = conn.execute(select(t.datasets.c.name, t.events.c.seq, t.events.c.body,
+                                   t.events.c.integrity)
+                            .join(t.datasets, t.datasets.c.id == t.events.c.dataset_id)
+                            .order_by(t.datasets.c.name, t.events.c.seq)).all()
+    return [tuple(row) for row in rows]
+
+
+def _make_legacy(data_dir: Path) -> None:
+    """Turn a current SQLite installation into what early builds left: no alembic_version,
+    the narrow links index, blobs under blobs/ab/cd/<sha256>."""
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / "gonk.db")
+    db.execute("DROP TABLE alembic_version")
+    db.execute("DROP INDEX links_by_object")
+    db.execute("CREATE INDEX links_by_object ON annotation_links "
+               "(dataset_id, object_uuid, object_version)")
+    db.commit()
+    db.close()
+    blobs = data_dir / "blobs"
+    for path in list(blobs.glob("??/*")):
+        if len(path.name) == 64:
+            (path.parent / path.name[2:4]).mkdir(exist_ok=True)
+            os.replace(path, path.parent / path.name[2:4] / path.name)
+
+
+def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
+                                                               gonk_proc: Any) -> None:
+    data_dir = tmp_path / "data"
+    instance = Instance.create(data_dir)
+    filled = _fill(instance)
+    log_before = _log(instance)
+    instance.close()
+    _make_legacy(data_dir)
+
+    refused = gonk_proc.run_cli("verify", data_dir=data_dir)
+    assert refused.returncode == 1 and "gonk-api migrate" in refused.stderr
+
+    migrated = gonk_proc.run_cli("migrate", data_dir=data_dir)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "upgraded from unversioned to revision 0001" in migrated.stdout
+    assert f"moved {len(set(filled['bytes']))} files" in migrated.stdout
+
+    again = gonk_proc.run_cli("migrate", data_dir=data_dir)
+    assert "already at revision" in again.stdout and "already in the current" in again.stdout
+
+    verified = gonk_proc.run_cli("verify", data_dir=data_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    instance = Instance.open(data_dir)
+    try:
+        assert schema.status(instance.db) == schema.CURRENT
+        assert _log(instance) == log_before
+        for data in filled["bytes"]:
+            digest = hashlib.sha256(data).hexdigest()
+            assert instance.blobs.get(digest) == data
+        assert not list((data_dir / "blobs").glob("??/??"))
+    finally:
+        instance.close()
+
+
+@pytest.fixture
+def postgres_url() -> Any:
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
+
+
+def test_copy_moves_everything_and_verifies(tmp_path: Path, gonk_proc: Any,
+                                            postgres_url: str) -> None:
+    source = Instance.create(tmp_path / "data")
+    filled = _fill(source)
+    log_before = _log(source)
+    source.close()
+    target_blobs = tmp_path / "target-blobs"
+
+    copied = gonk_proc.run_cli("copy", "--to-database", postgres_url, "--to-blobs",
+                               f"file://{target_blobs}", data_dir=tmp_path / "data",
+                               timeout=300)
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    assert "birds: OK" in copied.stdout and "cars: OK" in copied.stdout
+    assert "Copied 2 users, 2 datasets" in copied.stdout
+
+    target = Instance.open(tmp_path / "elsewhere", postgres_url, f"file://{target_blobs}")
+    try:
+        assert _log(target) == log_before  # every event, byte for byte, same chain
+        for user, key in filled["keys"].items():
+            assert user_for_key(target, key) == user
+        for data in filled["bytes"]:
+            digest = hashlib.sha256(data).hexdigest()
+            assert target.blobs.get(digest) == data
+    finally:
+        target.close()
+    env = gonk_proc.clean_env(GONK_DATABASE_URL=postgres_url,
+                              GONK_BLOB_URL=f"file://{target_blobs}")
+    verified = gonk_proc.run_cli("verify", data_dir=tmp_path / "nowhere", env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    # a second copy into the same (no longer empty) target is refused, changing nothing
+    refused = gonk_proc.run_cli("copy", "--to-database", postgres_url, "--to-blobs",
+                                f"file://{target_blobs}", data_dir=tmp_path / "data")
+    assert refused.returncode == 1 and "already initialised" in refused.stderr
+
+
+def test_copy_stops_at_a_broken_chain(tmp_path: Path, gonk_proc: Any, postgres_url: str) -> None:
+    source = Instance.create(tmp_path / "data")
+    _fill(source)
+    with source.db.write() as conn:  # tamper with one stored event
+        row = conn.execute(select(t.events.c.dataset_id, t.events.c.seq, t.events.c.body)
+                           .order_by(t.events.c.seq.desc()).limit(1)).one()
+        body = json.loads(row.body)
+        body["author"] = "mallory"
+        conn.execute(t.events.update().where(t.events.c.dataset_id == row.dataset_id,
+                                             t.events.c.seq == row.seq)
+                     .values(body=json.dumps(body)))
+    source.close()
+    copied = gonk_proc.run_cli("copy", "--to-database", postgres_url, "--to-blobs",
+                               f"file://{tmp_path / 'target'}", data_dir=tmp_path / "data")
+    assert copied.returncode == 1
+    assert "copy stopped" in copied.stderr and "chain is broken" in copied.stderr
