@@ -85,16 +85,20 @@ class Server:
         self.log.close()
 
 
+STORAGE_ENV: dict[str, str] = {}  # GONK_DATABASE_URL / GONK_BLOB_URL for gonk, from the options
+
+
 def start_gonk(workdir: Path, workers: int | None) -> Server:
     data = workdir / "gonk-data"
     out = subprocess.run([*GONK, "--data-dir", str(data), "init", "--username", "bench"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, **STORAGE_ENV})
     key = out.stdout.strip().splitlines()[-1]
     port = free_port()
     argv = [*GONK, "--data-dir", str(data), "serve", "--port", str(port), "--access-log", ""]
     if workers:
         argv += ["--workers", str(workers)]
-    return Server("gonk", argv, f"http://127.0.0.1:{port}", key, workdir)
+    return Server("gonk", argv, f"http://127.0.0.1:{port}", key, workdir, STORAGE_ENV)
 
 
 def start_ceiling(workdir: Path, workers: int) -> Server:
@@ -327,15 +331,21 @@ def large_object(workdir: Path, size_mib: int) -> None:
     import hashlib
     import random
 
-    print(f"\n== one {size_mib} MiB object, streamed up and down (1 worker, 1 thread)")
+    # its own installation: SQLite in a data directory, and the bench's blob store (files or S3)
+    env = {k: v for k, v in STORAGE_ENV.items() if k == "GONK_BLOB_URL"}
+    where = env.get("GONK_BLOB_URL", "local files")
+    print(f"\n== one {size_mib} MiB object, streamed up and down (1 worker, 1 thread; bytes in "
+          f"{where})")
+    if "GONK_BLOB_URL" in env:
+        env["GONK_BLOB_URL"] += "-large"
     data = workdir / "large-data"
     out = subprocess.run([*GONK, "--data-dir", str(data), "init", "--username", "bench"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env={**os.environ, **env})
     key = out.stdout.strip().splitlines()[-1]
     port = free_port()
     server = Server("gonk-large", [*GONK, "--data-dir", str(data), "serve", "--port", str(port),
                                    "--workers", "1", "--threads", "1", "--access-log", ""],
-                    f"http://127.0.0.1:{port}", key, workdir)
+                    f"http://127.0.0.1:{port}", key, workdir, env)
     try:
         worker = int(Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
                      .read_text().split()[0])
@@ -491,6 +501,12 @@ def main() -> None:
                         default=Path(os.environ.get("GONK_REFERENCE_VENV", "/tmp/refvenv")))
     parser.add_argument("--flat-objects", type=int, default=None,
                         help="objects for the flat-growth run [100000; --quick: 5000; 0 skips]")
+    parser.add_argument("--database-url", default=None,
+                        help="run gonk on this database (an empty one: the bench runs init), "
+                             "e.g. postgresql://postgres@127.0.0.1/bench [default: SQLite]")
+    parser.add_argument("--blob-url", default=None,
+                        help="run gonk on this blob store, e.g. s3://bucket/prefix (AWS_* "
+                             "variables give the endpoint) [default: files]")
     parser.add_argument("--large-mib", type=int, default=None,
                         help="size of the streamed large object [1024; --quick: 256; 0 skips]")
     parser.add_argument("--wrk-seconds", type=int, default=None,
@@ -507,7 +523,13 @@ def main() -> None:
     from gonk.server import default_workers
 
     workers = args.workers or default_workers()
+    if args.database_url:
+        STORAGE_ENV["GONK_DATABASE_URL"] = args.database_url
+    if args.blob_url:
+        STORAGE_ENV["GONK_BLOB_URL"] = args.blob_url
     print(f"machine: {machine()}")
+    print(f"gonk storage: {args.database_url or 'SQLite'} + {args.blob_url or 'local files'}"
+          " (the ceiling app: SQLite + local files)")
     print(f"gonk-api serve and the ceiling app: {workers} gunicorn workers x 4 threads; client: "
           f"Python requests, {args.clients} threads, on the same machine")
     workdir = Path(tempfile.mkdtemp(prefix="gonk-bench-"))

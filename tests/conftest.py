@@ -3,27 +3,122 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import gonk_processes
 import pytest
+
+pytest.register_assert_rewrite("services", "postgres", "gonk_processes")
+
+import gonk_processes
+import postgres
 import rfc8785
+import services
 
 from gonk.api import create_app
 from gonk.instance import Instance
+from gonk.storage import schema
 from gonk.users import add_user
+
+pytest_plugins = ["services"]  # the s3_server fixture
+
+# Every test that uses an installation (the `instance` fixture, hence the whole API suite, and
+# the `storage` fixture of the end-to-end tests) runs once per storage combination.
+STORAGE_KINDS = ["sqlite-files", "postgres-files", "sqlite-s3", "postgres-s3"]
+
+
+# The table of ~600 malformed requests checks request parsing, which no storage backend takes
+# part in; it runs on the embedded default and on the production pair only, which keeps CI
+# within its time budget. Every other API test runs on all four combinations.
+MALFORMED_TABLE_KINDS = {"sqlite-files", "postgres-s3"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        kind = getattr(item, "callspec", None) and item.callspec.params.get("storage_kind")
+        if "test_malformed_input.py" in item.nodeid and kind and kind not in MALFORMED_TABLE_KINDS:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def postgres_api_database() -> Iterator[str]:
+    """One PostgreSQL database for the API suite, with the schema; emptied before each test."""
+    url = postgres.create_database()
+    inst = Instance.create(Path("/nonexistent-unused"), url, "")
+    inst.close()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def storage_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture
-def instance(tmp_path: Path) -> Iterator[Instance]:
-    inst = Instance.create(tmp_path / "data")
+def instance(tmp_path: Path, storage_kind: str, request: pytest.FixtureRequest,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Instance]:
+    database_kind, blob_kind = storage_kind.split("-")
+    blob_url = ""
+    if blob_kind == "s3":
+        blob_url = request.getfixturevalue("s3_blob_url")
+    if database_kind == "postgres":
+        url = request.getfixturevalue("postgres_api_database")
+        postgres.empty_database(url)
+        inst = Instance.open(tmp_path / "data", url, blob_url)
+        inst.blobs.create()
+    else:
+        inst = Instance.create(tmp_path / "data", None, blob_url)
+    assert schema.status(inst.db) == schema.CURRENT
     yield inst
     inst.close()
+
+
+@pytest.fixture(scope="session")
+def s3_api_bucket(s3_server: str) -> str:
+    return services.new_bucket(s3_server)
+
+
+@pytest.fixture
+def s3_blob_url(s3_server: str, s3_api_bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A prefix of its own in the session's bucket, with boto3's AWS_* variables set."""
+    for name, value in services.s3_env(s3_server).items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_api_bucket}/test-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def process_storage(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment for `gonk-api` processes on a fresh installation of `kind` (one of
+    STORAGE_KINDS): a new PostgreSQL database and/or a new bucket when asked for; the database
+    is dropped afterwards. The data directory still comes from --data-dir."""
+    database_kind, blob_kind = kind.split("-")
+    env: dict[str, str] = {}
+    url = None
+    if database_kind == "postgres":
+        url = postgres.create_database()
+        env["GONK_DATABASE_URL"] = url
+    if blob_kind == "s3":
+        endpoint = request.getfixturevalue("s3_server")
+        env.update(services.s3_env(endpoint))
+        env["GONK_BLOB_URL"] = f"s3://{services.new_bucket(endpoint)}/gonk"
+    try:
+        yield gonk_processes.clean_env(**env)
+    finally:
+        if url:
+            postgres.drop_database(url)
 
 
 class Client:

@@ -1,5 +1,7 @@
 """`gonk-api gc`: remove blobs that no committed event references, and leftovers of interrupted
-uploads. Only files older than a grace period are touched, so uploads in flight are safe."""
+uploads. Only blobs and uploads older than a grace period are touched, so uploads in flight are
+safe. Works through the BlobStore interface alone, so it is the same for files and buckets; the
+race with concurrent writes is each store's `collect`'s business."""
 
 from __future__ import annotations
 
@@ -57,9 +59,9 @@ def collect(instance: Instance, min_age_seconds: float, dry_run: bool = False) -
             result.blob_bytes += freed
         else:
             result.kept += 1
-    for path, mtime in list(instance.blobs.temporary_files()):
-        if mtime < older_than and path.name.startswith("upload-"):
+    for name, changed in list(instance.blobs.temporary_uploads()):
+        if changed < older_than:
             result.temporary_files += 1
             if not dry_run:
-                path.unlink(missing_ok=True)
+                instance.blobs.remove_temporary(name)
     return result

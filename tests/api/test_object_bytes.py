@@ -16,8 +16,9 @@ def _raw(client, method, path, data, content_type="image/png"):
 
 
 def _blob_files(instance):
-    root = instance.blobs.root
-    return sorted(p.name for p in root.rglob("*") if p.is_file())
+    """Everything the blob store holds (files or bucket keys): stored blobs and uploads."""
+    blobs = instance.blobs
+    return sorted([d for d, _ in blobs.all_blobs()] + [n for n, _ in blobs.temporary_uploads()])
 
 
 def test_raw_upload_creates_an_object_of_that_mimetype(alice, ds):

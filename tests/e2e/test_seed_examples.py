@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import recompute_chain
+from conftest import STORAGE_KINDS, process_storage, recompute_chain
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -247,22 +247,25 @@ def event_refs(load: dict[str, Any]) -> list[tuple[str, str | None]]:
 # --- the running installation -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any) -> Iterator[SimpleNamespace]:
-    """`gonk-api init`, `gonk-api users add user-two`, then `gonk-api run` on a free port."""
+@pytest.fixture(scope="module", params=STORAGE_KINDS)
+def site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any,
+         request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
+    """`gonk-api init`, `gonk-api users add user-two`, then `gonk-api run` on a free port; once
+    per storage combination (SQLite or PostgreSQL, files or S3)."""
     data_dir = tmp_path_factory.mktemp("seed") / "gonk-data"
-    init = gonk_proc.run_cli("init", "--username", "user-one", data_dir=data_dir)
-    assert init.returncode == 0, init.stderr
-    key_one = gonk_proc.last_line(init.stdout)
-    added = gonk_proc.run_cli("users", "add", "user-two", data_dir=data_dir)
-    assert added.returncode == 0, added.stderr
-    key_two = gonk_proc.last_line(added.stdout)
-    server = gonk_proc.start_server(data_dir, key_one)
-    try:
-        yield SimpleNamespace(server=server, host=server.host, data_dir=data_dir,
-                              key=key_one, key_two=key_two)
-    finally:
-        server.stop()
+    with process_storage(request.param, request) as env:
+        init = gonk_proc.run_cli("init", "--username", "user-one", data_dir=data_dir, env=env)
+        assert init.returncode == 0, init.stderr
+        key_one = gonk_proc.last_line(init.stdout)
+        added = gonk_proc.run_cli("users", "add", "user-two", data_dir=data_dir, env=env)
+        assert added.returncode == 0, added.stderr
+        key_two = gonk_proc.last_line(added.stdout)
+        server = gonk_proc.start_server(data_dir, key_one, env=env)
+        try:
+            yield SimpleNamespace(server=server, host=server.host, data_dir=data_dir,
+                                  key=key_one, key_two=key_two, env=env)
+        finally:
+            server.stop()
 
 
 # --- the seed, in order -----------------------------------------------------------------------
@@ -421,7 +424,7 @@ def test_seed_code_examples_in_order(site: SimpleNamespace, gonk_proc: Any) -> N
     events = ok(events_list(host, key, ds))
     assert len(events) == 9 + 3 + 3
     recompute_chain(events)
-    verified = gonk_proc.run_cli("verify", ds, data_dir=site.data_dir)
+    verified = gonk_proc.run_cli("verify", ds, data_dir=site.data_dir, env=site.env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK" in verified.stdout
 
@@ -460,7 +463,8 @@ def test_non_owner_cannot_review_or_manage_owners(site: SimpleNamespace) -> None
 def test_rekey_makes_the_old_key_401_at_once(site: SimpleNamespace, gonk_proc: Any) -> None:
     host, old_key = site.host, site.key_two
     assert list_datasets(host, old_key).status_code == 200
-    rekeyed = gonk_proc.run_cli("users", "rekey", "user-two", data_dir=site.data_dir)
+    rekeyed = gonk_proc.run_cli("users", "rekey", "user-two", data_dir=site.data_dir,
+                                env=site.env)
     assert rekeyed.returncode == 0, rekeyed.stderr
     new_key = gonk_proc.last_line(rekeyed.stdout)
     assert new_key != old_key

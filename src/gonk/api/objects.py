@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, send_file
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.datastructures import ContentRange
+from werkzeug.exceptions import HTTPException, RequestedRangeNotSatisfiable
+from werkzeug.http import http_date, is_resource_modified, parse_etags
 
 from .. import queries, service
 from ..domain import rules, validation
 from ..domain.errors import Invalid, UnsupportedMediaType
-from ..storage.blobs import CHUNK, StoredBlob
+from ..storage.blobs import CHUNK, BlobStore, StoredBlob
 from . import context, items, parsing
 
 bp = Blueprint("objects", __name__, url_prefix="/datasets/<dataset>/objects")
@@ -116,13 +119,82 @@ def load_object(dataset: str, object_uuid: str, version: str):
 @bp.get("/<object_uuid>/<version>/bytes")
 def object_bytes(dataset: str, object_uuid: str, version: str) -> Any:
     """The stored bytes, streamed, with the object's mimetype, its sha256 as a strong ETag,
-    and single Range requests (206, 416)."""
+    and single Range requests (206, 416). A blob kept as a local file goes out through
+    send_file (sendfile where the server supports it); one in a bucket through
+    `_send_stored_blob`, which answers the same, header for header."""
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
     meta = queries.version_metadata(context.instance(), name, rules.OBJECT, item, number)
-    response = send_file(context.instance().blobs.path(meta["hash"]), mimetype=meta["format"],
-                         conditional=True, etag=meta["hash"], max_age=None)
+    blobs = context.instance().blobs
+    try:
+        path = blobs.local_path(meta["hash"])
+        if path is not None:
+            response = send_file(path, mimetype=meta["format"], conditional=True,
+                                 etag=meta["hash"], max_age=None)
+        else:
+            response = _send_stored_blob(blobs, meta["hash"], meta["format"])
+    except RequestedRangeNotSatisfiable as exc:
+        return _range_not_satisfiable(exc)
     response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
+
+
+def _send_stored_blob(blobs: BlobStore, digest: str, mimetype: str) -> Response:
+    """What send_file(conditional=True, etag=digest) answers for a file, for a blob read
+    through the store: the same headers (Content-Disposition naming the digest, Last-Modified
+    from the blob's time, ETag, Accept-Ranges, Date), 304 for a matching If-None-Match (or
+    If-Modified-Since), a single Range as 206 (honouring If-Range), RequestedRangeNotSatisfiable
+    for any other range. Only the bytes sent are read, in chunks, from the store."""
+    stat = blobs.stat(digest)
+    response = current_app.response_class(None, mimetype=mimetype, direct_passthrough=True)
+    response.headers.set("Content-Disposition", "inline", filename=digest)
+    response.last_modified = datetime.fromtimestamp(stat.modified, UTC)
+    response.set_etag(digest)
+    response.accept_ranges = "bytes"
+    response.headers["Date"] = http_date()
+    span = _single_range(response, stat.size)
+    if span is not None:
+        response.status_code = 206
+        response.content_range = ContentRange("bytes", span[0], span[1], stat.size)
+    elif not _modified_since_client_copy(response):
+        response.status_code = 412 if parse_etags(request.headers.get("If-Match")) else 304
+    start, stop = span or (0, stat.size)
+    response.content_length = stop - start
+    if request.method == "GET" and response.status_code != 304 and stop > start:
+        response.response = blobs.read_range(digest, start, stop - 1)
+    return response
+
+
+def _modified_since_client_copy(response: Response, ignore_if_range: bool = True) -> bool:
+    """werkzeug's test of If-None-Match / If-Modified-Since (or, with ignore_if_range=False,
+    If-Range), against the response's ETag and Last-Modified, as send_file applies it."""
+    return is_resource_modified(request.environ, response.headers.get("ETag"),
+                                last_modified=response.headers.get("Last-Modified"),
+                                ignore_if_range=ignore_if_range)
+
+
+def _single_range(response: Response, size: int) -> tuple[int, int] | None:
+    """(start, stop) of the one range to send, or None for the whole body: no Range header, an
+    empty blob, or an If-Range that no longer matches. Raises RequestedRangeNotSatisfiable for
+    a malformed, multiple or out-of-bounds range, as send_file does."""
+    if not size or "Range" not in request.headers:
+        return None
+    if "If-Range" in request.headers and _modified_since_client_copy(response, False):
+        return None
+    requested = request.range
+    span = requested.range_for_length(size) if requested is not None else None
+    if span is None:
+        raise RequestedRangeNotSatisfiable(length=size)
+    return span
+
+
+def _range_not_satisfiable(exc: RequestedRangeNotSatisfiable) -> Response:
+    """416 as a JSON error like every other, with the Content-Range: bytes */<size> that tells
+    the client the size (the generic error handler would drop it)."""
+    response = jsonify({"error": exc.description})
+    response.status_code = 416
+    if exc.length is not None:
+        response.headers["Content-Range"] = f"{exc.units} */{exc.length}"
     return response
 
 
