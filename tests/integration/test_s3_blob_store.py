@@ -5,6 +5,7 @@ writers, startup checks, and the blob store URLs."""
 from __future__ import annotations
 
 import hashlib
+import socket
 import sys
 import threading
 import time
@@ -241,17 +242,24 @@ def test_all_blobs_and_temporary_uploads(store: S3BlobStore, raw: Any, bucket: s
     key = f"{PREFIX}/tmp/upload-killed-in-parts"
     upload = raw.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     raw.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p" * 100)
+    copy = raw.create_multipart_upload(Bucket=bucket, Key=_blob_key("b" * 64))["UploadId"]
+    # other applications' uploads in a shared bucket are not ours to abort
+    for key in (f"{PREFIX}/other/x", "other-app/y"):
+        raw.create_multipart_upload(Bucket=bucket, Key=key)
     leftovers = dict(store.temporary_uploads())
-    assert set(leftovers) == {"tmp/upload-killed", f"tmp/upload-killed-in-parts#{upload}"}
+    assert set(leftovers) == {"tmp/upload-killed", f"tmp/upload-killed-in-parts#{upload}",
+                              f"blobs/{'b' * 64}#{copy}"}  # the last: a large copy killed
     assert all(abs(when - time.time()) < 60 for when in leftovers.values())
 
     for name in leftovers:
         store.remove_temporary(name)
     store.remove_temporary("tmp/upload-killed")  # gone already: fine
     assert list(store.temporary_uploads()) == []
-    assert _unfinished_uploads(raw, bucket) == []
+    assert sorted(u["Key"] for u in _unfinished_uploads(raw, bucket)) == [
+        "other-app/y", f"{PREFIX}/other/x"]
     assert _keys(raw, bucket) == sorted(_blob_key(d) for d in digests)
-    for bad in ("blobs/" + next(iter(digests)), "../tmp/upload-x", "", "tmp/other"):
+    for bad in ("blobs/" + next(iter(digests)), "../tmp/upload-x", "", "tmp/other",
+                "tmp/upload-x/../../../other-app/y", "other-app/y#id", "../x#id"):
         with pytest.raises(ValueError):
             store.remove_temporary(bad)
 
@@ -394,6 +402,24 @@ def test_check_reports_an_unreachable_endpoint_quickly(
     assert time.monotonic() - started < 15
     message = str(failed.value)
     assert "http://127.0.0.1:1" in message and "\n" not in message
+
+
+def test_check_reports_an_endpoint_that_does_not_answer_quickly(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A server that accepts connections and never answers (hung, or a firewall that lets the
+    handshake through)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # connections complete in the kernel; nothing ever reads them
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        for name, value in s3_env(endpoint).items():
+            monkeypatch.setenv(name, value)
+        store = open_blob_store("s3://bucket", tmp_path)
+        started = time.monotonic()
+        with pytest.raises(BlobStoreUnavailable) as failed:
+            store.check()
+        assert time.monotonic() - started < 20
+    assert endpoint in str(failed.value)
 
 
 def test_check_reports_missing_credentials(endpoint: str, monkeypatch: pytest.MonkeyPatch,

@@ -52,8 +52,13 @@ PARTS_PER_SIZE = 1000
 
 CLIENT_CONFIG = Config(
     connect_timeout=3,  # an unreachable endpoint fails in about 10 s (3 attempts), not minutes
-    read_timeout=60,
+    read_timeout=60,  # generous: a server-side copy of a large object takes a while to answer
     retries={"mode": "standard", "total_max_attempts": 3},
+)
+CHECK_CONFIG = Config(  # `check` at startup: a silent endpoint too fails in about 10 s
+    connect_timeout=3,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 2},
 )
 COPY_CONFIG = TransferConfig(
     multipart_threshold=1024 * MiB,  # one CopyObject up to 1 GiB; larger (up to 5 TiB) in parts
@@ -74,6 +79,7 @@ _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 _REFUSED = frozenset({"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
                       "InvalidToken", "ExpiredToken", "AllAccessDisabled"})
 _MULTIPART_MARK = "#"  # in a temporary upload's name: <key under the prefix>#<upload id>
+_OUR_FOLDERS = ("blobs/", "gc/", "tmp/")  # under the prefix; a shared bucket has other keys
 
 
 def _error_code(exc: ClientError) -> str:
@@ -89,9 +95,11 @@ class S3BlobStore:
     """Content-addressed blobs in a bucket, under `prefix` (may be empty)."""
 
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        """`client`: a boto3 S3 client to use instead of one made from the environment."""
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._base = f"{self.prefix}/" if self.prefix else ""
+        self._given_client = client is not None
         self.client = client or boto3.session.Session().client("s3", config=CLIENT_CONFIG)
 
     # --- keys ----------------------------------------------------------------------------------
@@ -102,7 +110,8 @@ class S3BlobStore:
         return f"{self._base}blobs/{digest}"
 
     def _aside_key(self, digest: str) -> str:
-        return f"{self._base}gc/{self._blob_key(digest).rsplit('/', 1)[-1]}"
+        self._blob_key(digest)  # the same check of the digest
+        return f"{self._base}gc/{digest}"
 
     def _tmp_key(self, name: str) -> str:
         return f"{self._base}tmp/{name}"
@@ -123,12 +132,15 @@ class S3BlobStore:
     def check(self) -> None:
         """Reach the bucket and write (then remove) a small probe under tmp/, so that a missing
         bucket, refused credentials or an unreachable endpoint are reported at startup in one
-        line rather than as the first upload's error."""
+        line rather than as the first upload's error; with short timeouts, so that an endpoint
+        that does not answer is reported in seconds."""
         probe = self._tmp_key(f"{UPLOAD_PREFIX}check-{uuid.uuid4().hex}")
+        client = self.client if self._given_client else boto3.session.Session().client(
+            "s3", config=CHECK_CONFIG)
         try:
-            self.client.head_bucket(Bucket=self.bucket)
-            self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"")
-            self.client.delete_object(Bucket=self.bucket, Key=probe)
+            client.head_bucket(Bucket=self.bucket)
+            client.put_object(Bucket=self.bucket, Key=probe, Body=b"")
+            client.delete_object(Bucket=self.bucket, Key=probe)
         except NoCredentialsError:
             raise BlobStoreUnavailable(
                 f"No S3 credentials for {self.describe()}: set AWS_ACCESS_KEY_ID and "
@@ -178,8 +190,9 @@ class S3BlobStore:
         return True
 
     def _copy(self, source: str, target: str) -> None:
-        """Server-side copy through boto3's managed transfer: one CopyObject, or a multipart
-        copy for objects too large for one (over 5 GiB). The target's time is the copy's."""
+        """Server-side copy through boto3's managed transfer: one CopyObject, or for objects
+        over COPY_CONFIG's threshold a multipart copy (the only way past CopyObject's 5 GiB
+        limit). The target's time is the copy's."""
         with self._translated(source):
             self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target,
                              Config=COPY_CONFIG)
@@ -325,10 +338,11 @@ class S3BlobStore:
                 yield digest, modified
 
     def temporary_uploads(self) -> Iterator[tuple[str, float]]:
-        """Temporary keys of uploads that never finished, and unfinished multipart uploads
-        anywhere under the prefix (a process killed mid-upload or mid-copy leaves its parts,
-        which are stored and billed but listed nowhere else). An upload's time is that of its
-        latest part, so a long upload still in progress stays young."""
+        """Temporary keys of uploads that never finished, and unfinished multipart uploads to
+        this store's keys (a process killed mid-upload or mid-copy leaves its parts, which are
+        stored and billed but listed nowhere else; other keys in a shared bucket are not
+        ours). An upload's time is that of its latest part, so a long upload still in progress
+        stays young."""
         for key, modified in self._list(self._tmp_key(UPLOAD_PREFIX)):
             yield key.removeprefix(self._base), modified
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
@@ -337,8 +351,9 @@ class S3BlobStore:
             for page in pages:
                 for upload in page.get("Uploads", []):
                     name = upload["Key"].removeprefix(self._base)
-                    yield (f"{name}{_MULTIPART_MARK}{upload['UploadId']}",
-                           self._last_activity(upload))
+                    if name.startswith(_OUR_FOLDERS):
+                        yield (f"{name}{_MULTIPART_MARK}{upload['UploadId']}",
+                               self._last_activity(upload))
 
     def _last_activity(self, upload: dict[str, Any]) -> float:
         latest = upload["Initiated"].timestamp()
@@ -351,12 +366,12 @@ class S3BlobStore:
         return latest
 
     def remove_temporary(self, name: str) -> None:
+        """Delete a temporary key, or abort a multipart upload (which frees its parts)."""
         key, _, upload_id = name.partition(_MULTIPART_MARK)
-        if not key or key.startswith("/") or ".." in key.split("/"):
+        ours = key.startswith(_OUR_FOLDERS if upload_id else f"tmp/{UPLOAD_PREFIX}")
+        if not ours or ".." in key.split("/"):
             raise ValueError(f"not a temporary upload: {name!r}")
         if not upload_id:
-            if not key.startswith(f"tmp/{UPLOAD_PREFIX}"):
-                raise ValueError(f"not a temporary upload: {name!r}")
             self._delete(self._base + key)
             return
         try:
