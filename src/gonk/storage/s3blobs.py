@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -91,6 +93,24 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_client(config: Any) -> Any:
+    """One boto3 client per process for each configuration and set of AWS_* variables: making
+    a client loads boto3's service model (a quarter of a second), and clients are thread-safe,
+    so every store of a process (and every test) shares it."""
+    key = (id(config), *(os.environ.get(name) for name in (
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")))
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = boto3.session.Session().client("s3", config=config)
+        return client
+
+
 class S3BlobStore:
     """Content-addressed blobs in a bucket, under `prefix` (may be empty)."""
 
@@ -100,7 +120,7 @@ class S3BlobStore:
         self.prefix = prefix.strip("/")
         self._base = f"{self.prefix}/" if self.prefix else ""
         self._given_client = client is not None
-        self.client = client or boto3.session.Session().client("s3", config=CLIENT_CONFIG)
+        self.client = client or _shared_client(CLIENT_CONFIG)
 
     # --- keys ----------------------------------------------------------------------------------
 
@@ -135,8 +155,7 @@ class S3BlobStore:
         line rather than as the first upload's error; with short timeouts, so that an endpoint
         that does not answer is reported in seconds."""
         probe = self._tmp_key(f"{UPLOAD_PREFIX}check-{uuid.uuid4().hex}")
-        client = self.client if self._given_client else boto3.session.Session().client(
-            "s3", config=CHECK_CONFIG)
+        client = self.client if self._given_client else _shared_client(CHECK_CONFIG)
         try:
             client.head_bucket(Bucket=self.bucket)
             client.put_object(Bucket=self.bucket, Key=probe, Body=b"")
@@ -236,9 +255,10 @@ class S3BlobStore:
 
     def put_stream(self, chunks: Iterable[bytes], max_bytes: int | None = None) -> StoredBlob:
         """Hash while sending to tmp/upload-<uuid> (a multipart upload, part by part, so at most
-        one part is held in memory), then copy server-side to blobs/<sha256> (every time, like
-        `put`) and remove the temporary key. Past `max_bytes`, or on any error, the multipart
-        upload is aborted and the temporary key removed: nothing is left behind."""
+        one part is held in memory; one PutObject for a body under one part), then copy
+        server-side to blobs/<sha256> (every time, like `put`) and remove the temporary key.
+        Past `max_bytes`, or on any error, the multipart upload is aborted and the temporary
+        key removed: nothing is left behind."""
         temporary = self._tmp_key(f"{UPLOAD_PREFIX}{uuid.uuid4().hex}")
         upload = _StreamedUpload(self.client, self.bucket, temporary)
         hasher, size = hashlib.sha256(), 0
