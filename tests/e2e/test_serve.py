@@ -250,7 +250,8 @@ def seed_site(tmp_path_factory: pytest.TempPathFactory,
                                     new_session=True)
     try:
         yield SimpleNamespace(server=server, host=server.host, data_dir=data_dir, key=key_one,
-                              key_two=gonk_proc.last_line(added.stdout))
+                              key_two=gonk_proc.last_line(added.stdout),
+                              env=gonk_proc.clean_env())
     finally:
         server.stop()
 

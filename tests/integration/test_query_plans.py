@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import LABEL_SCHEMA, b64
 from sqlalchemy import event
+
+
+@pytest.fixture
+def storage_kind() -> str:
+    """SQLite's query plans: this module checks SQLite's EXPLAIN QUERY PLAN only."""
+    return "sqlite-files"
+
 
 
 def _workload(alice) -> None:

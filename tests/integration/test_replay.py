@@ -25,6 +25,14 @@ from gonk.storage.database import SqlState, dataset_row, event_bodies
 from gonk.users import add_user
 from gonk.verify import verify_dataset
 
+
+@pytest.fixture
+def storage_kind() -> str:
+    """The replay's subject is the rules and the projection code, the same on every backend
+    (the API suite covers the backends); its `gonk-api verify` runs on the default storage."""
+    return "sqlite-files"
+
+
 USERS = ["alice", "bob", "carol"]
 SCHEMA_NAMES = ["schema-label", "schema-box", "schema-other"]
 
