@@ -92,10 +92,8 @@ def s3_api_bucket(s3_server: str) -> str:
 
 
 @pytest.fixture
-def s3_blob_url(s3_server: str, s3_api_bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def s3_blob_url(s3_endpoint: str, s3_api_bucket: str) -> str:
     """A prefix of its own in the session's bucket, with boto3's AWS_* variables set."""
-    for name, value in services.s3_env(s3_server).items():
-        monkeypatch.setenv(name, value)
     return f"s3://{s3_api_bucket}/test-{uuid.uuid4().hex[:12]}"
 
 

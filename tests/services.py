@@ -104,6 +104,15 @@ def s3_server() -> Iterator[str]:
     yield start_s3_server()
 
 
+@pytest.fixture
+def s3_endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The S3 server, reachable through the standard AWS_* variables (set for this test), as
+    Gonk finds it in production."""
+    for name, value in s3_env(s3_server).items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
 def s3_env(endpoint: str) -> dict[str, str]:
     """The standard variables with which boto3 (so Gonk) reaches `endpoint`."""
     return {"AWS_ENDPOINT_URL": endpoint, **TEST_CREDENTIALS}

@@ -37,16 +37,8 @@ LATER = 10.0  # an `older_than` this far in the future makes every blob "old" (S
 
 
 @pytest.fixture
-def endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The S3 server, reachable through the standard variables as in production."""
-    for name, value in s3_env(s3_server).items():
-        monkeypatch.setenv(name, value)
-    return s3_server
-
-
-@pytest.fixture
-def bucket(endpoint: str) -> str:
-    return new_bucket(endpoint)
+def bucket(s3_endpoint: str) -> str:
+    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture
@@ -59,8 +51,8 @@ def store(bucket: str, tmp_path: Path) -> S3BlobStore:
 
 
 @pytest.fixture
-def raw(endpoint: str) -> Any:
-    return s3_client(endpoint)
+def raw(s3_endpoint: str) -> Any:
+    return s3_client(s3_endpoint)
 
 
 def _keys(raw: Any, bucket: str) -> list[str]:
@@ -384,7 +376,7 @@ def test_check_passes_and_leaves_nothing(store: S3BlobStore, raw: Any, bucket: s
     assert _keys(raw, bucket) == []
 
 
-def test_check_reports_a_missing_bucket(endpoint: str, tmp_path: Path) -> None:
+def test_check_reports_a_missing_bucket(s3_endpoint: str, tmp_path: Path) -> None:
     store = open_blob_store("s3://no-such-bucket-for-gonk/x", tmp_path)
     with pytest.raises(BlobStoreUnavailable) as failed:
         store.check()
@@ -424,7 +416,7 @@ def test_check_reports_an_endpoint_that_does_not_answer_quickly(
     assert endpoint in str(failed.value)
 
 
-def test_check_reports_missing_credentials(endpoint: str, monkeypatch: pytest.MonkeyPatch,
+def test_check_reports_missing_credentials(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch,
                                            tmp_path: Path, bucket: str) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                  "AWS_PROFILE"):
@@ -439,7 +431,7 @@ def test_check_reports_missing_credentials(endpoint: str, monkeypatch: pytest.Mo
 # --- blob store URLs ---------------------------------------------------------------------------
 
 
-def test_blob_store_urls(tmp_path: Path, endpoint: str) -> None:
+def test_blob_store_urls(tmp_path: Path, s3_endpoint: str) -> None:
     for default in (None, ""):
         local = open_blob_store(default, tmp_path)
         assert isinstance(local, LocalBlobStore) and local.root == tmp_path / "blobs"

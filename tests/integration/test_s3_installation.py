@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import LABEL_SCHEMA
-from services import missing_service, new_bucket, s3_client, s3_env
+from services import missing_service, new_bucket, s3_client
 
 from gonk import garbage, service
 from gonk.api import create_app
@@ -35,15 +35,8 @@ MiB = 1024**2
 
 
 @pytest.fixture
-def endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name, value in s3_env(s3_server).items():
-        monkeypatch.setenv(name, value)
-    return s3_server
-
-
-@pytest.fixture
-def bucket(endpoint: str) -> str:
-    return new_bucket(endpoint)
+def bucket(s3_endpoint: str) -> str:
+    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture
@@ -56,8 +49,8 @@ def s3_instance(tmp_path: Path, bucket: str) -> Iterator[Instance]:
     instance.close()
 
 
-def _keys(endpoint: str, bucket: str, under: str = "") -> list[str]:
-    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(
+def _keys(s3_endpoint: str, bucket: str, under: str = "") -> list[str]:
+    pages = s3_client(s3_endpoint).get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=f"{PREFIX}/{under}")
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
@@ -206,26 +199,26 @@ def test_a_large_object_is_streamed_from_s3_in_chunks_and_only_the_range_is_read
     assert len(ranges) == 2  # neither HEAD nor 304 reads the bytes
 
 
-def test_json_load_and_upload_limits_work_on_s3(s3_site: Site, endpoint: str,
+def test_json_load_and_upload_limits_work_on_s3(s3_site: Site, s3_endpoint: str,
                                                 bucket: str) -> None:
     uuid = s3_site.upload(b"hello", "a.txt", "text/plain")
     loaded = s3_site.client.get(f"/datasets/{DS}/objects/{uuid}/0",
                                 headers={"x-api-key": s3_site.key})
     assert loaded.status_code == 200 and loaded.get_json()["bytes"] == "aGVsbG8="
-    before = _keys(endpoint, bucket)
+    before = _keys(s3_endpoint, bucket)
     s3_site.app.config["GONK_MAX_STREAM_BYTES"] = 1000
     refused = s3_site.post(f"/datasets/{DS}/objects?name=big.bin", data=b"x" * 1001,
                            content_type="application/octet-stream")
     assert refused.status_code == 413
-    assert _keys(endpoint, bucket) == before
-    assert s3_client(endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads") is None
+    assert _keys(s3_endpoint, bucket) == before
+    assert s3_client(s3_endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads") is None
 
 
 # --- garbage collection --------------------------------------------------------------------------
 
 
 @pytest.fixture
-def history(s3_instance: Instance, endpoint: str, bucket: str) -> SimpleNamespace:
+def history(s3_instance: Instance, s3_endpoint: str, bucket: str) -> SimpleNamespace:
     """Accepted, rejected, updated and deleted versions, an annotation; and garbage: bytes no
     event references, a temporary key and an unfinished multipart upload of killed uploads."""
     instance = s3_instance
@@ -256,7 +249,7 @@ def history(s3_instance: Instance, endpoint: str, bucket: str) -> SimpleNamespac
 
     orphans = {instance.blobs.put(b"no event refers to me"),
                instance.blobs.put_stream([b"an upload whose ", b"event never came"]).digest}
-    raw = s3_client(endpoint)
+    raw = s3_client(s3_endpoint)
     raw.put_object(Bucket=bucket, Key=f"{PREFIX}/tmp/upload-killed", Body=b"half")
     key = f"{PREFIX}/tmp/upload-killed-in-parts"
     upload = raw.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -302,7 +295,7 @@ def test_gc_on_s3_keeps_a_blob_referenced_after_it_listed_the_references(
 
 
 def test_gc_on_s3_puts_back_what_a_killed_gc_left_aside(history: SimpleNamespace,
-                                                         endpoint: str, bucket: str) -> None:
+                                                         s3_endpoint: str, bucket: str) -> None:
     digest = next(iter(history.referenced))
     final = f"{PREFIX}/blobs/{digest}"
     history.raw.copy_object(Bucket=bucket, Key=f"{PREFIX}/gc/{digest}",
@@ -311,4 +304,4 @@ def test_gc_on_s3_puts_back_what_a_killed_gc_left_aside(history: SimpleNamespace
     assert not verify_dataset(history.instance, DS).ok  # as a gc killed midway leaves it
     garbage.collect(history.instance, min_age_seconds=3600)
     assert verify_dataset(history.instance, DS).ok
-    assert _keys(endpoint, bucket, "gc/") == []
+    assert _keys(s3_endpoint, bucket, "gc/") == []
