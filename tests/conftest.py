@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,6 +25,7 @@ import services
 from gonk.api import create_app
 from gonk.instance import Instance
 from gonk.storage import schema
+from gonk.storage.blobs import BlobStore, open_blob_store
 from gonk.users import add_user
 
 pytest_plugins = ["services"]  # the s3_server fixture
@@ -31,25 +33,6 @@ pytest_plugins = ["services"]  # the s3_server fixture
 # Every test that uses an installation (the `instance` fixture, hence the whole API suite, and
 # the `storage` fixture of the end-to-end tests) runs once per storage combination.
 STORAGE_KINDS = ["sqlite-files", "postgres-files", "sqlite-s3", "postgres-s3"]
-
-
-# The table of ~600 malformed requests checks request parsing, which no storage backend takes
-# part in; it runs on the embedded default and on the production pair only, which keeps CI
-# within its time budget. Every other API test runs on all four combinations.
-MALFORMED_TABLE_KINDS = {"sqlite-files", "postgres-s3"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    kept, dropped = [], []
-    for item in items:
-        kind = getattr(item, "callspec", None) and item.callspec.params.get("storage_kind")
-        if "test_malformed_input.py" in item.nodeid and kind and kind not in MALFORMED_TABLE_KINDS:
-            dropped.append(item)
-        else:
-            kept.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +100,19 @@ def process_storage(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[
     finally:
         if url:
             postgres.drop_database(url)
+
+
+def installed_blobs(data_dir: Path, env: dict[str, str]) -> BlobStore:
+    """The blob store of an installation made by `process_storage` (its environment `env`), for
+    a test to look at what is stored: the data directory's files, or the S3 bucket."""
+    url = env.get("GONK_BLOB_URL", "")
+    if url.startswith("s3://"):
+        from gonk.storage.s3blobs import S3BlobStore
+
+        parts = urlsplit(url)
+        return S3BlobStore(parts.netloc, parts.path.strip("/"),
+                           client=services.s3_client(env["AWS_ENDPOINT_URL"]))
+    return open_blob_store(url, data_dir)
 
 
 class Client:

@@ -1,12 +1,16 @@
-"""`gonk-api import`: local and through a running server; re-running skips what is there."""
+"""`gonk-api import`: local and through a running server; re-running skips what is there. On
+every storage combination."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import requests
+from conftest import STORAGE_KINDS, process_storage
 
 from gonk.importer import collect_files, guess_mimetype
 
@@ -24,12 +28,20 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def installed(tmp_path: Path, gonk_proc):
+@pytest.fixture(params=STORAGE_KINDS)
+def installed(tmp_path: Path, gonk_proc, request: pytest.FixtureRequest) -> Iterator[Installed]:
+    """An installation of each storage combination (SQLite or PostgreSQL, files or S3)."""
     data = tmp_path / "data"
-    key = gonk_proc.last_line(gonk_proc.run_cli("init", "--username", "alice",
-                                                data_dir=data).stdout)
-    return data, key
+    with process_storage(request.param, request) as env:
+        init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data, env=env)
+        assert init.returncode == 0, init.stderr
+        yield Installed(data, gonk_proc.last_line(init.stdout), env)
+
+
+class Installed(NamedTuple):
+    data: Path
+    key: str
+    env: dict[str, str]
 
 
 def test_mimetypes_are_guessed_from_content_then_name(tree: Path) -> None:
@@ -41,16 +53,18 @@ def test_mimetypes_are_guessed_from_content_then_name(tree: Path) -> None:
 
 
 def test_local_import_then_rerun_skips(tree: Path, installed, gonk_proc) -> None:
-    data, key = installed
-    server = gonk_proc.start_server(data, key)
+    data, key, env = installed
+    server = gonk_proc.start_server(data, key, env=env)
     try:
         headers = {"x-api-key": key}
         assert requests.post(f"{server.base}/datasets", json={"name": "pics"},
                              headers=headers).status_code == 200
-        first = gonk_proc.run_cli("import", "pics", str(tree), "--user", "alice", data_dir=data)
+        first = gonk_proc.run_cli("import", "pics", str(tree), "--user", "alice", data_dir=data,
+                                  env=env)
         assert first.returncode == 0, first.stderr
         assert "Imported 4 files" in first.stdout and "skipped 0" in first.stdout
-        again = gonk_proc.run_cli("import", "pics", str(tree), "--user", "alice", data_dir=data)
+        again = gonk_proc.run_cli("import", "pics", str(tree), "--user", "alice", data_dir=data,
+                                  env=env)
         assert again.returncode == 0
         assert "Imported 0 files" in again.stdout and "skipped 4" in again.stdout
 
@@ -70,40 +84,41 @@ def test_local_import_then_rerun_skips(tree: Path, installed, gonk_proc) -> None
 
 
 def test_remote_import_through_a_server(tree: Path, installed, gonk_proc) -> None:
-    data, key = installed
-    server = gonk_proc.start_server(data, key)
+    data, key, env = installed
+    server = gonk_proc.start_server(data, key, env=env)
     try:
         headers = {"x-api-key": key}
         requests.post(f"{server.base}/datasets", json={"name": "pics"}, headers=headers)
         done = gonk_proc.run_cli("import", "pics", str(tree / "sub"), str(tree / "notes.txt"),
-                                 "--url", server.base, "--key", key, data_dir=data)
+                                 "--url", server.base, "--key", key, data_dir=data, env=env)
         assert done.returncode == 0, done.stderr
         assert "Imported 4 files" in done.stdout
         (tree / "new.txt").write_text("a third bird\n")
         more = gonk_proc.run_cli("import", "pics", str(tree), "--url", server.base,
-                                 "--key", key, data_dir=data)
+                                 "--key", key, data_dir=data, env=env)
         assert "Imported 1 files" in more.stdout and "skipped 4" in more.stdout
         objects = requests.get(f"{server.base}/datasets/pics/objects?limit=100",
                                headers=headers).json()
         assert len(objects) == 5
 
         unknown = gonk_proc.run_cli("import", "nope", str(tree), "--url", server.base,
-                                    "--key", key, data_dir=data)
+                                    "--key", key, data_dir=data, env=env)
         assert unknown.returncode == 1 and "No dataset named nope" in unknown.stderr
         bad_key = gonk_proc.run_cli("import", "pics", str(tree), "--url", server.base,
-                                    "--key", "wrong", data_dir=data)
+                                    "--key", "wrong", data_dir=data, env=env)
         assert bad_key.returncode == 1 and "401" in bad_key.stderr
     finally:
         server.stop()
     gone = gonk_proc.run_cli("import", "pics", str(tree), "--url", server.base, "--key", key,
-                             data_dir=data)
+                             data_dir=data, env=env)
     assert gone.returncode == 1 and "Cannot reach" in gone.stderr
     assert "Traceback" not in gone.stderr
 
 
 def test_local_import_needs_a_known_user(tree: Path, installed, gonk_proc) -> None:
-    data, _ = installed
-    missing = gonk_proc.run_cli("import", "pics", str(tree), data_dir=data)
+    data, _, env = installed
+    missing = gonk_proc.run_cli("import", "pics", str(tree), data_dir=data, env=env)
     assert missing.returncode == 1 and "--user" in missing.stderr
-    unknown = gonk_proc.run_cli("import", "pics", str(tree), "--user", "zed", data_dir=data)
+    unknown = gonk_proc.run_cli("import", "pics", str(tree), "--user", "zed", data_dir=data,
+                                env=env)
     assert unknown.returncode == 1 and "No user named zed" in unknown.stderr

@@ -20,6 +20,10 @@ import pytest
 import requests
 from conftest import STORAGE_KINDS, process_storage, recompute_chain
 
+# One `site` per storage combination serves several tests: under pytest-xdist they stay on one
+# worker, so each site starts once.
+pytestmark = pytest.mark.xdist_group("seed-examples")
+
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

@@ -9,6 +9,7 @@ without refusing a write or breaking the chain.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -23,8 +24,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import b64, recompute_chain
+from conftest import STORAGE_KINDS, b64, installed_blobs, process_storage, recompute_chain
 from test_seed_examples import test_seed_code_examples_in_order as seed_examples_in_order
+
+# The servers below start once per storage combination; under pytest-xdist this module's tests
+# stay on one worker so that they are not started again on another.
+pytestmark = pytest.mark.xdist_group("serve")
 
 TIMEOUT = 30
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -36,42 +41,59 @@ HEADERS_THAT_MATTER = ("Content-Type", "Content-Length", "ETag", "Content-Range"
                        "Accept-Ranges", "Cache-Control")
 
 
-def _init(gonk_proc: Any, data_dir: Path, *more_users: str) -> list[str]:
-    init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data_dir)
+def _init(gonk_proc: Any, data_dir: Path, env: dict[str, str],
+          *users: str) -> list[str]:
+    """`init` with the first of `users`, `users add` for the others; returns their keys."""
+    first, *more = users
+    init = gonk_proc.run_cli("init", "--username", first, data_dir=data_dir, env=env)
     assert init.returncode == 0, init.stderr
     keys = [gonk_proc.last_line(init.stdout)]
-    for name in more_users:
-        added = gonk_proc.run_cli("users", "add", name, data_dir=data_dir)
+    for name in more:
+        added = gonk_proc.run_cli("users", "add", name, data_dir=data_dir, env=env)
         assert added.returncode == 0, added.stderr
         keys.append(gonk_proc.last_line(added.stdout))
     return keys
 
 
+@pytest.fixture(scope="module", params=STORAGE_KINDS)
+def serve_storage(request: pytest.FixtureRequest) -> str:
+    """Every test of this module runs once per storage combination (SQLite or PostgreSQL,
+    files or S3); each server below gets an installation of its own of that kind."""
+    return request.param
+
+
+@contextlib.contextmanager
+def _site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any,
+          request: pytest.FixtureRequest, kind: str, command: str, args: list[str],
+          users: tuple[str, ...] = ("alice",), **server_options: Any) -> Iterator[SimpleNamespace]:
+    data_dir = tmp_path_factory.mktemp(command) / "gonk-data"
+    with process_storage(kind, request) as env:
+        keys = _init(gonk_proc, data_dir, env, *users)
+        server = gonk_proc.start_server(data_dir, keys[0], command, args, env=env,
+                                        **server_options)
+        try:
+            yield SimpleNamespace(server=server, base=server.base, host=server.host,
+                                  key=keys[0], keys=keys, data_dir=data_dir, env=env)
+        finally:
+            server.stop()
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory,
-           gonk_proc: Any) -> Iterator[SimpleNamespace]:
+def served(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any, serve_storage: str,
+           request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """`gonk-api serve --workers 3` on a free port, with standard output (the access log)
     apart from standard error."""
-    data_dir = tmp_path_factory.mktemp("serve") / "gonk-data"
-    (key,) = _init(gonk_proc, data_dir)
-    server = gonk_proc.start_server(data_dir, key, "serve", ["--workers", "3", *LIMITS],
-                                    new_session=True, split_stderr=True)
-    try:
-        yield SimpleNamespace(server=server, base=server.base, key=key, data_dir=data_dir)
-    finally:
-        server.stop()
+    with _site(tmp_path_factory, gonk_proc, request, serve_storage, "serve",
+               ["--workers", "3", *LIMITS], new_session=True, split_stderr=True) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any) -> Iterator[SimpleNamespace]:
+def dev(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any, serve_storage: str,
+        request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """`gonk-api run` with the same limits, on its own installation, for comparison."""
-    data_dir = tmp_path_factory.mktemp("run") / "gonk-data"
-    (key,) = _init(gonk_proc, data_dir)
-    server = gonk_proc.start_server(data_dir, key, "run", LIMITS)
-    try:
-        yield SimpleNamespace(server=server, base=server.base, key=key, data_dir=data_dir)
-    finally:
-        server.stop()
+    with _site(tmp_path_factory, gonk_proc, request, serve_storage, "run", LIMITS) as site:
+        yield site
 
 
 # --- the same conversation with `run` and with `serve` -----------------------------------------
@@ -238,22 +260,12 @@ def test_serve_answers_every_request_exactly_like_run(served: SimpleNamespace,
 
 
 @pytest.fixture(scope="module")
-def seed_site(tmp_path_factory: pytest.TempPathFactory,
-              gonk_proc: Any) -> Iterator[SimpleNamespace]:
-    data_dir = tmp_path_factory.mktemp("seed-serve") / "gonk-data"
-    init = gonk_proc.run_cli("init", "--username", "user-one", data_dir=data_dir)
-    assert init.returncode == 0, init.stderr
-    key_one = gonk_proc.last_line(init.stdout)
-    added = gonk_proc.run_cli("users", "add", "user-two", data_dir=data_dir)
-    assert added.returncode == 0, added.stderr
-    server = gonk_proc.start_server(data_dir, key_one, "serve", ["--workers", "2"],
-                                    new_session=True)
-    try:
-        yield SimpleNamespace(server=server, host=server.host, data_dir=data_dir, key=key_one,
-                              key_two=gonk_proc.last_line(added.stdout),
-                              env=gonk_proc.clean_env())
-    finally:
-        server.stop()
+def seed_site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any, serve_storage: str,
+              request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
+    with _site(tmp_path_factory, gonk_proc, request, serve_storage, "serve", ["--workers", "2"],
+               users=("user-one", "user-two"), new_session=True) as site:
+        site.key_two = site.keys[1]
+        yield site
 
 
 def test_the_seed_examples_pass_under_serve(seed_site: SimpleNamespace, gonk_proc: Any) -> None:
@@ -281,6 +293,7 @@ def _cut_upload(port: int, key: str, dataset: str, name: str, chunked: bool) -> 
         time.sleep(0.2)  # the server is reading the body when the client goes away
 
 
+@pytest.mark.usefixtures("serve_storage")  # getfixturevalue below needs it
 @pytest.mark.parametrize("how", ["serve", "run"])
 def test_an_upload_cut_off_by_the_client_stores_nothing(how: str,
                                                         request: pytest.FixtureRequest) -> None:
@@ -291,14 +304,14 @@ def test_an_upload_cut_off_by_the_client_stores_nothing(how: str,
     dataset = f"cut-{uuid_module.uuid4().hex[:8]}"
     assert requests.post(f"{site.base}/datasets", json={"name": dataset}, headers=auth,
                          timeout=TIMEOUT).status_code == 200
-    blobs = site.data_dir / "blobs"
-    blobs_before = sorted(p.name for p in blobs.glob("??/*"))
+    blobs = installed_blobs(site.data_dir, site.env)
+    blobs_before = sorted(digest for digest, _ in blobs.all_blobs())
 
     for chunked in (False, True):
         name = f"cut-{'chunked' if chunked else 'length'}.bin"
         _cut_upload(site.server.port, site.key, dataset, name, chunked)
         deadline = time.monotonic() + 10
-        while list((blobs / "tmp").iterdir()) and time.monotonic() < deadline:
+        while list(blobs.temporary_uploads()) and time.monotonic() < deadline:
             time.sleep(0.05)  # the server notices the client is gone
         time.sleep(0.2)
         objects = requests.get(f"{site.base}/datasets/{dataset}/objects", headers=auth,
@@ -308,13 +321,14 @@ def test_an_upload_cut_off_by_the_client_stores_nothing(how: str,
         events = requests.get(f"{site.base}/datasets/{dataset}/events", headers=auth,
                               timeout=TIMEOUT).json()
         assert [e["type"] for e in events] == ["OwnerAddEvent"]
-        assert sorted(p.name for p in blobs.glob("??/*")) == blobs_before
-        assert list((blobs / "tmp").iterdir()) == []
+        assert sorted(digest for digest, _ in blobs.all_blobs()) == blobs_before
+        assert list(blobs.temporary_uploads()) == []
         if how == "serve":  # refused as the client's mistake, not a server error
             logged = [line for line in site.server.log().splitlines() if f"name={name}" in line]
             assert len(logged) == 1 and '" 400 ' in logged[0], logged
 
 
+@pytest.mark.usefixtures("serve_storage")  # getfixturevalue below needs it
 @pytest.mark.parametrize("how", ["serve", "run"])
 def test_a_raw_upload_with_broken_chunked_framing_is_400(how: str,
                                                          request: pytest.FixtureRequest) -> None:
@@ -447,7 +461,7 @@ def test_several_workers_write_one_dataset_concurrently(served: SimpleNamespace,
     for object_uuid, data in created.items():
         assert by_uuid[object_uuid]["object"]["hash"] == hashlib.sha256(data).hexdigest()
 
-    verified = gonk_proc.run_cli("verify", dataset, data_dir=served.data_dir)
+    verified = gonk_proc.run_cli("verify", dataset, data_dir=served.data_dir, env=served.env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"{dataset}: OK" in verified.stdout
 
