@@ -8,6 +8,7 @@ Compares, in one run and with the same client:
 - `gonk-api serve` against the ceiling app (bench/ceiling_app.py under gunicorn), 8 clients;
 - `gonk-api serve` (8 clients) against the earlier implementation gonk-ai 0.1.4 (1 client, its
   development server) for 1 KiB object creates, annotation creates and event accepts;
+- 1 KiB creates into one dataset vs spread over one dataset per client;
 - paging through every event of a 4,000-event dataset, both servers;
 - flat growth: first vs last thousand creates and first/middle/last page fetches in a large
   dataset of objects with annotations.
@@ -168,13 +169,15 @@ def make_dataset(server: Server, name: str) -> None:
     assert resp.status_code == 200, resp.text
 
 
-def create_objects(server: Server, dataset: str, clients: int, count: int,
+def create_objects(server: Server, dataset: str | list[str], clients: int, count: int,
                    size: int = 1024, tag: str = "") -> dict[str, Any]:
+    """`count` creates into `dataset`, or round-robin into each of a list of datasets."""
     uuids: list[str] = []
+    datasets = [dataset] if isinstance(dataset, str) else dataset
 
     def one(session: requests.Session, i: int) -> requests.Response:
         data = os.urandom(size)
-        resp = session.post(f"{server.base}/datasets/{dataset}/objects",
+        resp = session.post(f"{server.base}/datasets/{datasets[i % len(datasets)]}/objects",
                             json={"name": f"{tag}{i}.bin", "mimetype": "application/octet-stream",
                                   "object": b64(data)}, timeout=120)
         if resp.status_code == 200:
@@ -292,6 +295,21 @@ def writes_side_by_side(gonk: Server, ceiling: Server, reference: Server | None,
         print(f"  gonk-ai 0.1.4, 1 client  {fmt(ref_acc)}")
         print(f"  gonk ({clients}) / gonk-ai (1) {gonk_acc['rate'] / ref_acc['rate']:8.1f}x  "
               "(target >= 8x)")
+
+
+def spread_creates(gonk: Server, clients: int, n: int) -> None:
+    """The same creates into one dataset, then spread over one dataset per client. On SQLite
+    every write takes the file's one write lock either way; on PostgreSQL each dataset has its
+    own row lock, so writes to different datasets need not wait for each other."""
+    print(f"\n== 1 KiB object creates, {clients} clients: one dataset vs {clients} datasets")
+    names = [f"spread-{k}" for k in range(clients)]
+    for name in ["single", *names]:
+        make_dataset(gonk, name)
+    single = create_objects(gonk, "single", clients, n)
+    spread = create_objects(gonk, names, clients, n)
+    print(f"  one dataset           {fmt(single)}")
+    print(f"  {clients} datasets            {fmt(spread)}")
+    print(f"  {clients} datasets / one      {spread['rate'] / single['rate']:8.2f}")
 
 
 def wrk_creates(gonk: Server, ceiling: Server, connections: int, seconds: int) -> None:
@@ -512,7 +530,7 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=int, default=None,
                         help="length of each wrk run [20; --quick: 5]")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["writes", "wrk", "paging", "large", "flat"])
+                        choices=["writes", "spread", "wrk", "paging", "large", "flat"])
     args = parser.parse_args()
     n = 300 if args.quick else 2000
     ref_n = 60 if args.quick else 200
@@ -544,6 +562,8 @@ def main() -> None:
             servers.append(reference)
         if "writes" not in args.skip:
             writes_side_by_side(gonk, ceiling, reference, args.clients, n, ref_n)
+        if "spread" not in args.skip:
+            spread_creates(gonk, args.clients, n)
         if "wrk" not in args.skip:
             wrk_creates(gonk, ceiling, args.clients, wrk_seconds)
         if "paging" not in args.skip:
