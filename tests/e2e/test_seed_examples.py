@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -490,15 +491,63 @@ def tree(path: Path) -> dict[str, str]:
             for p in sorted(path.rglob("*")) if p.is_file()}
 
 
-def key_owner(data_dir: Path, key: str) -> str | None:
-    from gonk.instance import Instance
-    from gonk.users import user_for_key
+@dataclass
+class Installation:
+    """Where a test's `gonk-api` commands keep their data: `data_dir` and the environment `env`
+    that names the storage (process_storage)."""
 
-    instance = Instance.open(data_dir)
-    try:
-        return user_for_key(instance, key)
-    finally:
-        instance.close()
+    data_dir: Path
+    env: dict[str, str]
+
+    def cli(self, gonk_proc: Any, *args: str) -> Any:
+        return gonk_proc.run_cli(*args, data_dir=self.data_dir, env=self.env)
+
+    def open(self) -> Any:
+        from gonk.instance import Instance
+
+        return Instance.open(self.data_dir, self.env.get("GONK_DATABASE_URL"),
+                             self.env.get("GONK_BLOB_URL"))
+
+    def key_owner(self, key: str) -> str | None:
+        from gonk.users import user_for_key
+
+        instance = self.open()
+        try:
+            return user_for_key(instance, key)
+        finally:
+            instance.close()
+
+    def users_table(self) -> list[tuple[Any, ...]]:
+        """Every row of the users table, as stored."""
+        from sqlalchemy import select
+
+        from gonk.storage import tables
+
+        instance = self.open()
+        try:
+            with instance.db.read() as conn:
+                rows = conn.execute(select(tables.users).order_by(tables.users.c.name)).all()
+            return [tuple(row) for row in rows]
+        finally:
+            instance.close()
+
+    def snapshot(self) -> tuple[Any, ...]:
+        """What a command that must change nothing must leave as it is: the files of the data
+        directory (with SQLite, the database itself) and the users table."""
+        files = tree(self.data_dir) if self.data_dir.exists() else {}
+        return files, self.users_table()
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def installation(tmp_path: Path, request: pytest.FixtureRequest,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Installation]:
+    """A place for a new installation of each storage combination, not yet initialised. The
+    S3 variables are also set in this process, so that the test can open it too."""
+    with process_storage(request.param, request) as env:
+        for name, value in env.items():
+            if name.startswith("AWS_"):
+                monkeypatch.setenv(name, value)
+        yield Installation(data_dir=tmp_path / "gonk-data", env=env)
 
 
 @pytest.mark.parametrize("args", [
@@ -515,27 +564,26 @@ def test_any_command_before_init_fails_and_says_run_init(tmp_path: Path, gonk_pr
     assert not data_dir.exists()  # nothing was created
 
 
-def test_init_twice_fails_and_changes_nothing(tmp_path: Path, gonk_proc: Any) -> None:
-    data_dir = tmp_path / "gonk-data"
-    first = gonk_proc.run_cli("init", "--username", "alice", data_dir=data_dir)
+def test_init_twice_fails_and_changes_nothing(installation: Installation, gonk_proc: Any) -> None:
+    first = installation.cli(gonk_proc, "init", "--username", "alice")
     assert first.returncode == 0, first.stderr
     key = gonk_proc.last_line(first.stdout)
-    before = tree(data_dir)
+    before = installation.snapshot()
     for username in ("alice", "mallory"):
-        again = gonk_proc.run_cli("init", "--username", username, data_dir=data_dir)
+        again = installation.cli(gonk_proc, "init", "--username", username)
         assert again.returncode == 1
         assert again.stderr.strip() and "Traceback" not in again.stderr
-        assert tree(data_dir) == before
-    listed = gonk_proc.run_cli("users", "list", data_dir=data_dir)
+        assert installation.snapshot() == before
+    listed = installation.cli(gonk_proc, "users", "list")
     assert listed.returncode == 0 and listed.stdout.splitlines() == ["alice"]
-    assert key_owner(data_dir, key) == "alice"
+    assert installation.key_owner(key) == "alice"
 
 
-def test_keys_are_alone_on_the_last_line_and_work(tmp_path: Path, gonk_proc: Any) -> None:
-    data_dir = tmp_path / "gonk-data"
-    init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data_dir)
-    added = gonk_proc.run_cli("users", "add", "bob.smith_2-x", data_dir=data_dir)
-    rekeyed = gonk_proc.run_cli("users", "rekey", "alice", data_dir=data_dir)
+def test_keys_are_alone_on_the_last_line_and_work(installation: Installation,
+                                                  gonk_proc: Any) -> None:
+    init = installation.cli(gonk_proc, "init", "--username", "alice")
+    added = installation.cli(gonk_proc, "users", "add", "bob.smith_2-x")
+    rekeyed = installation.cli(gonk_proc, "users", "rekey", "alice")
     keys = []
     for result in (init, added, rekeyed):
         assert result.returncode == 0, result.stderr
@@ -544,52 +592,57 @@ def test_keys_are_alone_on_the_last_line_and_work(tmp_path: Path, gonk_proc: Any
         assert line == line.strip() and " " not in line and len(line) >= 32
         keys.append(line)
     assert len(set(keys)) == 3
-    assert key_owner(data_dir, keys[0]) is None  # replaced by the rekey
-    assert key_owner(data_dir, keys[1]) == "bob.smith_2-x"
-    assert key_owner(data_dir, keys[2]) == "alice"
-    listed = gonk_proc.run_cli("users", "list", data_dir=data_dir)
+    assert installation.key_owner(keys[0]) is None  # replaced by the rekey
+    assert installation.key_owner(keys[1]) == "bob.smith_2-x"
+    assert installation.key_owner(keys[2]) == "alice"
+    listed = installation.cli(gonk_proc, "users", "list")
     assert listed.returncode == 0
     assert sorted(listed.stdout.splitlines()) == ["alice", "bob.smith_2-x"]
-    # keys are stored only as hashes
-    db = (data_dir / "gonk.db").read_bytes()
+    # keys are stored only as hashes: in no row, and (SQLite) nowhere in the database's files
+    stored = repr(installation.users_table())
+    files = b"".join(p.read_bytes() for p in installation.data_dir.glob("gonk.db*"))
     for k in keys:
-        assert k.encode() not in db
+        assert k not in stored
+        assert k.encode() not in files
 
 
-def test_users_add_existing_and_rekey_unknown_fail(tmp_path: Path, gonk_proc: Any) -> None:
-    data_dir = tmp_path / "gonk-data"
-    init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data_dir)
+def test_users_add_existing_and_rekey_unknown_fail(installation: Installation,
+                                                   gonk_proc: Any) -> None:
+    init = installation.cli(gonk_proc, "init", "--username", "alice")
     key = gonk_proc.last_line(init.stdout)
-    again = gonk_proc.run_cli("users", "add", "alice", data_dir=data_dir)
+    again = installation.cli(gonk_proc, "users", "add", "alice")
     assert again.returncode == 1
     assert "alice" in again.stderr and "Traceback" not in again.stderr
-    assert key_owner(data_dir, key) == "alice"  # the existing user's key still works
-    unknown = gonk_proc.run_cli("users", "rekey", "nobody", data_dir=data_dir)
+    assert installation.key_owner(key) == "alice"  # the existing user's key still works
+    unknown = installation.cli(gonk_proc, "users", "rekey", "nobody")
     assert unknown.returncode == 1
     assert "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
-    listed = gonk_proc.run_cli("users", "list", data_dir=data_dir)
+    listed = installation.cli(gonk_proc, "users", "list")
     assert listed.stdout.splitlines() == ["alice"]
 
 
 BAD_USERNAMES = ["has space", "x" * 65, "émile", "a:b/c"]
 
 
-def test_bad_usernames_are_refused(tmp_path: Path, gonk_proc: Any) -> None:
-    data_dir = tmp_path / "gonk-data"
+def test_bad_usernames_are_refused(installation: Installation, gonk_proc: Any) -> None:
+    run = {"data_dir": installation.data_dir, "env": installation.env}
     for result in gonk_proc.run_many(
-            *[("init", "--username", bad) for bad in ("", BAD_USERNAMES[0])], data_dir=data_dir):
+            *[("init", "--username", bad) for bad in ("", BAD_USERNAMES[0])], **run):
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert result.stderr.strip()
-    assert not (data_dir / "gonk.db").exists()
-    assert gonk_proc.run_cli("init", "--username", "x" * 64, data_dir=data_dir).returncode == 0
-    before = tree(data_dir)
+    not_yet = installation.cli(gonk_proc, "users", "list")  # the refused inits made nothing
+    assert not_yet.returncode == 1 and "init" in not_yet.stderr
+    assert not (installation.data_dir / "gonk.db").exists()
+    init = installation.cli(gonk_proc, "init", "--username", "x" * 64)
+    assert init.returncode == 0, init.stderr
+    before = installation.snapshot()
     for result in gonk_proc.run_many(
             *[("users", "add", bad) for bad in BAD_USERNAMES],
-            ("users", "rekey", BAD_USERNAMES[1]), data_dir=data_dir):
+            ("users", "rekey", BAD_USERNAMES[1]), **run):
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert result.stderr.strip()
-    assert tree(data_dir) == before
-    listed = gonk_proc.run_cli("users", "list", data_dir=data_dir)
+    assert installation.snapshot() == before
+    listed = installation.cli(gonk_proc, "users", "list")
     assert listed.stdout.splitlines() == ["x" * 64]
 
 
