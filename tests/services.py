@@ -2,8 +2,9 @@
 
 Use the session fixture `s3_server` (the endpoint URL) with `new_bucket(endpoint)` for a bucket
 of one's own, `s3_env(endpoint)` for the standard AWS_* variables a Gonk process needs to reach
-it, and `s3_client(endpoint)` to look inside. Nothing here changes os.environ: a test sets the
-variables itself (monkeypatch.setenv, or a child process's env).
+it, and `s3_client(endpoint)` to look inside. The helpers do not change os.environ; the
+fixtures `s3_endpoint` and `bucket` set the AWS_* variables for the one test that asks for them
+(monkeypatch), as Gonk finds them in production.
 
 Without moto the tests that need it are skipped, or fail if GONK_REQUIRE_SERVICES=1 (as in CI,
 where a skipped storage backend must not pass unnoticed).
@@ -111,6 +112,12 @@ def s3_endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in s3_env(s3_server).items():
         monkeypatch.setenv(name, value)
     return s3_server
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket of this test's own, with the AWS_* variables set (s3_endpoint)."""
+    return new_bucket(s3_endpoint)
 
 
 def s3_env(endpoint: str) -> dict[str, str]:

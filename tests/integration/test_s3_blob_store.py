@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services import missing_service, new_bucket, s3_client, s3_env
+from services import missing_service, s3_client, s3_env
 
 from gonk.storage import blobs as blobs_module
 from gonk.storage.blobs import (
@@ -34,11 +34,6 @@ MiB = 1024**2
 PREFIX = "team/gonk"
 LATER = 10.0  # an `older_than` this far in the future makes every blob "old" (S3's times are
 #              the server's, to the second: a test cannot age an object)
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str) -> str:
-    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import LABEL_SCHEMA
-from services import missing_service, new_bucket, s3_client
+from services import missing_service, s3_client
 
 from gonk import garbage, service
 from gonk.api import create_app
@@ -32,11 +32,6 @@ DS = "ds"
 PREFIX = "gonk"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 MiB = 1024**2
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str) -> str:
-    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture
