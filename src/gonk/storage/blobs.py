@@ -43,6 +43,26 @@ class StoredBlob:
     size: int
 
 
+class MeasuredStream:
+    """Counts and hashes a streamed body chunk by chunk, refusing it past `max_bytes`: the rule
+    every store's put_stream applies while it writes the chunks wherever it keeps them."""
+
+    def __init__(self, max_bytes: int | None) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._hasher = hashlib.sha256()
+
+    def add(self, chunk: bytes) -> None:
+        """Count and hash `chunk`; BlobTooLarge if the body is now past its limit."""
+        self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise BlobTooLarge(self.max_bytes)
+        self._hasher.update(chunk)
+
+    def stored(self) -> StoredBlob:
+        return StoredBlob(self._hasher.hexdigest(), self.size)
+
+
 @dataclass(frozen=True)
 class BlobStat:
     """A stored blob's size in bytes and its modification time (a Unix timestamp)."""
@@ -228,22 +248,19 @@ class LocalBlobStore:
         except FileNotFoundError:  # no temporary directory yet (or it was removed by hand)
             self.tmp.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        hasher, size = hashlib.sha256(), 0
+        measured = MeasuredStream(max_bytes)
         try:
             with os.fdopen(fd, "wb") as handle:
                 for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise BlobTooLarge(max_bytes)
-                    hasher.update(chunk)
+                    measured.add(chunk)
                     handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
-            digest = hasher.hexdigest()
-            final = self.path(digest)
+            blob = measured.stored()
+            final = self.path(blob.digest)
             if self._reuse(final):  # the same bytes are already stored: keep the first copy
                 os.unlink(tmp_name)
-                return StoredBlob(digest, size)
+                return blob
             try:
                 os.replace(tmp_name, final)
             except FileNotFoundError:  # the first blob under this prefix
@@ -254,7 +271,7 @@ class LocalBlobStore:
                 os.unlink(tmp_name)
             raise
         _fsync_dir(final.parent)
-        return StoredBlob(digest, size)
+        return blob
 
     def get(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()

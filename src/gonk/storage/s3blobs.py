@@ -17,7 +17,6 @@ checksum headers is served by the standard AWS_REQUEST_CHECKSUM_CALCULATION=when
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import threading
@@ -35,8 +34,8 @@ from .blobs import (
     UPLOAD_PREFIX,
     BlobStat,
     BlobStoreUnavailable,
-    BlobTooLarge,
     ChunkStream,
+    MeasuredStream,
     StoredBlob,
     check_range,
     is_digest,
@@ -261,25 +260,22 @@ class S3BlobStore:
         key removed: nothing is left behind."""
         temporary = self._tmp_key(f"{UPLOAD_PREFIX}{uuid.uuid4().hex}")
         upload = _StreamedUpload(self.client, self.bucket, temporary)
-        hasher, size = hashlib.sha256(), 0
+        measured = MeasuredStream(max_bytes)
         try:
             for chunk in chunks:
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise BlobTooLarge(max_bytes)
-                hasher.update(chunk)
+                measured.add(chunk)
                 upload.write(chunk)
             with self._translated(temporary):
                 upload.finish()
-            digest = hasher.hexdigest()
-            final = self._blob_key(digest)
+            blob = measured.stored()
+            final = self._blob_key(blob.digest)
             self._copy(temporary, final)
-            self._survive_collection(digest, lambda: self._copy(temporary, final))
+            self._survive_collection(blob.digest, lambda: self._copy(temporary, final))
         except BaseException:
             upload.discard()
             raise
         self._delete_quietly(temporary)
-        return StoredBlob(digest, size)
+        return blob
 
     def _survive_collection(self, digest: str, write_again: Callable[[], None]) -> None:
         """After writing blobs/<digest>, make sure a garbage collection running at the same time
