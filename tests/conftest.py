@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -100,6 +100,30 @@ def process_storage(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[
     finally:
         if url:
             postgres.drop_database(url)
+
+
+@contextlib.contextmanager
+def running_site(data_dir: Path, kind: str, request: pytest.FixtureRequest, users: Sequence[str],
+                 command: str = "run", args: Sequence[str] = (),
+                 **server_options: Any) -> Iterator[SimpleNamespace]:
+    """A fresh installation of `kind` (process_storage) in `data_dir`: `init` with the first of
+    `users`, `users add` for the others, then `gonk-api <command>` on a free port, stopped at
+    the end. Yields server, base, host, data_dir, env, keys (in the order of `users`) and key
+    (the first user's)."""
+    first, *more = users
+    with process_storage(kind, request) as env:
+        keys = []
+        for argv in (("init", "--username", first), *(("users", "add", name) for name in more)):
+            done = gonk_processes.run_cli(*argv, data_dir=data_dir, env=env)
+            assert done.returncode == 0, done.stderr
+            keys.append(gonk_processes.last_line(done.stdout))
+        server = gonk_processes.start_server(data_dir, keys[0], command, args, env=env,
+                                             **server_options)
+        try:
+            yield SimpleNamespace(server=server, base=server.base, host=server.host,
+                                  data_dir=data_dir, env=env, keys=keys, key=keys[0])
+        finally:
+            server.stop()
 
 
 def installed_blobs(data_dir: Path, env: dict[str, str]) -> BlobStore:

@@ -109,9 +109,14 @@ def s3_server() -> Iterator[str]:
 def s3_endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The S3 server, reachable through the standard AWS_* variables (set for this test), as
     Gonk finds it in production."""
-    for name, value in s3_env(s3_server).items():
-        monkeypatch.setenv(name, value)
+    use_s3_endpoint(monkeypatch, s3_server)
     return s3_server
+
+
+def use_s3_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Set the standard AWS_* variables to reach `endpoint`, for the rest of this test."""
+    for name, value in s3_env(endpoint).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import STORAGE_KINDS, process_storage, recompute_chain
+from conftest import STORAGE_KINDS, process_storage, recompute_chain, running_site
+from services import use_s3_endpoint
 
 # One `site` per storage combination serves several tests: under pytest-xdist they stay on one
 # worker, so each site starts once.
@@ -253,24 +254,14 @@ def event_refs(load: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture(scope="module", params=STORAGE_KINDS)
-def site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any,
+def site(tmp_path_factory: pytest.TempPathFactory,
          request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """`gonk-api init`, `gonk-api users add user-two`, then `gonk-api run` on a free port; once
     per storage combination (SQLite or PostgreSQL, files or S3)."""
-    data_dir = tmp_path_factory.mktemp("seed") / "gonk-data"
-    with process_storage(request.param, request) as env:
-        init = gonk_proc.run_cli("init", "--username", "user-one", data_dir=data_dir, env=env)
-        assert init.returncode == 0, init.stderr
-        key_one = gonk_proc.last_line(init.stdout)
-        added = gonk_proc.run_cli("users", "add", "user-two", data_dir=data_dir, env=env)
-        assert added.returncode == 0, added.stderr
-        key_two = gonk_proc.last_line(added.stdout)
-        server = gonk_proc.start_server(data_dir, key_one, env=env)
-        try:
-            yield SimpleNamespace(server=server, host=server.host, data_dir=data_dir,
-                                  key=key_one, key_two=key_two, env=env)
-        finally:
-            server.stop()
+    with running_site(tmp_path_factory.mktemp("seed") / "gonk-data", request.param, request,
+                      ("user-one", "user-two")) as site:
+        site.key_two = site.keys[1]
+        yield site
 
 
 # --- the seed, in order -----------------------------------------------------------------------
@@ -544,9 +535,8 @@ def installation(tmp_path: Path, request: pytest.FixtureRequest,
     """A place for a new installation of each storage combination, not yet initialised. The
     S3 variables are also set in this process, so that the test can open it too."""
     with process_storage(request.param, request) as env:
-        for name, value in env.items():
-            if name.startswith("AWS_"):
-                monkeypatch.setenv(name, value)
+        if "AWS_ENDPOINT_URL" in env:
+            use_s3_endpoint(monkeypatch, env["AWS_ENDPOINT_URL"])
         yield Installation(data_dir=tmp_path / "gonk-data", env=env)
 
 

@@ -9,7 +9,6 @@ without refusing a write or breaking the chain.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import STORAGE_KINDS, b64, installed_blobs, process_storage, recompute_chain
+from conftest import STORAGE_KINDS, b64, installed_blobs, recompute_chain, running_site
 from test_seed_examples import test_seed_code_examples_in_order as seed_examples_in_order
 
 # The servers below start once per storage combination; under pytest-xdist this module's tests
@@ -41,20 +40,6 @@ HEADERS_THAT_MATTER = ("Content-Type", "Content-Length", "ETag", "Content-Range"
                        "Accept-Ranges", "Cache-Control")
 
 
-def _init(gonk_proc: Any, data_dir: Path, env: dict[str, str],
-          *users: str) -> list[str]:
-    """`init` with the first of `users`, `users add` for the others; returns their keys."""
-    first, *more = users
-    init = gonk_proc.run_cli("init", "--username", first, data_dir=data_dir, env=env)
-    assert init.returncode == 0, init.stderr
-    keys = [gonk_proc.last_line(init.stdout)]
-    for name in more:
-        added = gonk_proc.run_cli("users", "add", name, data_dir=data_dir, env=env)
-        assert added.returncode == 0, added.stderr
-        keys.append(gonk_proc.last_line(added.stdout))
-    return keys
-
-
 @pytest.fixture(scope="module", params=STORAGE_KINDS)
 def serve_storage(request: pytest.FixtureRequest) -> str:
     """Every test of this module runs once per storage combination (SQLite or PostgreSQL,
@@ -62,37 +47,23 @@ def serve_storage(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@contextlib.contextmanager
-def _site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any,
-          request: pytest.FixtureRequest, kind: str, command: str, args: list[str],
-          users: tuple[str, ...] = ("alice",), **server_options: Any) -> Iterator[SimpleNamespace]:
-    data_dir = tmp_path_factory.mktemp(command) / "gonk-data"
-    with process_storage(kind, request) as env:
-        keys = _init(gonk_proc, data_dir, env, *users)
-        server = gonk_proc.start_server(data_dir, keys[0], command, args, env=env,
-                                        **server_options)
-        try:
-            yield SimpleNamespace(server=server, base=server.base, host=server.host,
-                                  key=keys[0], keys=keys, data_dir=data_dir, env=env)
-        finally:
-            server.stop()
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any, serve_storage: str,
+def served(tmp_path_factory: pytest.TempPathFactory, serve_storage: str,
            request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """`gonk-api serve --workers 3` on a free port, with standard output (the access log)
     apart from standard error."""
-    with _site(tmp_path_factory, gonk_proc, request, serve_storage, "serve",
-               ["--workers", "3", *LIMITS], new_session=True, split_stderr=True) as site:
+    with running_site(tmp_path_factory.mktemp("serve") / "gonk-data", serve_storage, request,
+                      ("alice",), "serve", ["--workers", "3", *LIMITS], new_session=True,
+                      split_stderr=True) as site:
         yield site
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any, serve_storage: str,
+def dev(tmp_path_factory: pytest.TempPathFactory, serve_storage: str,
         request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """`gonk-api run` with the same limits, on its own installation, for comparison."""
-    with _site(tmp_path_factory, gonk_proc, request, serve_storage, "run", LIMITS) as site:
+    with running_site(tmp_path_factory.mktemp("run") / "gonk-data", serve_storage, request,
+                      ("alice",), "run", LIMITS) as site:
         yield site
 
 
@@ -260,10 +231,11 @@ def test_serve_answers_every_request_exactly_like_run(served: SimpleNamespace,
 
 
 @pytest.fixture(scope="module")
-def seed_site(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any, serve_storage: str,
+def seed_site(tmp_path_factory: pytest.TempPathFactory, serve_storage: str,
               request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
-    with _site(tmp_path_factory, gonk_proc, request, serve_storage, "serve", ["--workers", "2"],
-               users=("user-one", "user-two"), new_session=True) as site:
+    with running_site(tmp_path_factory.mktemp("seed-serve") / "gonk-data", serve_storage,
+                      request, ("user-one", "user-two"), "serve", ["--workers", "2"],
+                      new_session=True) as site:
         site.key_two = site.keys[1]
         yield site
 

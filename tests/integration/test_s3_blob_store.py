@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services import missing_service, s3_client, s3_env
+from services import missing_service, s3_client, use_s3_endpoint
 
 from gonk.storage import blobs as blobs_module
 from gonk.storage.blobs import (
@@ -382,8 +382,7 @@ def test_check_reports_a_missing_bucket(s3_endpoint: str, tmp_path: Path) -> Non
 
 def test_check_reports_an_unreachable_endpoint_quickly(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name, value in s3_env("http://127.0.0.1:1").items():
-        monkeypatch.setenv(name, value)
+    use_s3_endpoint(monkeypatch, "http://127.0.0.1:1")
     store = open_blob_store("s3://bucket", tmp_path)
     started = time.monotonic()
     with pytest.raises(BlobStoreUnavailable) as failed:
@@ -401,8 +400,7 @@ def test_check_reports_an_endpoint_that_does_not_answer_quickly(
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)  # connections complete in the kernel; nothing ever reads them
         endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        for name, value in s3_env(endpoint).items():
-            monkeypatch.setenv(name, value)
+        use_s3_endpoint(monkeypatch, endpoint)
         store = open_blob_store("s3://bucket", tmp_path)
         started = time.monotonic()
         with pytest.raises(BlobStoreUnavailable) as failed:
