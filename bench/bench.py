@@ -24,7 +24,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,17 +37,16 @@ from typing import Any
 
 import requests
 
+# Run as a script (python bench/bench.py), so the repository root is not on the path: put it
+# there for the helpers bench shares with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.processes import free_port
+
 BENCH_DIR = Path(__file__).resolve().parent
 GONK = [sys.executable, "-c", "from gonk.cli import main; main()"]
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"},
                                            "score": {"type": "number"}},
           "required": ["label"]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def b64(data: bytes) -> str:

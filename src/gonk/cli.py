@@ -5,37 +5,36 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from .domain import validation
 from .domain.errors import GonkError
-from .instance import (
+from .installation import (
     BLOB_URL_ENV,
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
-    Instance,
+    Installation,
     StorageError,
     resolve_data_dir,
 )
 
 
-def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
+def _fail(message: str) -> NoReturn:
+    """Stop the command: "Error: <message>" on standard error, exit status 1."""
+    raise click.ClickException(message)
 
 
 def _storage(ctx: click.Context) -> tuple[Path, str | None, str | None]:
     return ctx.obj["data_dir"], ctx.obj["database_url"], ctx.obj["blob_url"]
 
 
-def _open(ctx: click.Context) -> Instance:
+def _open(ctx: click.Context) -> Installation:
     try:
-        return Instance.open(*_storage(ctx))
+        return Installation.open(*_storage(ctx))
     except StorageError as exc:
         _fail(str(exc))
-        raise  # unreachable
 
 
 @click.group(help="Gonk API: datasets of versioned objects, schemas and annotations.")
@@ -69,11 +68,11 @@ def init(ctx: click.Context, username: str) -> None:
     except GonkError as exc:
         _fail(exc.message)
     try:
-        instance = Instance.create(*_storage(ctx))
+        installation = Installation.create(*_storage(ctx))
     except StorageError as exc:
         _fail(str(exc))
-    key = add_user(instance, username)
-    click.echo(f"Initialised Gonk in {instance.where()} (bytes: {instance.blobs.describe()})")
+    key = add_user(installation, username)
+    click.echo(f"Initialised Gonk in {installation.where()} (bytes: {installation.blobs.describe()})")
     click.echo(f"Created user {username}. Their API key (shown only once):")
     click.echo(key)
 
@@ -83,12 +82,12 @@ def users() -> None:
     pass
 
 
-def _issue_key(ctx: click.Context, name: str, make_key: Callable[[Instance, str], str],
+def _issue_key(ctx: click.Context, name: str, make_key: Callable[[Installation, str], str],
                headline: str) -> None:
     """Run `make_key`, then print the headline and the key alone on the last line."""
-    instance = _open(ctx)
+    installation = _open(ctx)
     try:
-        key = make_key(instance, name)
+        key = make_key(installation, name)
     except GonkError as exc:
         _fail(exc.message)
     click.echo(headline)
@@ -154,7 +153,7 @@ def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
         max_stream_bytes: int | None) -> None:
     from .api import create_app
 
-    app = create_app(instance=_open(ctx), config=_app_config(max_json_bytes, max_stream_bytes))
+    app = create_app(installation=_open(ctx), config=_app_config(max_json_bytes, max_stream_bytes))
     app.run(host=host, port=port, threaded=True)
 
 
@@ -212,10 +211,10 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
                       "--key to import through a server.")
             from .users import list_users
 
-            instance = _open(ctx)
-            if user not in list_users(instance):
+            installation = _open(ctx)
+            if user not in list_users(installation):
                 _fail(f"No user named {user}.")
-            target = LocalTarget(instance, dataset, user or "")
+            target = LocalTarget(installation, dataset, user or "")
         files = collect_files(list(paths))
     except GonkError as exc:
         _fail(exc.message)
@@ -256,7 +255,7 @@ def migrate(ctx: click.Context) -> None:
     from .migration import migrate_installation
 
     try:
-        for line in migrate_installation(Instance(*_storage(ctx))):
+        for line in migrate_installation(Installation(*_storage(ctx))):
             click.echo(line)
     except StorageError as exc:
         _fail(str(exc))
@@ -276,7 +275,7 @@ def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
 
     source = _open(ctx)
     try:
-        target = Instance.create(ctx.obj["data_dir"], to_database, to_blobs)
+        target = Installation.create(ctx.obj["data_dir"], to_database, to_blobs)
     except StorageError as exc:
         _fail(f"target: {exc}")
     try:
@@ -295,13 +294,14 @@ def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
 @click.argument("datasets", nargs=-1)
 @click.pass_context
 def verify(ctx: click.Context, datasets: tuple[str, ...]) -> None:
-    from .verify import dataset_names, verify_dataset
+    from .queries import list_datasets
+    from .verify import verify_dataset
 
-    instance = _open(ctx)
-    names = list(datasets) or dataset_names(instance)
+    installation = _open(ctx)
+    names = list(datasets) or list_datasets(installation)
     for name in names:
         try:
-            verdict = verify_dataset(instance, validation.dataset_name(name))
+            verdict = verify_dataset(installation, validation.dataset_name(name))
         except GonkError as exc:
             _fail(f"{name}: {exc.message}")
         click.echo(verdict.line())

@@ -13,18 +13,15 @@ run the copy again once the source is fixed.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from .domain import integrity
 from .domain.errors import GonkError
-from .instance import Instance
-from .storage import tables as t
-from .storage.database import DatasetLog, create_dataset, dataset_row
+from .installation import Installation
+from .storage import datasets, log, users
+from .storage.log import DatasetLog
 from .verify import Verdict, content_hash, verify_dataset
 
 BATCH = 500  # events per target transaction
@@ -44,22 +41,20 @@ class CopyReport:
     verdicts: list[Verdict] = field(default_factory=list)
 
 
-def _source_events(source: Instance, dataset_id: int) -> Iterator[dict[str, Any]]:
+def _source_events(source: Installation, dataset_id: int) -> Iterator[dict[str, Any]]:
     """Events in log order, read in pages so a long log never sits in memory."""
     after = 0
     while True:
         with source.db.read() as conn:
-            rows = conn.execute(select(t.events.c.seq, t.events.c.body)
-                                .where(t.events.c.dataset_id == dataset_id, t.events.c.seq > after)
-                                .order_by(t.events.c.seq).limit(BATCH)).all()
-        if not rows:
+            page = list(log.events(conn, dataset_id, after, BATCH))
+        if not page:
             return
-        for row in rows:
-            yield json.loads(row.body)
-        after = rows[-1].seq
+        for _, event in page:
+            yield event
+        after = page[-1][0]
 
 
-def _copy_blob(source: Instance, target: Instance, digest: str, report: CopyReport) -> None:
+def _copy_blob(source: Installation, target: Installation, digest: str, report: CopyReport) -> None:
     if target.blobs.exists(digest):
         return
     size = source.blobs.size(digest)
@@ -71,37 +66,41 @@ def _copy_blob(source: Instance, target: Instance, digest: str, report: CopyRepo
     report.blob_bytes += size
 
 
-def copy_installation(source: Instance, target: Instance,
+def copy_installation(source: Installation, target: Installation,
                       progress: Callable[[str], None] = lambda _: None) -> CopyReport:
     report = CopyReport()
     with source.db.read() as conn:
-        users = conn.execute(select(t.users)).mappings().all()
-        datasets = conn.execute(select(t.datasets).order_by(t.datasets.c.id)).all()
+        all_users = users.every(conn)
+        all_datasets = datasets.every(conn)
     with target.db.write() as conn:
-        if users:
-            conn.execute(insert(t.users), [dict(u) for u in users])
-    report.users = len(users)
-    for ds in datasets:
+        users.insert_all(conn, all_users)
+    report.users = len(all_users)
+    for ds in all_datasets:
         progress(f"{ds.name}: copying {ds.event_count} events")
         with target.db.write() as conn:
-            create_dataset(conn, ds.name, ds.created_at)
-        pending: list[dict[str, Any]] = []
-        for event in _source_events(source, ds.id):
-            digest = content_hash(event)
-            if digest is not None:  # bytes first, so no committed event ever lacks its bytes
-                _copy_blob(source, target, digest, report)
-            pending.append(event)
-            if len(pending) >= BATCH:
-                _append_all(target, ds.name, pending)
-                report.events += len(pending)
-                pending = []
+            datasets.create(conn, ds.name, ds.created_at)
+        pending: list[Mapping[str, Any]] = []
+        try:
+            for event in integrity.verified(_source_events(source, ds.id)):
+                digest = content_hash(event)
+                if digest is not None:  # bytes first: no committed event ever lacks its bytes
+                    _copy_blob(source, target, digest, report)
+                pending.append(event)
+                if len(pending) >= BATCH:
+                    _append_all(target, ds.name, pending)
+                    report.events += len(pending)
+                    pending = []
+        except integrity.ChainBroken as broken:
+            raise CopyFailed(f"{ds.name}: event {broken.event_uuid} (#{broken.position}) does "
+                             "not link to the one before it: the source's chain is broken (run "
+                             "`gonk-api verify` on the source)") from None
         if pending:
             _append_all(target, ds.name, pending)
             report.events += len(pending)
         with source.db.read() as conn:
-            source_head = dataset_row(conn, ds.name).head_integrity
+            source_head = datasets.get(conn, ds.name).head_integrity
         with target.db.read() as conn:
-            target_head = dataset_row(conn, ds.name).head_integrity
+            target_head = datasets.get(conn, ds.name).head_integrity
         if source_head != target_head:
             raise CopyFailed(f"{ds.name}: the copied chain ends at {target_head}, the source's "
                              f"at {source_head}")
@@ -113,21 +112,22 @@ def copy_installation(source: Instance, target: Instance,
     return report
 
 
-def _append_all(target: Instance, dataset: str, events: list[dict[str, Any]]) -> None:
+def _append_all(target: Installation, dataset: str, events: list[Mapping[str, Any]]) -> None:
+    """Append events (already checked to link, by integrity.verified) through the rules, as a
+    live write would; the integrity the target computes must then be the source's."""
     with target.db.write() as conn:
-        log = DatasetLog.lock(conn, dataset)
+        dataset_log = DatasetLog.lock(conn, dataset)
         for event in events:
-            stored = event.get("integrity")
             body = {k: v for k, v in event.items() if k != "integrity"}
-            where = f"{dataset}: event {event.get('uuid')} (#{log.count + 1})"
-            if integrity.link(log.head, body) != stored:
-                raise CopyFailed(f"{where} does not link to the one before it: the source's "
-                                 "chain is broken (run `gonk-api verify` on the source)")
             try:
-                log.append(body)
+                stored = dataset_log.append(body)
             except GonkError as exc:
-                raise CopyFailed(f"{where} is not allowed by the rules when replayed: "
+                raise CopyFailed(f"{dataset}: event {event.get('uuid')} (#{dataset_log.count + 1})"
+                                 f" is not allowed by the rules when replayed: "
                                  f"{exc.message}") from None
+            if stored["integrity"] != event["integrity"]:
+                raise CopyFailed(f"{dataset}: event {event.get('uuid')} (#{dataset_log.count}) "
+                                 "was stored with another integrity than the source's")
 
 
 __all__ = ["CopyFailed", "CopyReport", "copy_installation"]

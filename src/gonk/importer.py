@@ -123,22 +123,22 @@ def import_one(target: Target, source: SourceFile, summary: Summary) -> None:
 
 
 class LocalTarget:
-    def __init__(self, instance, dataset: str, user: str) -> None:
+    def __init__(self, installation, dataset: str, user: str) -> None:
         from . import queries
 
-        self.instance, self.dataset, self.user = instance, dataset, user
-        queries.list_owners(instance, dataset)  # 404 now, not once per file
+        self.installation, self.dataset, self.user = installation, dataset, user
+        queries.list_owners(installation, dataset)  # 404 now, not once per file
 
     def existing(self, digest: str) -> bool:
         from .queries import objects_with_hash
 
-        return bool(objects_with_hash(self.instance, self.dataset, digest))
+        return bool(objects_with_hash(self.installation, self.dataset, digest))
 
     def create(self, source: SourceFile, mimetype: str) -> str:
         from . import service
 
-        blob = service.store_stream(self.instance, self.dataset, file_chunks(source.path), None)
-        result = service.create_object(self.instance, self.dataset, self.user, source.name,
+        blob = service.store_stream(self.installation, self.dataset, file_chunks(source.path), None)
+        result = service.create_object(self.installation, self.dataset, self.user, source.name,
                                        mimetype, blob)
         return result["uuid"]
 

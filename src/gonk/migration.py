@@ -1,6 +1,6 @@
 """`gonk-api migrate`: bring an existing installation up to this version of Gonk.
 
-- The database schema, through Alembic (storage/schema.py), in one transaction.
+- The database's tables, through Alembic (storage/revision.py), in one transaction.
 - A local blob directory from the two-level layout of early builds (blobs/ab/cd/<sha256>) to
   the current one (blobs/ab/<sha256>): each file is renamed, never copied, so no byte moves.
 Running it again does nothing.
@@ -13,26 +13,31 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .instance import Instance, NotInitialised, StorageError
-from .storage import schema
+from .installation import Installation, NotInitialised, StorageError
+from .storage import revision
+from .storage.database import DatabaseUnavailable
 
 
-def migrate_installation(instance: Instance) -> Iterator[str]:
-    state = instance.schema_status()
-    if state == schema.EMPTY:
-        raise NotInitialised(instance.where())
-    if state == schema.NEWER:
-        raise StorageError(f"The database at {instance.where()} was made by a newer Gonk; "
+def migrate_installation(installation: Installation) -> Iterator[str]:
+    state = installation.revision_status()
+    if state == revision.EMPTY:
+        raise NotInitialised(installation.where())
+    if state == revision.NEWER:
+        raise StorageError(f"The database at {installation.where()} was made by a newer Gonk; "
                            "nothing was changed.")
-    instance.check_blobs()
-    before, after = schema.upgrade(instance.db)
+    installation.check_blobs()
+    try:
+        before, after = revision.upgrade(installation.db)
+    except DatabaseUnavailable as exc:
+        raise StorageError(f"Cannot upgrade the database at {installation.where()}: "
+                           f"{exc}") from None
     if before == after:
         yield f"Database schema: already at revision {after}."
     else:
         yield f"Database schema: upgraded from {before or 'unversioned'} to revision {after}."
-    root = getattr(instance.blobs, "root", None)
-    if isinstance(root, Path) and instance.blobs.local_path("0" * 64) is not None:
-        instance.blobs.create()
+    root = getattr(installation.blobs, "root", None)
+    if isinstance(root, Path) and installation.blobs.local_path("0" * 64) is not None:
+        installation.blobs.create()
         moved = _flatten_legacy_layout(root)
         if moved:
             yield f"Blob files: moved {moved} files to the current layout (blobs/ab/<sha256>)."

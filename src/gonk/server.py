@@ -55,7 +55,7 @@ def serve(storage: Storage, host: str, port: int, workers: int, threads: int, ti
         "worker_class": "gthread",
         "timeout": timeout,
         "keepalive": 5,
-        # One gunicorn control socket per user is shared by every instance; Gonk needs none.
+        # One gunicorn control socket per user is shared by every gunicorn instance; Gonk needs none.
         "control_socket_disable": True,
         "graceful_timeout": 30,
         "accesslog": access_log,

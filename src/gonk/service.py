@@ -12,82 +12,73 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from .domain import content, rules, validation
 from .domain import events as ev
-from .domain.errors import Conflict, NotFound, TooLarge
-from .instance import Instance
-from .storage import tables as t
+from .domain.errors import NotFound, TooLarge
+from .installation import Installation
+from .storage import datasets, users
 from .storage.blobs import BlobTooLarge, StoredBlob
-from .storage.database import DatasetLog, SqlState, dataset_row
-from .storage.database import create_dataset as insert_dataset
-from .users import user_exists
+from .storage.log import DatasetLog
+from .storage.projection import SqlState
 
 
 @contextmanager
-def _locked(instance: Instance, dataset: str) -> Iterator[DatasetLog]:
-    with instance.db.write() as conn:
+def _locked(installation: Installation, dataset: str) -> Iterator[DatasetLog]:
+    with installation.db.write() as conn:
         yield DatasetLog.lock(conn, dataset)
 
 
-def _require_dataset(instance: Instance, dataset: str) -> None:
+def _require_dataset(installation: Installation, dataset: str) -> None:
     """404 for an unknown dataset. Datasets are never deleted, so one seen once is remembered."""
-    if dataset in instance.known_datasets:
+    if dataset in installation.known_datasets:
         return
-    with instance.db.read() as conn:
-        dataset_row(conn, dataset)
-    instance.known_datasets.add(dataset)
+    with installation.db.read() as conn:
+        datasets.get(conn, dataset)
+    installation.known_datasets.add(dataset)
 
 
-def store_stream(instance: Instance, dataset: str, chunks: Iterable[bytes],
+def store_stream(installation: Installation, dataset: str, chunks: Iterable[bytes],
                  max_bytes: int | None) -> StoredBlob:
     """Store a streamed body (hashing as it goes, never holding it in memory) before the
     transaction that will reference it. 413 past `max_bytes`, with nothing stored."""
-    _require_dataset(instance, dataset)
+    _require_dataset(installation, dataset)
     try:
-        return instance.blobs.put_stream(chunks, max_bytes)
+        return installation.blobs.put_stream(chunks, max_bytes)
     except BlobTooLarge as exc:
         raise TooLarge(f"The body is larger than this server's limit of {exc.limit} bytes for "
                        "streamed uploads.") from None
 
 
-def _stored(instance: Instance, dataset: str, data: bytes | StoredBlob) -> StoredBlob:
+def _stored(installation: Installation, dataset: str, data: bytes | StoredBlob) -> StoredBlob:
     """Bytes are stored before the transaction that will reference them (outside the dataset's
     lock, so slow disks do not hold up other writers), and only for an existing dataset."""
     if isinstance(data, StoredBlob):
         return data
-    _require_dataset(instance, dataset)
-    return StoredBlob(instance.blobs.put(data), len(data))
+    _require_dataset(installation, dataset)
+    return StoredBlob(installation.blobs.put(data), len(data))
 
 
 # --- datasets and owners ----------------------------------------------------------------------
 
 
-def create_dataset(instance: Instance, author: str, name: str) -> dict[str, Any]:
+def create_dataset(installation: Installation, author: str, name: str) -> dict[str, Any]:
     validation.dataset_name(name)
-    try:
-        with instance.db.write() as conn:
-            if conn.execute(select(t.datasets.c.id).where(t.datasets.c.name == name)).first():
-                raise Conflict(f"A dataset named {name} already exists.")
-            log = insert_dataset(conn, name, ev.now())
-            log.append(ev.owner_event(author, author, add=True))
-    except IntegrityError:  # created by a concurrent request between our check and insert
-        raise Conflict(f"A dataset named {name} already exists.") from None
+    with installation.db.write() as conn:
+        log = DatasetLog.create(conn, name, ev.now())  # Conflict if the name is taken
+        log.append(ev.owner_event(author, author, add=True))
     return {"dataset": name}
 
 
-def add_owner(instance: Instance, dataset: str, author: str, user: str) -> dict[str, Any]:
-    with _locked(instance, dataset) as log:
-        if author in log.state.owners() and not user_exists(log.conn, user):
+def add_owner(installation: Installation, dataset: str, author: str, user: str) -> dict[str, Any]:
+    with _locked(installation, dataset) as log:
+        if author in log.state.owners() and not users.exists(log.conn, user):
             raise NotFound(f"No user named {user}.")
         log.append(ev.owner_event(author, user, add=True))
     return {"user": user}
 
 
-def remove_owner(instance: Instance, dataset: str, author: str, user: str) -> dict[str, Any]:
-    with _locked(instance, dataset) as log:
+def remove_owner(installation: Installation, dataset: str, author: str, user: str) -> dict[str, Any]:
+    with _locked(installation, dataset) as log:
         log.append(ev.owner_event(author, user, add=False))
     return {"user": user}
 
@@ -95,13 +86,13 @@ def remove_owner(instance: Instance, dataset: str, author: str, user: str) -> di
 # --- schemas ----------------------------------------------------------------------------------
 
 
-def create_schema(instance: Instance, dataset: str, author: str, name: str,
+def create_schema(installation: Installation, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     validation.schema_name(name)
     content.check_schema(data)
-    digest = _stored(instance, dataset, data).digest
+    digest = _stored(installation, dataset, data).digest
     meta = ev.object_metadata(ev.new_uuid(), 0, name, ev.SCHEMA_FORMAT, len(data), digest)
-    with _locked(instance, dataset) as log:
+    with _locked(installation, dataset) as log:
         log.append(ev.object_write(author, meta))
     return {"name": name, "uuid": meta["uuid"], "versions": 1}
 
@@ -113,11 +104,11 @@ def _schema_item(state: rules.StateView, dataset: str, name: str) -> rules.Item:
     return item
 
 
-def update_schema(instance: Instance, dataset: str, author: str, name: str,
+def update_schema(installation: Installation, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     content.check_schema(data)
-    digest = _stored(instance, dataset, data).digest
-    with _locked(instance, dataset) as log:
+    digest = _stored(installation, dataset, data).digest
+    with _locked(installation, dataset) as log:
         item = _schema_item(log.state, dataset, name)
         meta = ev.object_metadata(item.uuid, item.versions, name, ev.SCHEMA_FORMAT, len(data),
                                   digest)
@@ -125,9 +116,9 @@ def update_schema(instance: Instance, dataset: str, author: str, name: str,
     return {"name": name, "uuid": item.uuid, "versions": item.versions + 1}
 
 
-def deprecate_schema(instance: Instance, dataset: str, author: str, name: str,
+def deprecate_schema(installation: Installation, dataset: str, author: str, name: str,
                      version: int) -> dict[str, Any]:
-    with _locked(instance, dataset) as log:
+    with _locked(installation, dataset) as log:
         item = _schema_item(log.state, dataset, name)
         if version >= item.versions:
             raise NotFound(f"Schema {name} has no version {version}.")
@@ -138,20 +129,20 @@ def deprecate_schema(instance: Instance, dataset: str, author: str, name: str,
 # --- objects ----------------------------------------------------------------------------------
 
 
-def create_object(instance: Instance, dataset: str, author: str, name: str, mimetype: str,
+def create_object(installation: Installation, dataset: str, author: str, name: str, mimetype: str,
                   data: bytes | StoredBlob) -> dict[str, Any]:
     """`data` is the bytes, or a blob already stored by `store_stream`."""
-    blob = _stored(instance, dataset, data)
+    blob = _stored(installation, dataset, data)
     meta = ev.object_metadata(ev.new_uuid(), 0, name, mimetype, blob.size, blob.digest)
-    with _locked(instance, dataset) as log:
+    with _locked(installation, dataset) as log:
         log.append(ev.object_write(author, meta))
     return {"uuid": meta["uuid"], "version": 0}
 
 
-def update_object(instance: Instance, dataset: str, author: str, item_uuid: str, name: str,
+def update_object(installation: Installation, dataset: str, author: str, item_uuid: str, name: str,
                   mimetype: str, data: bytes | StoredBlob) -> dict[str, Any]:
-    blob = _stored(instance, dataset, data)
-    with _locked(instance, dataset) as log:
+    blob = _stored(installation, dataset, data)
+    with _locked(installation, dataset) as log:
         item = log.state.item(item_uuid)
         if item is None or item.kind != rules.OBJECT:
             raise NotFound(f"No object {item_uuid} in dataset {dataset}.")
@@ -161,9 +152,9 @@ def update_object(instance: Instance, dataset: str, author: str, item_uuid: str,
     return {"uuid": item_uuid, "version": item.versions}
 
 
-def delete_object(instance: Instance, dataset: str, author: str, item_uuid: str,
+def delete_object(installation: Installation, dataset: str, author: str, item_uuid: str,
                   version: int) -> dict[str, Any]:
-    with _locked(instance, dataset) as log:
+    with _locked(installation, dataset) as log:
         target = log.state.version(item_uuid, version)
         if target is None or target.kind != rules.OBJECT:
             raise NotFound(f"No object version {item_uuid}/{version} in dataset {dataset}.")
@@ -174,25 +165,25 @@ def delete_object(instance: Instance, dataset: str, author: str, item_uuid: str,
 # --- annotations ------------------------------------------------------------------------------
 
 
-def _checked_schema(instance: Instance, dataset: str, ref: dict[str, Any],
+def _checked_schema(installation: Installation, dataset: str, ref: dict[str, Any],
                     data: bytes) -> rules.Version:
     """The schema version an annotation names, after checking the annotation conforms to it.
 
     Runs before the bytes are stored and the dataset is locked: a schema version's bytes never
     change, and the rules check its status again under the lock."""
-    with instance.db.read() as conn:
-        state = SqlState(conn, dataset_row(conn, dataset).id)
+    with installation.db.read() as conn:
+        state = SqlState(conn, datasets.get(conn, dataset).id)
         item = _schema_item(state, dataset, ref["name"])
         schema = rules.check_schema_ref(state, {"uuid": item.uuid, "version": ref["version"]})
-    content.check_annotation(data, schema.hash, lambda: instance.blobs.get(schema.hash))
+    content.check_annotation(data, schema.hash, lambda: installation.blobs.get(schema.hash))
     return schema
 
 
-def create_annotation(instance: Instance, dataset: str, author: str, schema_ref: dict[str, Any],
+def create_annotation(installation: Installation, dataset: str, author: str, schema_ref: dict[str, Any],
                       object_identifiers: list[dict[str, Any]], data: bytes) -> dict[str, Any]:
-    schema = _checked_schema(instance, dataset, schema_ref, data)
-    digest = instance.blobs.put(data)
-    with _locked(instance, dataset) as log:
+    schema = _checked_schema(installation, dataset, schema_ref, data)
+    digest = installation.blobs.put(data)
+    with _locked(installation, dataset) as log:
         objects = rules.check_object_identifiers(log.state, object_identifiers)
         meta = ev.annotation_metadata(ev.new_uuid(), 0, schema.uuid, schema.version, len(data),
                                       digest)
@@ -201,11 +192,11 @@ def create_annotation(instance: Instance, dataset: str, author: str, schema_ref:
     return {"uuid": meta["uuid"], "version": 0}
 
 
-def update_annotation(instance: Instance, dataset: str, author: str, item_uuid: str,
+def update_annotation(installation: Installation, dataset: str, author: str, item_uuid: str,
                       schema_ref: dict[str, Any], data: bytes) -> dict[str, Any]:
-    schema = _checked_schema(instance, dataset, schema_ref, data)
-    digest = instance.blobs.put(data)
-    with _locked(instance, dataset) as log:
+    schema = _checked_schema(installation, dataset, schema_ref, data)
+    digest = installation.blobs.put(data)
+    with _locked(installation, dataset) as log:
         item = log.state.item(item_uuid)
         if item is None or item.kind != rules.ANNOTATION:
             raise NotFound(f"No annotation {item_uuid} in dataset {dataset}.")
@@ -215,9 +206,9 @@ def update_annotation(instance: Instance, dataset: str, author: str, item_uuid: 
     return {"uuid": item_uuid, "version": item.versions}
 
 
-def delete_annotation(instance: Instance, dataset: str, author: str, item_uuid: str,
+def delete_annotation(installation: Installation, dataset: str, author: str, item_uuid: str,
                       version: int) -> dict[str, Any]:
-    with _locked(instance, dataset) as log:
+    with _locked(installation, dataset) as log:
         log.append(ev.annotation_delete(author, item_uuid, version))
     return {"uuid": item_uuid, "version": version}
 
@@ -225,8 +216,8 @@ def delete_annotation(instance: Instance, dataset: str, author: str, item_uuid: 
 # --- reviews ----------------------------------------------------------------------------------
 
 
-def review(instance: Instance, dataset: str, author: str, event_uuid: str,
+def review(installation: Installation, dataset: str, author: str, event_uuid: str,
            accept: bool) -> dict[str, Any]:
-    with _locked(instance, dataset) as log:
+    with _locked(installation, dataset) as log:
         log.append(ev.review(author, event_uuid, accept))
     return {"uuid": event_uuid}

@@ -3,18 +3,18 @@ log alone, through the same rules as the live write path, then compare with the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import select
 
 from .domain import events as ev
 from .domain import integrity, rules
 from .domain.errors import GonkError
 from .domain.memory import MemoryState
-from .instance import Instance
-from .storage import tables as t
-from .storage.database import SqlState, dataset_row, event_bodies
+from .installation import Installation
+from .storage import datasets
+from .storage.log import event_bodies
+from .storage.projection import SqlState
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Verdict:
         return f"{self.dataset}: {'OK' if self.ok else 'FAILED'}: {self.message}"
 
 
-def content_hash(event: dict[str, Any]) -> str | None:
+def content_hash(event: Mapping[str, Any]) -> str | None:
     if event["type"] in (ev.OBJECT_CREATE, ev.OBJECT_UPDATE):
         return event["object"]["hash"]
     if event["type"] in (ev.ANNOTATION_CREATE, ev.ANNOTATION_UPDATE):
@@ -36,28 +36,31 @@ def content_hash(event: dict[str, Any]) -> str | None:
     return None
 
 
-def verify_dataset(instance: Instance, name: str) -> Verdict:
-    with instance.db.read() as conn:
-        row = dataset_row(conn, name)
+def verify_dataset(installation: Installation, name: str) -> Verdict:
+    with installation.db.read() as conn:
+        row = datasets.get(conn, name)
         state = MemoryState()
         head, seq = "", 0
-        for seq, event in enumerate(event_bodies(conn, row.id), start=1):
-            where = f"event {event.get('uuid')} (#{seq}, {event.get('type')})"
-            expected = integrity.link(head, event)
-            if event.get("integrity") != expected:
-                return Verdict(name, False, seq, f"broken hash chain at {where}: stored "
-                               f"integrity {event.get('integrity')}, recomputed {expected}")
-            try:
-                changes = rules.decide(state, event, seq)
-            except GonkError as exc:
-                return Verdict(name, False, seq, f"{where} is not allowed by the rules when "
-                               f"replayed: {exc.message}")
-            digest = content_hash(event)
-            if digest is not None and not instance.blobs.exists(digest):
-                return Verdict(name, False, seq, f"{where} references bytes {digest} that are "
-                               "missing from blob storage")
-            state.apply(changes)
-            head = expected
+        try:
+            for seq, event in enumerate(integrity.verified(event_bodies(conn, row.id)),
+                                        start=1):
+                where = f"event {event.get('uuid')} (#{seq}, {event.get('type')})"
+                try:
+                    changes = rules.decide(state, dict(event), seq)
+                except GonkError as exc:
+                    return Verdict(name, False, seq, f"{where} is not allowed by the rules "
+                                   f"when replayed: {exc.message}")
+                digest = content_hash(event)
+                if digest is not None and not installation.blobs.exists(digest):
+                    return Verdict(name, False, seq, f"{where} references bytes {digest} that "
+                                   "are missing from blob storage")
+                state.apply(changes)
+                head = event["integrity"]
+        except integrity.ChainBroken as broken:
+            event = broken.event
+            return Verdict(name, False, broken.position, "broken hash chain at event "
+                           f"{event.get('uuid')} (#{broken.position}, {event.get('type')}): "
+                           f"stored integrity {broken.stored}, recomputed {broken.expected}")
         if (head, seq) != (row.head_integrity, row.event_count):
             return Verdict(name, False, seq, f"the stored head (#{row.event_count}, "
                            f"{row.head_integrity or 'empty'}) does not match the log's last "
@@ -72,8 +75,3 @@ def verify_dataset(instance: Instance, name: str) -> Verdict:
                            f"{only_stored[:3]}")
     return Verdict(name, True, seq, f"{seq} events, chain intact, state matches the log, "
                    f"head {head}")
-
-
-def dataset_names(instance: Instance) -> list[str]:
-    with instance.db.read() as conn:
-        return list(conn.execute(select(t.datasets.c.name).order_by(t.datasets.c.name)).scalars())

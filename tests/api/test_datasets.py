@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_helpers import *
+
+from tests.support.api import DS, assert_error, events
+from tests.support.http import b64
 
 
 def test_create_dataset_returns_its_name(alice):

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 import pytest
-import rfc8785
-from api_helpers import *
+
+from tests.support.api import (
+    DS,
+    HEX64_RE,
+    UUID_RE,
+    accept,
+    assert_error,
+    create_annotation,
+    create_object,
+    create_schema,
+    event_of,
+    events,
+    load_object,
+    reject,
+)
+from tests.support.chain import recompute_chain
+from tests.support.http import Client, b64
 
 BASE = f"/datasets/{DS}/events"
 COMMON = {"uuid", "type", "timestamp", "author", "integrity"}
@@ -32,17 +46,6 @@ CODES = {
 }
 OBJECT_META = {"uuid", "version", "name", "format", "size", "hash_type", "hash"}
 ANNOTATION_META = {"uuid", "version", "schema", "size", "hash_type", "hash"}
-
-
-def recompute_chain(log):
-    """What a client does to check the log (SPEC section 5): returns the head integrity."""
-    previous = b""
-    for event in log:
-        body = {k: v for k, v in event.items() if k != "integrity"}
-        digest = hashlib.sha256(previous + rfc8785.dumps(body)).digest()
-        assert event["integrity"] == digest.hex(), event
-        previous = digest
-    return previous.hex()
 
 
 def build_every_event_type(alice, bob):

@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from api_helpers import *
+
+from tests.support.api import (
+    DS,
+    accept,
+    create_annotation,
+    create_object,
+    create_schema,
+    event_of,
+    events,
+)
+from tests.support.http import LABEL_SCHEMA, b64
 
 D = f"/datasets/{DS}"
 HUGE = "x" * 10_000

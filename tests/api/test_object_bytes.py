@@ -5,7 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 
-from api_helpers import *
+from tests.support.api import (
+    DS,
+    assert_error,
+    create_object,
+    create_schema,
+    event_of,
+    events,
+    load_object,
+    reject,
+)
 
 BASE = f"/datasets/{DS}/objects"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40

@@ -5,7 +5,27 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_helpers import *
+
+from tests.support.api import (
+    DS,
+    ITEM_STATUSES,
+    UUID_RE,
+    accept,
+    annotation_body,
+    assert_error,
+    create_annotation,
+    create_object,
+    create_schema,
+    event_of,
+    events,
+    load_object,
+    reject,
+    sha256,
+    status_list,
+    statuses_of,
+    unb64,
+)
+from tests.support.http import b64
 
 BASE = f"/datasets/{DS}/objects"
 BIRDS = b"""

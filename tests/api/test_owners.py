@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import *
+
+from tests.support.api import DS, accept, assert_error, create_object, event_of, events
 
 BASE = f"/datasets/{DS}/owners"
 

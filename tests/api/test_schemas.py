@@ -5,7 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_helpers import *
+
+from tests.support.api import (
+    DS,
+    ITEM_STATUSES,
+    SCHEMA_STATUSES,
+    UUID_RE,
+    accept,
+    assert_error,
+    create_schema,
+    event_of,
+    events,
+    reject,
+    sha256,
+    unb64,
+)
+from tests.support.http import LABEL_SCHEMA, b64
 
 BASE = f"/datasets/{DS}/schemas"
 BOX_SCHEMA = {

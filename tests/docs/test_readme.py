@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.http import b64
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -22,8 +24,6 @@ def _snippet() -> dict[str, Any]:
 
 
 def test_readme_snippet_verifies_a_real_chain_and_detects_tampering(alice: Any) -> None:
-    from conftest import b64
-
     snippet = _snippet()
     assert alice.post("/datasets", {"name": "birds"}).status_code == 200
     for i in range(3):

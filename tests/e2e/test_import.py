@@ -10,9 +10,9 @@ from typing import NamedTuple
 
 import pytest
 import requests
-from conftest import STORAGE_KINDS, process_storage
 
 from gonk.importer import collect_files, guess_mimetype
+from tests.support.storage import STORAGE_KINDS, process_storage
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -23,8 +23,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import STORAGE_KINDS, b64, installed_blobs, recompute_chain, running_site
-from test_seed_examples import test_seed_code_examples_in_order as seed_examples_in_order
+
+from tests.support.chain import recompute_chain
+from tests.support.http import b64
+from tests.support.processes import child_pids, cpu_ticks
+from tests.support.seed import seed_code_examples_in_order
+from tests.support.storage import STORAGE_KINDS, installed_blobs, running_site
 
 # The servers below start once per storage combination; under pytest-xdist this module's tests
 # stay on one worker so that they are not started again on another.
@@ -243,7 +247,7 @@ def seed_site(tmp_path_factory: pytest.TempPathFactory, serve_storage: str,
 def test_the_seed_examples_pass_under_serve(seed_site: SimpleNamespace, gonk_proc: Any) -> None:
     """The seed's client code, in order, as tests/e2e/test_seed_examples.py runs it against
     `gonk-api run`, now against two gunicorn workers."""
-    seed_examples_in_order(seed_site, gonk_proc)
+    seed_code_examples_in_order(seed_site, gonk_proc)
 
 
 # --- uploads cut off by the client -------------------------------------------------------------
@@ -364,27 +368,15 @@ def test_every_request_gets_one_access_log_line_on_stdout(served: SimpleNamespac
 # --- several workers, one dataset ---------------------------------------------------------------
 
 
-def _workers(master: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{master}/task").iterdir():
-        children += [int(pid) for pid in (task / "children").read_text().split()]
-    return children
-
-
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
 def test_several_workers_write_one_dataset_concurrently(served: SimpleNamespace,
                                                         gonk_proc: Any) -> None:
     threads, per_thread, dataset = 8, 20, "crowded"
     auth = {"x-api-key": served.key}
     assert requests.post(f"{served.base}/datasets", json={"name": dataset}, headers=auth,
                          timeout=TIMEOUT).status_code == 200
-    workers = _workers(served.server.proc.pid)
+    workers = child_pids(served.server.proc.pid)
     assert len(workers) == 3, workers
-    ticks_before = {pid: _cpu_ticks(pid) for pid in workers}
+    ticks_before = {pid: cpu_ticks(pid) for pid in workers}
 
     results: list[tuple[bytes, int, str]] = []
     lock = threading.Lock()
@@ -417,7 +409,7 @@ def test_several_workers_write_one_dataset_concurrently(served: SimpleNamespace,
     assert len(results) == threads * per_thread
     refused = [(status, text) for _, status, text in results if status != 200]
     assert not refused, refused[:5]
-    busy = [pid for pid in workers if _cpu_ticks(pid) - ticks_before[pid] >= 5]
+    busy = [pid for pid in workers if cpu_ticks(pid) - ticks_before[pid] >= 5]
     assert len(busy) >= 2, "the writes did not reach several worker processes"
     print(f"\n{threads * per_thread} creates by {threads} clients through 3 workers in "
           f"{elapsed:.2f} s: {threads * per_thread / elapsed:.0f}/s")

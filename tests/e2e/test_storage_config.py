@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import postgres
 import pytest
+
+from tests.support import postgres
 
 
 def _one_line_error(result: Any) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gonk.storage.blobs import CHUNK, BlobStoreUnavailable, BlobTooLarge, LocalBlobStore
+from gonk.storage.blobs import CHUNK, BlobStoreUnavailable, BlobTooLarge
+from gonk.storage.blobs.local import LocalBlobStore
 
 
 def test_create_makes_every_prefix_directory_once(tmp_path: Path) -> None:

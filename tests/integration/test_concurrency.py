@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import b64, recompute_chain
 
-from gonk.instance import Instance
-from gonk.storage.database import dataset_row, event_bodies
+from gonk.installation import Installation
+from gonk.storage.datasets import get as dataset_row
+from gonk.storage.log import event_bodies
 from gonk.verify import verify_dataset
+from tests.support.chain import recompute_chain
+from tests.support.http import b64
 
 DATASET = "busy"
 THREADS = 16
@@ -38,10 +40,10 @@ WRITER_SCRIPT = r"""
 import sys, time
 from pathlib import Path
 from gonk import service
-from gonk.instance import Instance
+from gonk.installation import Installation
 
 data_dir, tag, count, go_file = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-instance = Instance.open(data_dir)
+instance = Installation.open(data_dir)
 deadline = time.monotonic() + 30
 while not go_file.exists():  # start both processes' loops together
     if time.monotonic() > deadline:
@@ -210,7 +212,7 @@ def test_threads_and_processes_write_one_unbroken_chain(tmp_path: Path, gonk_pro
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"{DATASET}: OK" in verified.stdout
 
-    instance = Instance.open(data_dir)
+    instance = Installation.open(data_dir)
     try:
         verdict = verify_dataset(instance, DATASET)
         assert verdict.ok, verdict.message

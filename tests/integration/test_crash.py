@@ -21,7 +21,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import STORAGE_KINDS, b64, installed_blobs, process_storage, recompute_chain
+
+from tests.support.chain import recompute_chain
+from tests.support.http import b64
+from tests.support.processes import child_pids, is_gone
+from tests.support.storage import STORAGE_KINDS, installed_blobs, process_storage
 
 DATASET = "crashy"
 JSON_WRITERS = 6
@@ -105,29 +109,14 @@ def _all_events(base: str, key: str) -> list[dict[str, Any]]:
         events += resp.json()
 
 
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(child) for child in (task / "children").read_text().split()]
-    return children
-
-
-def _dead(pid: int) -> bool:
-    """Gone, or a zombie (dead, waiting for whoever adopted it to reap it)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-
-
 def _kill_whole_server(server: Any) -> None:
     """SIGKILL the gunicorn master and all its workers at once (its own process group)."""
-    workers = _children(server.proc.pid)
+    workers = child_pids(server.proc.pid)
     assert len(workers) == 2, workers
     os.killpg(server.proc.pid, signal.SIGKILL)
     server.proc.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while not all(_dead(pid) for pid in workers):
+    while not all(is_gone(pid) for pid in workers):
         assert time.monotonic() < deadline, "workers survived SIGKILL of their group"
         time.sleep(0.01)
 

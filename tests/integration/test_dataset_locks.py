@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gonk import service
-from gonk.instance import Instance
+from gonk.installation import Installation
 from gonk.users import add_user
 from gonk.verify import verify_dataset
 
@@ -30,13 +30,13 @@ def storage_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _libpq_url(instance: Instance) -> str:
+def _libpq_url(instance: Installation) -> str:
     return instance.db.engine.url.set(drivername="postgresql").render_as_string(
         hide_password=False)
 
 
 @contextmanager
-def _dataset_row_locked(instance: Instance, name: str) -> Iterator[int]:
+def _dataset_row_locked(instance: Installation, name: str) -> Iterator[int]:
     """Hold `name`'s row lock in a connection of our own; yields that connection's backend pid.
     Released (rolled back) when the block ends."""
     import psycopg
@@ -51,7 +51,7 @@ def _dataset_row_locked(instance: Instance, name: str) -> Iterator[int]:
             conn.rollback()
 
 
-def _backends_blocked_by(instance: Instance, holder_pid: int) -> list[int]:
+def _backends_blocked_by(instance: Installation, holder_pid: int) -> list[int]:
     import psycopg
 
     with psycopg.connect(_libpq_url(instance), autocommit=True) as conn:
@@ -76,12 +76,12 @@ class Writer(threading.Thread):
             self.error = exc
 
 
-def _create(instance: Instance, dataset: str, name: str) -> Callable[[], Any]:
+def _create(instance: Installation, dataset: str, name: str) -> Callable[[], Any]:
     return lambda: service.create_object(instance, dataset, "alice", name, "text/plain",
                                          f"{dataset}/{name}".encode())
 
 
-def test_a_locked_dataset_holds_back_only_its_own_writes(instance: Instance) -> None:
+def test_a_locked_dataset_holds_back_only_its_own_writes(instance: Installation) -> None:
     add_user(instance, "alice")
     for name in ("held", "free"):
         service.create_dataset(instance, "alice", name)

@@ -17,13 +17,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import LABEL_SCHEMA
 
 from gonk import garbage, service
 from gonk.api import create_app
-from gonk.instance import Instance
-from gonk.storage.blobs import LocalBlobStore
-from gonk.storage.database import dataset_row, event_bodies
+from gonk.installation import Installation
+from gonk.storage.blobs.local import LocalBlobStore
+from gonk.storage.datasets import get as dataset_row
+from gonk.storage.log import event_bodies
+from tests.support.http import LABEL_SCHEMA
 
 DATASET = "g"
 TWO_HOURS = 2 * 3600
@@ -31,12 +32,12 @@ SUMMARY = re.compile(r"(Would remove|Removed) (\d+) unreferenced blobs \((\d+) b
                      r"(\d+) temporary upload files; kept (\d+) blobs\.")
 
 
-def _events(instance: Instance) -> list[dict[str, Any]]:
+def _events(instance: Installation) -> list[dict[str, Any]]:
     with instance.db.read() as conn:
         return list(event_bodies(conn, dataset_row(conn, DATASET).id))
 
 
-def _review_last(instance: Instance, accept: bool) -> None:
+def _review_last(instance: Installation, accept: bool) -> None:
     service.review(instance, DATASET, "alice", _events(instance)[-1]["uuid"], accept)
 
 
@@ -51,7 +52,7 @@ def _blob_files(data_dir: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in root.glob("??/*") if p.is_file()}
 
 
-def _referenced(instance: Instance) -> set[str]:
+def _referenced(instance: Installation) -> set[str]:
     """Hashes that the log's events reference, read from the events themselves."""
     digests = set()
     for event in _events(instance):
@@ -78,7 +79,7 @@ def site(tmp_path: Path, gonk_proc: Any) -> SimpleNamespace:
     init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data_dir)
     assert init.returncode == 0, init.stderr
     key = gonk_proc.last_line(init.stdout)
-    instance = Instance.open(data_dir)
+    instance = Installation.open(data_dir)
     try:
         service.create_dataset(instance, "alice", DATASET)
         schema = json.dumps(LABEL_SCHEMA).encode()
@@ -230,7 +231,7 @@ def test_a_blob_referenced_after_gc_listed_the_references_is_kept(
     """Writes commit while gc runs: a blob that was unreferenced when gc took its snapshot of
     references but is referenced by the time it would be removed stays."""
     monkeypatch.setattr(garbage, "referenced_digests", lambda instance: set())
-    instance = Instance.open(site.data_dir)
+    instance = Installation.open(site.data_dir)
     try:
         for digest in site.referenced | site.orphans:
             _age(instance.blobs.path(digest))
@@ -325,10 +326,10 @@ def test_a_write_that_finds_the_blob_moved_aside_stores_it_again(store: LocalBlo
 def test_gc_puts_back_blobs_left_aside_by_a_gc_that_died(tmp_path):
     from gonk import service
     from gonk.garbage import collect
-    from gonk.instance import Instance
+    from gonk.installation import Installation
     from gonk.users import add_user
 
-    instance = Instance.create(tmp_path / "data")
+    instance = Installation.create(tmp_path / "data")
     add_user(instance, "alice")
     service.create_dataset(instance, "alice", "ds")
     service.create_object(instance, "ds", "alice", "a.txt", "text/plain", b"keep me")

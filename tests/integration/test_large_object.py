@@ -14,12 +14,13 @@ import hashlib
 import random
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
+
+from tests.support.processes import child_pids, status_kib
 
 MIB = 1024 * 1024
 CHUNK = MIB
@@ -29,20 +30,6 @@ MAX_JSON = 16 * MIB
 MAX_GROWTH = 100 * MIB
 DATASET = "big"
 TIMEOUT = 300
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(child) for child in (task / "children").read_text().split()]
-    return children
-
-
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
 class Source:
@@ -81,7 +68,7 @@ def big(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any) -> Iterator[Si
         new_session=True)
     try:
         base, auth = server.base, {"x-api-key": key}
-        (worker,) = _children(server.proc.pid)
+        (worker,) = child_pids(server.proc.pid)
         assert requests.post(f"{base}/datasets", json={"name": DATASET}, headers=auth,
                              timeout=TIMEOUT).status_code == 200
         # warm up the worker on every path the large object will take, with a small object
@@ -94,8 +81,8 @@ def big(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any) -> Iterator[Si
             resp = requests.get(f"{base}/datasets/{DATASET}/objects/{small_uuid}/0{suffix}",
                                 headers=auth, timeout=TIMEOUT)
             assert resp.status_code == 200, resp.text
-        peak_before = _status_kib(worker, "VmHWM") * 1024
-        rss_before = _status_kib(worker, "VmRSS") * 1024
+        peak_before = status_kib(worker, "VmHWM") * 1024
+        rss_before = status_kib(worker, "VmRSS") * 1024
 
         source = Source(SEED, SIZE)
         started = time.monotonic()
@@ -104,7 +91,7 @@ def big(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any) -> Iterator[Si
                                  headers={**auth, "Content-Type": "video/mp4"}, timeout=TIMEOUT)
         upload_seconds = time.monotonic() - started
         assert uploaded.status_code == 200, uploaded.text
-        peak_after_upload = _status_kib(worker, "VmHWM") * 1024
+        peak_after_upload = status_kib(worker, "VmHWM") * 1024
 
         started = time.monotonic()
         download_sha, download_size = hashlib.sha256(), 0
@@ -116,8 +103,8 @@ def big(tmp_path_factory: pytest.TempPathFactory, gonk_proc: Any) -> Iterator[Si
                 download_sha.update(chunk)
                 download_size += len(chunk)
         download_seconds = time.monotonic() - started
-        peak_after_download = _status_kib(worker, "VmHWM") * 1024
-        assert _children(server.proc.pid) == [worker], "the worker was replaced meanwhile"
+        peak_after_download = status_kib(worker, "VmHWM") * 1024
+        assert child_pids(server.proc.pid) == [worker], "the worker was replaced meanwhile"
 
         print(f"\n{SIZE / MIB:.0f} MiB up in {upload_seconds:.1f} s "
               f"({SIZE / MIB / upload_seconds:.0f} MiB/s), down in {download_seconds:.1f} s "

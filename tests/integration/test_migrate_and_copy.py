@@ -10,21 +10,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-import postgres
 import pytest
 from sqlalchemy import select
 
 from gonk import service
-from gonk.instance import Instance
-from gonk.storage import schema
+from gonk.installation import Installation
+from gonk.storage import revision
 from gonk.storage import tables as t
 from gonk.users import add_user, user_for_key
+from tests.support import postgres
 
 LABEL = json.dumps({"type": "object", "properties": {"label": {"type": "string"}},
                     "required": ["label"]}).encode()
 
 
-def _fill(instance: Instance) -> dict[str, Any]:
+def _fill(instance: Installation) -> dict[str, Any]:
     """Two datasets with schemas, objects (one updated, one deleted), annotations, accepts,
     a reject and an owner change; returns the users' keys and the bytes stored."""
     keys = {"alice": add_user(instance, "alice"), "bob": add_user(instance, "bob")}
@@ -59,7 +59,7 @@ def _fill(instance: Instance) -> dict[str, Any]:
     return {"keys": keys, "bytes": stored}
 
 
-def _log(instance: Instance) -> list[tuple[str, int, str, str]]:
+def _log(instance: Installation) -> list[tuple[str, int, str, str]]:
     with instance.db.read() as conn:
         rows = conn.execute(select(t.datasets.c.name, t.events.c.seq, t.events.c.body,
                                    t.events.c.integrity)
@@ -90,7 +90,7 @@ def _make_legacy(data_dir: Path) -> None:
 def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
                                                                gonk_proc: Any) -> None:
     data_dir = tmp_path / "data"
-    instance = Instance.create(data_dir)
+    instance = Installation.create(data_dir)
     filled = _fill(instance)
     log_before = _log(instance)
     instance.close()
@@ -109,9 +109,9 @@ def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
 
     verified = gonk_proc.run_cli("verify", data_dir=data_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    instance = Instance.open(data_dir)
+    instance = Installation.open(data_dir)
     try:
-        assert schema.status(instance.db) == schema.CURRENT
+        assert revision.status(instance.db) == revision.CURRENT
         assert _log(instance) == log_before
         for data in filled["bytes"]:
             digest = hashlib.sha256(data).hexdigest()
@@ -130,7 +130,7 @@ def postgres_url() -> Any:
 
 def test_copy_moves_everything_and_verifies(tmp_path: Path, gonk_proc: Any,
                                             postgres_url: str) -> None:
-    source = Instance.create(tmp_path / "data")
+    source = Installation.create(tmp_path / "data")
     filled = _fill(source)
     log_before = _log(source)
     source.close()
@@ -143,7 +143,7 @@ def test_copy_moves_everything_and_verifies(tmp_path: Path, gonk_proc: Any,
     assert "birds: OK" in copied.stdout and "cars: OK" in copied.stdout
     assert "Copied 2 users, 2 datasets" in copied.stdout
 
-    target = Instance.open(tmp_path / "elsewhere", postgres_url, f"file://{target_blobs}")
+    target = Installation.open(tmp_path / "elsewhere", postgres_url, f"file://{target_blobs}")
     try:
         assert _log(target) == log_before  # every event, byte for byte, same chain
         for user, key in filled["keys"].items():
@@ -165,7 +165,7 @@ def test_copy_moves_everything_and_verifies(tmp_path: Path, gonk_proc: Any,
 
 
 def test_copy_stops_at_a_broken_chain(tmp_path: Path, gonk_proc: Any, postgres_url: str) -> None:
-    source = Instance.create(tmp_path / "data")
+    source = Installation.create(tmp_path / "data")
     _fill(source)
     with source.db.write() as conn:  # tamper with one stored event
         row = conn.execute(select(t.events.c.dataset_id, t.events.c.seq, t.events.c.body)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import LABEL_SCHEMA, b64
 from sqlalchemy import event
+
+from tests.support.http import LABEL_SCHEMA, b64
 
 
 @pytest.fixture

@@ -19,9 +19,11 @@ from gonk import service
 from gonk.domain import integrity, rules
 from gonk.domain.errors import GonkError
 from gonk.domain.memory import MemoryState
-from gonk.instance import Instance
+from gonk.installation import Installation
 from gonk.storage import tables as t
-from gonk.storage.database import SqlState, dataset_row, event_bodies
+from gonk.storage.datasets import get as dataset_row
+from gonk.storage.log import event_bodies
+from gonk.storage.projection import SqlState
 from gonk.users import add_user
 from gonk.verify import verify_dataset
 
@@ -80,12 +82,12 @@ class Ledger:
     successes: int = 0
 
 
-def event_count(instance: Instance, name: str) -> int:
+def event_count(instance: Installation, name: str) -> int:
     with instance.db.read() as conn:
         return dataset_row(conn, name).event_count
 
 
-def last_event(instance: Instance, name: str) -> tuple[str, str]:
+def last_event(instance: Installation, name: str) -> tuple[str, str]:
     with instance.db.read() as conn:
         row = conn.execute(select(t.events.c.uuid, t.events.c.type)
                            .where(t.events.c.dataset_id == dataset_row(conn, name).id)
@@ -93,7 +95,7 @@ def last_event(instance: Instance, name: str) -> tuple[str, str]:
     return row.uuid, row.type
 
 
-def replay(instance: Instance, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def replay(instance: Installation, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the log replayed through the rules into memory, the stored derived state)."""
     with instance.db.read() as conn:
         dataset_id = dataset_row(conn, name).id
@@ -109,7 +111,7 @@ def replay(instance: Instance, name: str) -> tuple[dict[str, Any], dict[str, Any
 class RandomClient:
     """Random operations, many of them refused, through gonk.service."""
 
-    def __init__(self, instance: Instance, rng: random.Random, ledgers: list[Ledger]) -> None:
+    def __init__(self, instance: Installation, rng: random.Random, ledgers: list[Ledger]) -> None:
         self.instance, self.rng, self.ledgers = instance, rng, ledgers
         self.outcomes: Counter[tuple[str, int]] = Counter()  # (operation, 200 or error status)
 
@@ -227,7 +229,7 @@ class RandomClient:
         ledger.events.append(last_event(inst, ds))
 
 
-def test_random_history_replays_to_the_stored_state(instance: Instance) -> None:
+def test_random_history_replays_to_the_stored_state(instance: Installation) -> None:
     for user in USERS:
         add_user(instance, user)
     service.create_dataset(instance, "alice", "alpha")
@@ -269,7 +271,7 @@ def test_random_history_replays_to_the_stored_state(instance: Instance) -> None:
 
 
 @pytest.fixture
-def small(instance: Instance) -> dict[str, Any]:
+def small(instance: Installation) -> dict[str, Any]:
     """Two datasets with a little history each; returns the uuids of alpha's events."""
     add_user(instance, "alice")
     add_user(instance, "bob")
@@ -294,16 +296,16 @@ def small(instance: Instance) -> dict[str, Any]:
     return {"events": events, "object": objects["alpha"]}
 
 
-def cli_verify(gonk_proc: Any, instance: Instance, *names: str) -> Any:
+def cli_verify(gonk_proc: Any, instance: Installation, *names: str) -> Any:
     return gonk_proc.run_cli("verify", *names, data_dir=instance.data_dir)
 
 
-def alpha_id(instance: Instance) -> int:
+def alpha_id(instance: Installation) -> int:
     with instance.db.read() as conn:
         return dataset_row(conn, "alpha").id
 
 
-def test_tampered_event_body_is_reported_by_name(instance: Instance, small: dict[str, Any],
+def test_tampered_event_body_is_reported_by_name(instance: Installation, small: dict[str, Any],
                                                  gonk_proc: Any) -> None:
     victim = small["events"][2]  # the ObjectCreateEvent of a.txt
     assert victim["type"] == "ObjectCreateEvent"
@@ -326,7 +328,7 @@ def test_tampered_event_body_is_reported_by_name(instance: Instance, small: dict
 
 
 def test_rewritten_chain_with_a_forbidden_event_is_reported_by_name(
-        instance: Instance, small: dict[str, Any], gonk_proc: Any) -> None:
+        instance: Installation, small: dict[str, Any], gonk_proc: Any) -> None:
     """A forger who recomputes every integrity still cannot make a non-owner's review pass."""
     events = small["events"]
     victim = events[-1]
@@ -349,7 +351,7 @@ def test_rewritten_chain_with_a_forbidden_event_is_reported_by_name(
     assert result.returncode == 1 and victim["uuid"] in result.stdout
 
 
-def test_tampered_derived_rows_are_reported(instance: Instance, small: dict[str, Any],
+def test_tampered_derived_rows_are_reported(instance: Installation, small: dict[str, Any],
                                             gonk_proc: Any) -> None:
     ds = alpha_id(instance)
     pending = next(e for e in small["events"] if e["type"] == "AnnotationCreateEvent")
@@ -375,13 +377,13 @@ def test_tampered_derived_rows_are_reported(instance: Instance, small: dict[str,
     with instance.db.write() as conn:
         conn.execute(update(t.versions).where(
             t.versions.c.dataset_id == ds, t.versions.c.uuid == obj["uuid"],
-            t.versions.c.version == 0).values(da=True))
+            t.versions.c.version == 0).values(delete_accepted=True))
     verdict = verify_dataset(instance, "alpha")
     assert not verdict.ok and "versions" in verdict.message and obj["uuid"] in verdict.message
     assert cli_verify(gonk_proc, instance).returncode == 1
 
 
-def test_missing_last_event_is_reported(instance: Instance, small: dict[str, Any],
+def test_missing_last_event_is_reported(instance: Installation, small: dict[str, Any],
                                         gonk_proc: Any) -> None:
     ds = alpha_id(instance)
     last = small["events"][-1]
@@ -394,7 +396,7 @@ def test_missing_last_event_is_reported(instance: Instance, small: dict[str, Any
     assert cli_verify(gonk_proc, instance, "alpha").returncode == 1
 
 
-def test_verify_of_unknown_dataset_fails_cleanly(instance: Instance, gonk_proc: Any,
+def test_verify_of_unknown_dataset_fails_cleanly(instance: Installation, gonk_proc: Any,
                                                  tmp_path: Path) -> None:
     result = cli_verify(gonk_proc, instance, "nope")
     assert result.returncode == 1 and "Traceback" not in result.stderr

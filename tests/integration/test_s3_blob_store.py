@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services import missing_service, s3_client, use_s3_endpoint
 
 from gonk.storage import blobs as blobs_module
 from gonk.storage.blobs import (
     CHUNK,
     BlobStoreUnavailable,
     BlobTooLarge,
-    LocalBlobStore,
     open_blob_store,
 )
+from gonk.storage.blobs.local import LocalBlobStore
+from tests.support.s3 import missing_service, s3_client, use_s3_endpoint
 
 try:
-    from gonk.storage.s3blobs import PART_SIZE, S3BlobStore
+    from gonk.storage.blobs.s3 import PART_SIZE, S3BlobStore
 except ImportError as exc:  # boto3 missing: the module is skipped (or fails, if required)
     missing_service(f"boto3 is not installed: pip install 'gonk[s3]' ({exc})")
 
@@ -455,7 +455,7 @@ def test_other_blob_store_urls_are_refused_with_the_accepted_forms(url: str,
 def test_an_s3_url_without_boto3_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` now fails
-    monkeypatch.delitem(sys.modules, "gonk.storage.s3blobs")
+    monkeypatch.delitem(sys.modules, "gonk.storage.blobs.s3")
     with pytest.raises(BlobStoreUnavailable, match=r"pip install 'gonk\[s3\]'"):
         open_blob_store("s3://bucket", tmp_path)
     assert blobs_module.open_blob_store(None, tmp_path) is not None  # local still works

@@ -12,19 +12,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import LABEL_SCHEMA
-from services import missing_service, s3_client
 
 from gonk import garbage, service
 from gonk.api import create_app
-from gonk.instance import Instance
+from gonk.installation import Installation
 from gonk.storage.blobs import CHUNK
-from gonk.storage.database import dataset_row, event_bodies
+from gonk.storage.datasets import get as dataset_row
+from gonk.storage.log import event_bodies
 from gonk.users import add_user
 from gonk.verify import verify_dataset
+from tests.support.http import LABEL_SCHEMA
+from tests.support.s3 import missing_service, s3_client
 
 try:
-    from gonk.storage.s3blobs import S3BlobStore
+    from gonk.storage.blobs.s3 import S3BlobStore
 except ImportError as exc:
     missing_service(f"boto3 is not installed: pip install 'gonk[s3]' ({exc})")
 
@@ -35,9 +36,9 @@ MiB = 1024**2
 
 
 @pytest.fixture
-def s3_instance(tmp_path: Path, bucket: str) -> Iterator[Instance]:
+def s3_instance(tmp_path: Path, bucket: str) -> Iterator[Installation]:
     """An installation (SQLite) whose bytes are moved to a bucket of its own."""
-    instance = Instance.create(tmp_path / "s3")
+    instance = Installation.create(tmp_path / "s3")
     instance.blobs = S3BlobStore(bucket, PREFIX)
     instance.blobs.check()
     yield instance
@@ -53,9 +54,9 @@ def _keys(s3_endpoint: str, bucket: str, under: str = "") -> list[str]:
 class Site:
     """An app on an installation, with alice's dataset, as a client sees it."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Installation) -> None:
         self.instance = instance
-        self.app = create_app(instance=instance)
+        self.app = create_app(installation=instance)
         self.app.config["TESTING"] = True
         self.client = self.app.test_client()
         self.key = add_user(instance, "alice")
@@ -76,13 +77,13 @@ class Site:
 
 
 @pytest.fixture
-def s3_site(s3_instance: Instance) -> Site:
+def s3_site(s3_instance: Installation) -> Site:
     return Site(s3_instance)
 
 
 @pytest.fixture
 def local_site(tmp_path: Path) -> Iterator[Site]:
-    instance = Instance.create(tmp_path / "local")
+    instance = Installation.create(tmp_path / "local")
     yield Site(instance)
     instance.close()
 
@@ -213,7 +214,7 @@ def test_json_load_and_upload_limits_work_on_s3(s3_site: Site, s3_endpoint: str,
 
 
 @pytest.fixture
-def history(s3_instance: Instance, s3_endpoint: str, bucket: str) -> SimpleNamespace:
+def history(s3_instance: Installation, s3_endpoint: str, bucket: str) -> SimpleNamespace:
     """Accepted, rejected, updated and deleted versions, an annotation; and garbage: bytes no
     event references, a temporary key and an unfinished multipart upload of killed uploads."""
     instance = s3_instance

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import process_storage, recompute_chain
+
+from tests.support.chain import recompute_chain
+from tests.support.storage import process_storage
 
 THREADS = 12
 WRITES_PER_THREAD = 10

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gonk.storage import schema
+from gonk.storage import revision
 from gonk.storage.database import Database, sqlite_url
 
 FORK = multiprocessing.get_context("fork")
@@ -40,7 +40,7 @@ def _write_until_released(database: Database, inside: object, release: object) -
 def test_a_write_transaction_holds_the_queue_for_other_processes(
         tmp_path: Path, parent_wrote_first: bool) -> None:
     database = Database(sqlite_url(tmp_path))
-    schema.upgrade(database)
+    revision.upgrade(database)
     if parent_wrote_first:  # the forked child must open its own queue file, not share ours
         with database.write():
             pass
@@ -63,7 +63,7 @@ def test_a_write_transaction_holds_the_queue_for_other_processes(
 
 def test_the_queue_is_free_between_writes(tmp_path: Path) -> None:
     database = Database(sqlite_url(tmp_path))
-    schema.upgrade(database)
+    revision.upgrade(database)
     with database.write() as conn:
         conn.exec_driver_sql("SELECT 1")
         assert _queue_is_taken(tmp_path)  # another open file of ours is refused too

@@ -164,7 +164,7 @@ class Dataset:
     def flags(self, item_uuid: str, number: int = 0) -> set[str]:
         v = self.version(item_uuid, number)
         return {name for name, on in
-                (("CP", v.cp), ("CR", v.cr), ("DP", v.dp), ("DA", v.da)) if on}
+                (("CP", v.create_pending), ("CR", v.create_rejected), ("DP", v.delete_pending), ("DA", v.delete_accepted)) if on}
 
     def status(self, item_uuid: str, number: int = 0) -> set[str]:
         return self.version(item_uuid, number).status_words()
@@ -370,9 +370,14 @@ class TestDeletionOfUnsettledCreation:
 # =============================================================================================
 
 
+# The SPEC's short names of the status flags, as the tables below use them.
+FLAG_NAMES = {"cp": "create_pending", "cr": "create_rejected", "dp": "delete_pending",
+              "da": "delete_accepted"}
+
+
 def _version(**flags: bool) -> rules.Version:
     return rules.Version("00000000-0000-4000-8000-000000000000", 0, rules.OBJECT, "n", "t/p",
-                         0, sha(b""), **flags)
+                         0, sha(b""), **{FLAG_NAMES[name]: on for name, on in flags.items()})
 
 
 @pytest.mark.parametrize(
@@ -403,7 +408,7 @@ def test_status_words_follow_spec_definitions(cp: bool, cr: bool, dp: bool, da: 
 
 def test_new_version_defaults_to_create_pending() -> None:
     v = _version()
-    assert (v.cp, v.cr, v.dp, v.da) == (True, False, False, False)
+    assert (v.create_pending, v.create_rejected, v.delete_pending, v.delete_accepted) == (True, False, False, False)
     assert v.live
 
 
@@ -589,7 +594,7 @@ class TestReviews:
         flags = [c for c in changes if isinstance(c, rules.FlagsChanged)]
         assert len(flags) == 1
         assert (flags[0].version.uuid, flags[0].version.version) == (uid(obj), 0)
-        assert (flags[0].version.cp, flags[0].version.cr) == (False, True)
+        assert (flags[0].version.create_pending, flags[0].version.create_rejected) == (False, True)
 
     def test_review_of_update_touches_only_that_version(self, ds: Dataset) -> None:
         obj = ds.create_object()
@@ -884,7 +889,9 @@ class TestAnnotations:
         ds, schema, obj = world
         other = ds.create_object()
         ann = ds.create_annotation(schema, [obj, (uid(other), 0)])
-        assert ds.state.links == {(uid(ann), obj[0], obj[1]), (uid(ann), uid(other), 0)}
+        linked = {(link.annotation_uuid, link.object_uuid, link.object_version)
+                  for link in ds.state.links}
+        assert linked == {(uid(ann), obj[0], obj[1]), (uid(ann), uid(other), 0)}
         version = ds.version(uid(ann))
         assert version.kind == "annotation"
         assert (version.schema_uuid, version.schema_version) == schema
@@ -955,7 +962,7 @@ class TestAnnotations:
         ds, schema, obj = world
         ds.update_object(obj[0])
         ann = ds.create_annotation(schema, [obj, (obj[0], 1)])
-        assert len([link for link in ds.state.links if link[0] == uid(ann)]) == 2
+        assert len([link for link in ds.state.links if link.annotation_uuid == uid(ann)]) == 2
 
     def test_missing_object_is_not_found(self, world: Any) -> None:
         ds, schema, obj = world
@@ -1074,7 +1081,7 @@ class TestDecideIsPure:
         obj = ds.create_object()
         review = ds.accept(obj)
         added = ds.add_owner(BOB)
-        assert [ds.state.event_seqs[e["uuid"]] for e in (obj, review, added)] == [2, 3, 4]
+        assert [ds.state.events[e["uuid"]].seq for e in (obj, review, added)] == [2, 3, 4]
         assert ds.state.event(review["uuid"]).review is None
         assert ds.state.event(added["uuid"]).review is None
         info = ds.state.event(obj["uuid"])

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, g, request
 
 from ..domain.errors import Unauthorized
-from ..instance import Instance
+from ..installation import Installation
 from ..users import user_for_key
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
@@ -22,10 +22,10 @@ MAX_JSON_ENV = "GONK_MAX_JSON_BYTES"
 MAX_STREAM_ENV = "GONK_MAX_STREAM_BYTES"
 
 
-def create_app(data_dir: str | Path | None = None, instance: Instance | None = None,
+def create_app(data_dir: str | Path | None = None, installation: Installation | None = None,
                config: dict[str, Any] | None = None, database_url: str | None = None,
                blob_url: str | None = None) -> Flask:
-    """Build the app on an initialised data directory (or an already opened Instance).
+    """Build the app on an initialised data directory (or an already opened Installation).
 
     Limits: MAX_CONTENT_LENGTH (JSON bodies; env GONK_MAX_JSON_BYTES, default 64 MiB) and
     GONK_MAX_STREAM_BYTES (raw uploads; env of the same name, default 10 GiB).
@@ -36,11 +36,11 @@ def create_app(data_dir: str | Path | None = None, instance: Instance | None = N
         os.environ.get(MAX_STREAM_ENV, DEFAULT_MAX_STREAM_BYTES))
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
-    if instance is None:
+    if installation is None:
         if data_dir is None:
-            raise ValueError("create_app needs a data directory or an Instance")
-        instance = Instance.open(Path(data_dir), database_url, blob_url)
-    app.extensions["gonk"] = instance
+            raise ValueError("create_app needs a data directory or an Installation")
+        installation = Installation.open(Path(data_dir), database_url, blob_url)
+    app.extensions["gonk"] = installation
 
     @app.before_request
     def _authenticate() -> None:
@@ -49,7 +49,7 @@ def create_app(data_dir: str | Path | None = None, instance: Instance | None = N
         key = request.headers.get("x-api-key")
         if not key:
             raise Unauthorized("Missing API key: send it in the x-api-key header.")
-        user = user_for_key(instance, key)
+        user = user_for_key(installation, key)
         if user is None:
             raise Unauthorized("Unknown API key.")
         g.user = user

@@ -19,7 +19,7 @@ def create_annotation(dataset: str):
     ref = parsing.schema_ref(body)
     objects = parsing.object_identifiers(body)
     data = parsing.base64_field(body, "annotation")
-    return jsonify(service.create_annotation(context.instance(), name, context.user(), ref,
+    return jsonify(service.create_annotation(context.installation(), name, context.user(), ref,
                                              objects, data))
 
 
@@ -27,7 +27,7 @@ def create_annotation(dataset: str):
 def list_annotations(dataset: str):
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
-    return jsonify(queries.list_items(context.instance(), name, rules.ANNOTATION, after, limit))
+    return jsonify(queries.list_items(context.installation(), name, rules.ANNOTATION, after, limit))
 
 
 @bp.get("/<segment>")
@@ -42,7 +42,7 @@ def update_annotation(dataset: str, segment: str):
     body = parsing.json_body()
     ref = parsing.schema_ref(body)
     data = parsing.base64_field(body, "annotation")
-    return jsonify(service.update_annotation(context.instance(), name, context.user(),
+    return jsonify(service.update_annotation(context.installation(), name, context.user(),
                                              item_uuid, ref, data))
 
 
@@ -50,7 +50,7 @@ def update_annotation(dataset: str, segment: str):
 def load_annotation(dataset: str, annotation_uuid: str, version: str):
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
-    return jsonify(queries.load_version(context.instance(), name, rules.ANNOTATION, item,
+    return jsonify(queries.load_version(context.installation(), name, rules.ANNOTATION, item,
                                         number))
 
 
@@ -58,5 +58,5 @@ def load_annotation(dataset: str, annotation_uuid: str, version: str):
 def delete_annotation(dataset: str, annotation_uuid: str, version: str):
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
-    return jsonify(service.delete_annotation(context.instance(), name, context.user(), item,
+    return jsonify(service.delete_annotation(context.installation(), name, context.user(), item,
                                              number))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import current_app, g
 
 from ..domain import validation
-from ..instance import Instance
+from ..installation import Installation
 
 
-def instance() -> Instance:
+def installation() -> Installation:
     return current_app.extensions["gonk"]
 
 

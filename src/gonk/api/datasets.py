@@ -12,9 +12,9 @@ bp = Blueprint("datasets", __name__)
 def create_dataset():
     body = parsing.json_body()
     name = parsing.string_field(body, "name")
-    return jsonify(service.create_dataset(context.instance(), context.user(), name))
+    return jsonify(service.create_dataset(context.installation(), context.user(), name))
 
 
 @bp.get("/datasets")
 def list_datasets():
-    return jsonify(queries.list_datasets(context.instance()))
+    return jsonify(queries.list_datasets(context.installation()))

@@ -13,7 +13,7 @@ bp = Blueprint("events", __name__, url_prefix="/datasets/<dataset>/events")
 def list_events(dataset: str):
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
-    bodies = queries.event_page(context.instance(), name, after, limit)
+    bodies = queries.event_page(context.installation(), name, after, limit)
     # The stored JSON is sent as stored: exactly the hashed object plus its integrity.
     return Response("[" + ",".join(bodies) + "]", mimetype="application/json")
 
@@ -21,7 +21,7 @@ def list_events(dataset: str):
 def _review(dataset: str, event_uuid: str, accept: bool) -> Response:
     name = context.dataset(dataset)
     target = validation.parse_uuid(event_uuid, "event uuid")
-    return jsonify(service.review(context.instance(), name, context.user(), target, accept))
+    return jsonify(service.review(context.installation(), name, context.user(), target, accept))
 
 
 @bp.put("/<event_uuid>/accept")

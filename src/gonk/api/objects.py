@@ -45,7 +45,7 @@ def _content(dataset: str) -> tuple[str, str, bytes | StoredBlob]:
     mimetype = validation.mimetype(request.content_type)
     limit = current_app.config["GONK_MAX_STREAM_BYTES"]
     request.max_content_length = limit
-    return name, mimetype, service.store_stream(context.instance(), dataset, _body_chunks(),
+    return name, mimetype, service.store_stream(context.installation(), dataset, _body_chunks(),
                                                 limit)
 
 
@@ -76,7 +76,7 @@ def _body_chunks() -> Iterator[bytes]:
 def create_object(dataset: str):
     name = context.dataset(dataset)
     obj_name, mimetype, data = _content(name)
-    return jsonify(service.create_object(context.instance(), name, context.user(), obj_name,
+    return jsonify(service.create_object(context.installation(), name, context.user(), obj_name,
                                          mimetype, data))
 
 
@@ -88,9 +88,9 @@ def list_objects(dataset: str):
         digest = request.args["hash"]
         if not validation.is_sha256(digest):
             raise Invalid("'hash' must be a sha256 digest: 64 lowercase hex characters.")
-        return jsonify(queries.objects_with_hash(context.instance(), name, digest))
+        return jsonify(queries.objects_with_hash(context.installation(), name, digest))
     after, limit = parsing.after_and_limit()
-    return jsonify(queries.list_items(context.instance(), name, rules.OBJECT, after, limit))
+    return jsonify(queries.list_items(context.installation(), name, rules.OBJECT, after, limit))
 
 
 @bp.get("/<segment>")
@@ -103,7 +103,7 @@ def update_object(dataset: str, segment: str):
     name = context.dataset(dataset)
     item_uuid = items.uuid_for_update(segment)
     obj_name, mimetype, data = _content(name)
-    return jsonify(service.update_object(context.instance(), name, context.user(),
+    return jsonify(service.update_object(context.installation(), name, context.user(),
                                          item_uuid, obj_name, mimetype,
                                          data))
 
@@ -112,7 +112,7 @@ def update_object(dataset: str, segment: str):
 def load_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
-    return jsonify(queries.load_version(context.instance(), name, rules.OBJECT, item, number,
+    return jsonify(queries.load_version(context.installation(), name, rules.OBJECT, item, number,
                                         max_bytes=current_app.config["MAX_CONTENT_LENGTH"]))
 
 
@@ -124,8 +124,8 @@ def object_bytes(dataset: str, object_uuid: str, version: str) -> Any:
     `_send_stored_blob`, which answers the same, header for header."""
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
-    meta = queries.version_metadata(context.instance(), name, rules.OBJECT, item, number)
-    blobs = context.instance().blobs
+    meta = queries.version_metadata(context.installation(), name, rules.OBJECT, item, number)
+    blobs = context.installation().blobs
     try:
         path = blobs.local_path(meta["hash"])
         if path is not None:
@@ -202,4 +202,4 @@ def _range_not_satisfiable(exc: RequestedRangeNotSatisfiable) -> Response:
 def delete_object(dataset: str, object_uuid: str, version: str):
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
-    return jsonify(service.delete_object(context.instance(), name, context.user(), item, number))
+    return jsonify(service.delete_object(context.installation(), name, context.user(), item, number))

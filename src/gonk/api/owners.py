@@ -11,18 +11,18 @@ bp = Blueprint("owners", __name__, url_prefix="/datasets/<dataset>/owners")
 
 @bp.get("")
 def list_owners(dataset: str):
-    return jsonify(queries.list_owners(context.instance(), context.dataset(dataset)))
+    return jsonify(queries.list_owners(context.installation(), context.dataset(dataset)))
 
 
 @bp.put("/<user>")
 def add_owner(dataset: str, user: str):
     name = context.dataset(dataset)
-    return jsonify(service.add_owner(context.instance(), name, context.user(),
+    return jsonify(service.add_owner(context.installation(), name, context.user(),
                                      validation.username(user)))
 
 
 @bp.delete("/<user>")
 def remove_owner(dataset: str, user: str):
     name = context.dataset(dataset)
-    return jsonify(service.remove_owner(context.instance(), name, context.user(),
+    return jsonify(service.remove_owner(context.installation(), name, context.user(),
                                         validation.username(user)))

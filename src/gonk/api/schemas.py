@@ -22,23 +22,23 @@ def create_schema(dataset: str):
     body = parsing.json_body()
     schema_name = validation.schema_name(parsing.string_field(body, "name"))
     data = parsing.base64_field(body, "schema")
-    return jsonify(service.create_schema(context.instance(), name, context.user(), schema_name,
+    return jsonify(service.create_schema(context.installation(), name, context.user(), schema_name,
                                          data))
 
 
 @bp.get("")
 def list_schemas(dataset: str):
     name = context.dataset(dataset)
-    return jsonify(queries.list_items(context.instance(), name, rules.SCHEMA, None, None))
+    return jsonify(queries.list_items(context.installation(), name, rules.SCHEMA, None, None))
 
 
 @bp.get("/<segment>")
 def schema_info_or_status(dataset: str, segment: str):
     name = context.dataset(dataset)
     if _is_name(segment):
-        return jsonify(queries.schema_info(context.instance(), name, segment))
+        return jsonify(queries.schema_info(context.installation(), name, segment))
     status = parsing.status_word(segment, parsing.SCHEMA_STATUSES)
-    return jsonify(queries.list_by_status(context.instance(), name, rules.SCHEMA, status,
+    return jsonify(queries.list_by_status(context.installation(), name, rules.SCHEMA, status,
                                           None, None))
 
 
@@ -48,7 +48,7 @@ def update_schema(dataset: str, segment: str):
     if not _is_name(segment):
         parsing.not_a_status_method()
     data = parsing.base64_field(parsing.json_body(), "schema")
-    return jsonify(service.update_schema(context.instance(), name, context.user(), segment,
+    return jsonify(service.update_schema(context.installation(), name, context.user(), segment,
                                          data))
 
 
@@ -57,7 +57,7 @@ def load_schema(dataset: str, schema_name: str, version: str):
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)
-    return jsonify(queries.load_version(context.instance(), name, rules.SCHEMA, None, number,
+    return jsonify(queries.load_version(context.installation(), name, rules.SCHEMA, None, number,
                                         schema_name=schema_name))
 
 
@@ -66,5 +66,5 @@ def deprecate_schema(dataset: str, schema_name: str, version: str):
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)
-    return jsonify(service.deprecate_schema(context.instance(), name, context.user(),
+    return jsonify(service.deprecate_schema(context.installation(), name, context.user(),
                                             schema_name, number))

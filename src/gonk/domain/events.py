@@ -10,6 +10,8 @@ import uuid as uuidlib
 from datetime import UTC, datetime
 from typing import Any
 
+from .errors import Invalid
+
 OWNER_ADD = "OwnerAddEvent"
 OWNER_REMOVE = "OwnerRemoveEvent"
 OBJECT_CREATE = "ObjectCreateEvent"
@@ -142,3 +144,67 @@ def review(author: str, target_event_uuid: str, accept: bool) -> dict[str, Any]:
     event["decision"] = DECISION_ACCEPT if accept else DECISION_REJECT
     event["event_uuid"] = target_event_uuid
     return event
+
+
+# --- the shape of each event type ---------------------------------------------------------------
+# Which fields an event of each type must have, and which of them hold an object (a nested shape)
+# or a list. Values are checked by the rules (names, UUIDs, versions...); this is only the shape,
+# so that a rule never meets a missing field or a list where it expects an object.
+
+_IDENTIFIER_SHAPE: dict[str, Any] = {"uuid": None, "version": None}
+_OBJECT_SHAPE: dict[str, Any] = {"uuid": None, "version": None, "name": None, "format": None,
+                                 "size": int, "hash_type": None, "hash": str}
+_ANNOTATION_SHAPE: dict[str, Any] = {"uuid": None, "version": None, "schema": _IDENTIFIER_SHAPE,
+                                     "size": int, "hash_type": None, "hash": str}
+_COMMON_SHAPE: dict[str, Any] = {"uuid": str, "type": str, "timestamp": None, "author": None}
+_OWNER_SHAPE = {**_COMMON_SHAPE, "owner": None, "owner_action": None}
+_REVIEW_SHAPE = {**_COMMON_SHAPE, "decision": None, "event_uuid": None}
+SHAPES: dict[str, dict[str, Any]] = {
+    OWNER_ADD: _OWNER_SHAPE,
+    OWNER_REMOVE: _OWNER_SHAPE,
+    OBJECT_CREATE: {**_COMMON_SHAPE, "action": None, "object": _OBJECT_SHAPE},
+    OBJECT_UPDATE: {**_COMMON_SHAPE, "action": None, "object": _OBJECT_SHAPE},
+    OBJECT_DELETE: {**_COMMON_SHAPE, "action": None, "object_identifier": _IDENTIFIER_SHAPE},
+    ANNOTATION_CREATE: {**_COMMON_SHAPE, "action": None, "annotation": _ANNOTATION_SHAPE,
+                        "object_identifiers": list},
+    ANNOTATION_UPDATE: {**_COMMON_SHAPE, "action": None, "annotation": _ANNOTATION_SHAPE},
+    ANNOTATION_DELETE: {**_COMMON_SHAPE, "action": None,
+                        "annotation_identifier": _IDENTIFIER_SHAPE},
+    REVIEW_ACCEPT: _REVIEW_SHAPE,
+    REVIEW_REJECT: _REVIEW_SHAPE,
+}
+"""For each event type, its fields: None (any JSON value; the rules check it), a type (str, int,
+list) or a nested shape (a JSON object with those fields)."""
+
+
+def check_shape(event: object) -> str:
+    """The event's type, once the event has every field its type needs, each of the right kind
+    (SHAPES); Invalid ("Malformed ...") otherwise. Extra fields are allowed (and hashed)."""
+    if not isinstance(event, dict):
+        raise Invalid("Malformed event: an event is a JSON object.")
+    event_type = event.get("type")
+    shape = SHAPES.get(event_type) if isinstance(event_type, str) else None
+    if shape is None:
+        raise Invalid(f"Unknown event type {event_type!r}.")
+    _check_fields(event, shape, event_type, "")
+    return event_type
+
+
+def _check_fields(value: dict[str, Any], shape: dict[str, Any], event_type: str,
+                  where: str) -> None:
+    for name, expected in shape.items():
+        path = f"{where}{name}"
+        if name not in value:
+            raise Invalid(f"Malformed {event_type}: no {path!r}.")
+        field = value[name]
+        if isinstance(expected, dict):
+            if not isinstance(field, dict):
+                raise Invalid(f"Malformed {event_type}: {path!r} must be an object.")
+            _check_fields(field, expected, event_type, f"{path}.")
+        elif expected is int and (isinstance(field, bool) or not isinstance(field, int)
+                                  or field < 0):
+            raise Invalid(f"Malformed {event_type}: {path!r} must be a whole number of 0 or "
+                          "more.")
+        elif expected in (str, list) and not isinstance(field, expected):
+            kind = "a string" if expected is str else "a list"
+            raise Invalid(f"Malformed {event_type}: {path!r} must be {kind}.")

@@ -6,7 +6,7 @@ integrity = sha256(previous_integrity_bytes + canonical_bytes(event_without_inte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import rfc8785
@@ -27,24 +27,35 @@ def link(previous_integrity: str, event: Mapping[str, Any]) -> str:
 
 
 class ChainBroken(Exception):
-    def __init__(self, position: int, event_uuid: str, message: str) -> None:
-        super().__init__(message)
-        self.position = position
-        self.event_uuid = event_uuid
-        self.message = message
+    """An event whose stored integrity is not the one recomputed from the event before it."""
+
+    def __init__(self, position: int, event: Mapping[str, Any], expected: str) -> None:
+        self.position = position  # 1 for a dataset's first event
+        self.event = event
+        self.event_uuid = str(event.get("uuid"))
+        self.stored = event.get("integrity")
+        self.expected = expected
+        self.message = (f"event {event.get('uuid')} (position {position}) has integrity "
+                        f"{self.stored!r}, expected {expected}")
+        super().__init__(self.message)
+
+
+def verified(events: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """The events of a chain from its first, each after its link to the one before it was
+    recomputed; raises ChainBroken at the first that does not link. Streams: a long log is never
+    held in memory."""
+    head = ""
+    for position, event in enumerate(events, start=1):
+        expected = link(head, event)
+        if event.get("integrity") != expected:
+            raise ChainBroken(position, event, expected)
+        yield event
+        head = expected
 
 
 def check_chain(events: Iterable[Mapping[str, Any]]) -> str:
     """Recompute a chain from its first event; return the head integrity or raise ChainBroken."""
     head = ""
-    for position, event in enumerate(events, start=1):
-        expected = link(head, event)
-        if event.get("integrity") != expected:
-            raise ChainBroken(
-                position,
-                str(event.get("uuid")),
-                f"event {event.get('uuid')} (position {position}) has integrity "
-                f"{event.get('integrity')!r}, expected {expected}",
-            )
-        head = expected
+    for event in verified(events):
+        head = event["integrity"]
     return head

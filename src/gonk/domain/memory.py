@@ -1,9 +1,12 @@
 """An in-memory projection of one dataset's log. It implements the rules' StateView and applies
-their changes to plain dicts: used to replay a log (verify) and by the unit tests of the rules.
+their changes to plain dicts of the rules' records: used to replay a log (verify) and by the unit
+tests of the rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import astuple
 from typing import Any
 
 from . import rules
@@ -13,7 +16,9 @@ from .rules import (
     FlagsChanged,
     Item,
     ItemSaved,
+    Link,
     LinksAdded,
+    Owner,
     OwnerAdded,
     OwnerRemoved,
     ReviewRecorded,
@@ -24,18 +29,17 @@ from .rules import (
 
 class MemoryState:
     def __init__(self) -> None:
-        self.owner_ranks: dict[str, int] = {}
+        self.owner_records: dict[str, Owner] = {}
         self.items: dict[str, Item] = {}
         self.versions: dict[tuple[str, int], Version] = {}
-        self.links: set[tuple[str, str, int]] = set()
+        self.links: set[Link] = set()
         self.events: dict[str, EventInfo] = {}
-        self.event_seqs: dict[str, int] = {}
         self.schema_names: dict[str, list[str]] = {}  # name -> item uuids, oldest first
         self.hashes: dict[str, set[tuple[str, int]]] = {}  # object hash -> versions
 
     # StateView
     def owners(self) -> list[str]:
-        return sorted(self.owner_ranks, key=self.owner_ranks.__getitem__)
+        return [o.username for o in sorted(self.owner_records.values(), key=lambda o: o.rank)]
 
     def item(self, item_uuid: str) -> Item | None:
         return self.items.get(item_uuid)
@@ -65,9 +69,9 @@ class MemoryState:
         for change in changes:
             match change:
                 case OwnerAdded(user, rank):
-                    self.owner_ranks[user] = rank
+                    self.owner_records[user] = Owner(user, rank)
                 case OwnerRemoved(user):
-                    del self.owner_ranks[user]
+                    del self.owner_records[user]
                 case ItemSaved(item):
                     if item.uuid not in self.items and item.kind == rules.SCHEMA:
                         self.schema_names.setdefault(item.name or "", []).append(item.uuid)
@@ -78,38 +82,30 @@ class MemoryState:
                         self.hashes.setdefault(version.hash, set()).add(
                             (version.uuid, version.version))
                 case LinksAdded(annotation_uuid, objects):
-                    self.links.update((annotation_uuid, u, v) for u, v in objects)
+                    self.links.update(rules.links_of(annotation_uuid, objects))
                 case ReviewRecorded(event_uuid, review):
                     old = self.events[event_uuid]
                     self.events[event_uuid] = EventInfo(
-                        old.uuid, old.type, review, old.target_uuid, old.target_version)
-                case EventRecorded(info, seq):
+                        old.seq, old.uuid, old.type, review, old.target_uuid, old.target_version)
+                case EventRecorded(info):
                     self.events[info.uuid] = info
-                    self.event_seqs[info.uuid] = seq
                 case _:
                     raise TypeError(f"unknown change {change!r}")
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """A plain, comparable picture of the whole state (see storage's snapshot)."""
-        return make_snapshot(
-            owners=self.owner_ranks.items(),
-            items=self.items.values(),
-            versions=self.versions.values(),
-            links=self.links,
-            events=((self.event_seqs[e.uuid], e) for e in self.events.values()),
-        )
+        return make_snapshot(owners=self.owner_records.values(), items=self.items.values(),
+                             versions=self.versions.values(), links=self.links,
+                             events=self.events.values())
 
 
-def make_snapshot(owners, items, versions, links, events) -> dict[str, Any]:
-    """One canonical form for a dataset's derived state, whatever store it was read from."""
-    return {
-        "owners": sorted((rank, user) for user, rank in owners),
-        "items": sorted((i.uuid, i.kind, i.name, i.created_seq, i.versions) for i in items),
-        "versions": sorted(
-            (v.uuid, v.version, v.kind, v.name, v.format, v.size, v.hash, v.schema_uuid,
-             v.schema_version, v.cp, v.cr, v.dp, v.da) for v in versions),
-        "links": sorted(links),
-        "events": sorted(
-            (seq, e.uuid, e.type, e.review, e.target_uuid, e.target_version)
-            for seq, e in events),
-    }
+def make_snapshot(owners: Iterable[Owner], items: Iterable[Item], versions: Iterable[Version],
+                  links: Iterable[Link], events: Iterable[EventInfo],
+                  ) -> dict[str, list[tuple[Any, ...]]]:
+    """One canonical form for a dataset's derived state, whatever store it was read from: each
+    part is the sorted tuples of its records' fields (so a field added to a record is compared
+    without changing this function)."""
+    parts: dict[str, Iterable[Any]] = {"owners": owners, "items": items, "versions": versions,
+                                       "links": links, "events": events}
+    return {part: sorted(astuple(record) for record in records)
+            for part, records in parts.items()}

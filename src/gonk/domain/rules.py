@@ -37,8 +37,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Version:
-    """One version of an item and its status flags (create-pending, create-rejected,
-    delete-pending, delete-accepted)."""
+    """One version of an item and its four status flags (SPEC section 6)."""
 
     uuid: str
     version: int
@@ -49,25 +48,25 @@ class Version:
     hash: str
     schema_uuid: str | None = None
     schema_version: int | None = None
-    cp: bool = True
-    cr: bool = False
-    dp: bool = False
-    da: bool = False
+    create_pending: bool = True  # its create or update event awaits review
+    create_rejected: bool = False  # ... and was rejected
+    delete_pending: bool = False  # a deletion of it awaits review
+    delete_accepted: bool = False  # it was deleted (schemas: deprecated)
 
     @property
     def live(self) -> bool:
         """Neither rejected nor deleted: it may be referenced and it holds its content."""
-        return not self.cr and not self.da
+        return not self.create_rejected and not self.delete_accepted
 
     def status_words(self) -> set[str]:
         words = set()
-        if not (self.cp or self.cr or self.da):
+        if not (self.create_pending or self.create_rejected or self.delete_accepted):
             words.add("accepted")
-        if self.cp or self.dp:
+        if self.create_pending or self.delete_pending:
             words.add("pending")
-        if self.da:
+        if self.delete_accepted:
             words.add("deleted")
-        if self.cr:
+        if self.create_rejected:
             words.add("rejected")
         return words
 
@@ -76,11 +75,30 @@ class Version:
 class EventInfo:
     """What the rules need to know about an event already in the log."""
 
+    seq: int  # its position in the dataset's log: 1, 2, 3...
     uuid: str
     type: str
     review: str | None  # PENDING / ACCEPTED / REJECTED for content events, None otherwise
     target_uuid: str | None  # the item version the event touched
     target_version: int | None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """An owner of the dataset."""
+
+    username: str
+    rank: int  # the seq of the OwnerAddEvent that made them an owner: lower ranks higher
+
+
+@dataclass(frozen=True)
+class Link:
+    """An annotation's link to one object version it is attached to."""
+
+    annotation_uuid: str
+    object_uuid: str
+    object_version: int
+    position: int  # its place in the annotation's object_identifiers
 
 
 class StateView(Protocol):
@@ -151,7 +169,12 @@ class ReviewRecorded:
 @dataclass(frozen=True)
 class EventRecorded:
     info: EventInfo
-    seq: int
+
+
+def links_of(annotation_uuid: str, objects: tuple[tuple[str, int], ...]) -> list[Link]:
+    """The Link records of LinksAdded: one per object version, in the order listed."""
+    return [Link(annotation_uuid, object_uuid, object_version, position)
+            for position, (object_uuid, object_version) in enumerate(objects)]
 
 
 Change = (
@@ -166,16 +189,12 @@ Change = (
 def decide(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
     """Check `event` (the `seq`-th of its dataset) against `state`; return what it changes.
 
-    Raises a typed GonkError when the event is not allowed. Never mutates anything.
+    Raises a typed GonkError when the event is not allowed: Invalid when it is malformed (its
+    shape is checked first, by events.check_shape, so no rule ever meets a missing field).
+    Never mutates anything. Any other exception is a bug and propagates as it is.
     """
-    event_type = event.get("type")
-    handler = _HANDLERS.get(event_type)  # type: ignore[arg-type]
-    if handler is None:
-        raise Invalid(f"Unknown event type {event_type!r}.")
-    try:
-        return handler(state, event, seq)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise Invalid(f"Malformed {event_type}: {exc!r}") from exc
+    event_type = ev.check_shape(event)
+    return _HANDLERS[event_type](state, event, seq)
 
 
 def _require_owner(state: StateView, author: str, doing: str) -> list[str]:
@@ -288,14 +307,14 @@ def _delete(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
     if target is None or target.kind not in kinds:
         raise NotFound(f"No {noun} version {item_uuid}/{number} in this dataset.")
     noun = "schema" if target.kind == SCHEMA else noun
-    if target.cr:
+    if target.create_rejected:
         raise Conflict(f"This {noun} version was rejected; there is nothing to delete.")
-    if target.da:
+    if target.delete_accepted:
         raise Conflict(f"This {noun} version is already deleted.")
-    if target.dp:
+    if target.delete_pending:
         raise Conflict(f"A deletion of this {noun} version is already pending review.")
     return [
-        FlagsChanged(replace(target, dp=True)),
+        FlagsChanged(replace(target, delete_pending=True)),
         _recorded(event, seq, (item_uuid, number), ev.PENDING),
     ]
 
@@ -306,9 +325,9 @@ def check_schema_ref(state: StateView, ref: dict[str, Any]) -> Version:
     schema = state.version(schema_uuid, number)
     if schema is None or schema.kind != SCHEMA:
         raise NotFound(f"No schema version {schema_uuid}/{number} in this dataset.")
-    if schema.cr:
+    if schema.create_rejected:
         raise Conflict(f"Schema {schema.name} version {number} was rejected and cannot be used.")
-    if schema.da:
+    if schema.delete_accepted:
         raise Conflict(f"Schema {schema.name} version {number} is deprecated and cannot be used.")
     return schema
 
@@ -334,9 +353,9 @@ def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[
         if target.kind != OBJECT:
             raise Invalid(f"{item_uuid} is a {target.kind}, not an object; annotations attach "
                           "to objects.")
-        if target.cr:
+        if target.create_rejected:
             raise Conflict(f"Object {item_uuid} version {number} was rejected.")
-        if target.da:
+        if target.delete_accepted:
             raise Conflict(f"Object {item_uuid} version {number} is deleted.")
     return tuple(seen)
 
@@ -395,19 +414,19 @@ def _review(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
             if version.kind == ANNOTATION:
                 check_schema_ref(state, {"uuid": version.schema_uuid,
                                           "version": version.schema_version})
-            flags = replace(version, cp=False)
+            flags = replace(version, create_pending=False)
         else:
-            flags = replace(version, cp=False, cr=True)
+            flags = replace(version, create_pending=False, create_rejected=True)
     elif accept:
-        if version.cr:
+        if version.create_rejected:
             raise Conflict("This version's creation was rejected, so its deletion cannot be "
                            "accepted; reject the deletion instead.")
-        if version.cp:
+        if version.create_pending:
             raise Conflict("This version's creation is still pending; review it before "
                            "accepting its deletion.")
-        flags = replace(version, dp=False, da=True)
+        flags = replace(version, delete_pending=False, delete_accepted=True)
     else:
-        flags = replace(version, dp=False)
+        flags = replace(version, delete_pending=False)
     return [
         ReviewRecorded(target_uuid, ev.ACCEPTED if accept else ev.REJECTED),
         FlagsChanged(flags),
@@ -419,11 +438,8 @@ def _recorded(
     event: dict[str, Any], seq: int, target: tuple[str, int] | None = None,
     review: str | None = None,
 ) -> EventRecorded:
-    return EventRecorded(
-        EventInfo(event["uuid"], event["type"], review,
-                  target[0] if target else None, target[1] if target else None),
-        seq,
-    )
+    return EventRecorded(EventInfo(seq, event["uuid"], event["type"], review,
+                                   target[0] if target else None, target[1] if target else None))
 
 
 _HANDLERS = {

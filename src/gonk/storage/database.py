@@ -1,5 +1,4 @@
-"""Metadata storage: the engine, per-dataset write locking, appending events, and the SQL
-implementation of the rules' StateView.
+"""The database: its URL, the engine, and read and write transactions with per-dataset locking.
 
 Locking: a write transaction locks its dataset's row in the database, never in Python, so threads,
 worker processes and hosts can all write to one dataset without forking its chain.
@@ -11,7 +10,6 @@ worker processes and hosts can all write to one dataset without forking its chai
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -19,26 +17,13 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    and_,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from ..domain import integrity, rules
-from ..domain.errors import NotFound
-from ..domain.memory import make_snapshot
-from ..domain.rules import EventInfo, Item, Version
-from . import tables as t
-from .prepared import Prepared
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or used; the message is the driver's reason, one line."""
 
 
 def make_engine(url: str) -> Engine:
@@ -72,6 +57,57 @@ def make_engine(url: str) -> Engine:
 
 def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'gonk.db'}"
+
+
+def resolve_url(raw: str, data_dir: Path) -> str:
+    """A database URL as a user gave it ("" for the default: SQLite in the data directory),
+    checked and given the driver Gonk uses (psycopg 3 for PostgreSQL). ValueError, with a
+    message for people, for a URL Gonk cannot use."""
+    if not raw:
+        return sqlite_url(data_dir)
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError(f"Not a database URL: {raw!r} (expected sqlite:///PATH or "
+                         "postgresql://user:password@host:port/database).") from None
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise ValueError("PostgreSQL support is not installed: "
+                             "pip install 'gonk[postgres]'.") from None
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ValueError("A SQLite database URL needs a file: sqlite:///PATH.")
+        return url.set(drivername="sqlite").render_as_string(hide_password=False)
+    raise ValueError(f"Unsupported database {backend!r} in {shown(raw)}: Gonk runs on SQLite "
+                     "(sqlite:///PATH) or PostgreSQL (postgresql://...).")
+
+
+def shown(url: str | URL) -> str:
+    """A URL fit for messages and logs: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return str(url)
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of a driver's error, without SQLAlchemy's wrapping."""
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(original).__name__
+
+
+@contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Turn the driver's connection and SQL errors into DatabaseUnavailable (one line)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise DatabaseUnavailable(reason(exc)) from None
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -120,8 +156,12 @@ class _WriterQueue:
 
 class Database:
     def __init__(self, url: str) -> None:
+        """`url` as resolve_url returns it. Nothing is contacted yet."""
         self.url = url
-        self.engine = make_engine(url)
+        try:
+            self.engine = make_engine(url)
+        except NoSuchModuleError:
+            raise DatabaseUnavailable(f"No driver for {shown(url)}.") from None
         # SQLite's write lock is what keeps chains whole, across threads and processes. Writers
         # that find it taken sleep in SQLite's busy handler (1, 2, 5, 10 ms...), leaving the
         # lock idle; threads of one process queue here first instead, and wake the moment the
@@ -129,17 +169,27 @@ class Database:
         # whose row locks wake waiters at once and let other datasets proceed.
         self._sqlite_queue = _WriterQueue(_sqlite_path(url)) if url.startswith("sqlite") else None
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file (None on PostgreSQL)."""
+        return Path(make_url(self.url).database or "") if self.is_sqlite else None
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def read_one(self, statement: Any, params: dict[str, Any]) -> Any:
-        """The first column of the first row of one read statement, or None; run outside any
-        explicit transaction (for the per-request key lookup)."""
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection for one read statement run outside any explicit transaction (one
+        SELECT is atomic on its own): the per-request key lookup."""
         with self.engine.connect() as conn:
             conn.execution_options(gonk_single_statement=True)
-            return conn.execute(statement, params).scalar()
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -151,262 +201,3 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-# --- prebuilt statements -----------------------------------------------------------------------
-# The write path runs these on every request. Built once with bind parameters, they skip
-# SQLAlchemy's per-call statement construction and cache-key generation (most of a write's CPU).
-
-def _p(name: str) -> Any:
-    return bindparam(name)
-
-
-T_D, T_E, T_I, T_V, T_O = t.datasets.c, t.events.c, t.items.c, t.versions.c, t.owners.c
-LIVE = and_(T_V.cr.is_(False), T_V.da.is_(False))
-
-DATASET_BY_NAME = select(t.datasets).where(T_D.name == _p("p_name"))
-DATASET_BY_NAME_LOCKED = DATASET_BY_NAME.with_for_update()
-ADVANCE_HEAD = update(t.datasets).where(T_D.id == _p("p_ds")).values(
-    head_integrity=_p("p_head"), event_count=_p("p_count"))
-INSERT_EVENT = insert(t.events)
-OWNERS = select(T_O.username).where(T_O.dataset_id == _p("p_ds")).order_by(T_O.rank)
-ITEM = select(t.items).where(T_I.dataset_id == _p("p_ds"), T_I.uuid == _p("p_uuid"))
-VERSION = select(t.versions).where(T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"),
-                                   T_V.version == _p("p_version"))
-SCHEMA_NAMED = select(t.items).where(
-    T_I.dataset_id == _p("p_ds"), T_I.kind == rules.SCHEMA, T_I.name == _p("p_name")
-).order_by(T_I.created_seq.desc()).limit(1)
-HAS_LIVE_VERSION = select(T_V.version).where(
-    T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"), LIVE).limit(1)
-# No ORDER BY here or in similar lookups: it would tempt SQLite into walking the primary key
-# in order (a scan of the whole dataset) instead of the hash index. The rules allow at most one
-# live object version per hash, so there is nothing to order.
-LIVE_OBJECT_WITH_HASH = select(T_V.uuid, T_V.version).where(
-    T_V.dataset_id == _p("p_ds"), T_V.kind == rules.OBJECT, T_V.hash == _p("p_hash"), LIVE
-).limit(1)
-EVENT_INFO = select(T_E.uuid, T_E.type, T_E.review, T_E.target_uuid, T_E.target_version).where(
-    T_E.dataset_id == _p("p_ds"), T_E.uuid == _p("p_uuid"))
-INSERT_OWNER = insert(t.owners)
-DELETE_OWNER = delete(t.owners).where(T_O.dataset_id == _p("p_ds"), T_O.username == _p("p_user"))
-INSERT_ITEM = insert(t.items)
-COUNT_VERSIONS = update(t.items).where(T_I.dataset_id == _p("p_ds"), T_I.uuid == _p("p_uuid")
-                                       ).values(versions=_p("p_versions"))
-INSERT_VERSION = insert(t.versions).values(created_seq=select(T_I.created_seq).where(
-    T_I.dataset_id == _p("p_ds"), T_I.uuid == _p("p_uuid")).scalar_subquery())
-SET_FLAGS = update(t.versions).where(
-    T_V.dataset_id == _p("p_ds"), T_V.uuid == _p("p_uuid"), T_V.version == _p("p_version")
-).values(cp=_p("p_cp"), cr=_p("p_cr"), dp=_p("p_dp"), da=_p("p_da"))
-INSERT_LINK = insert(t.annotation_links)
-SET_REVIEW = update(t.events).where(T_E.dataset_id == _p("p_ds"), T_E.uuid == _p("p_uuid")
-                                    ).values(review=_p("p_review"))
-
-# The same statements, run on the DBAPI cursor (see prepared.py): the write path's own.
-_EVENT_COLUMNS = ["dataset_id", "seq", "uuid", "type", "body", "integrity", "review",
-                  "target_uuid", "target_version"]
-_VERSION_COLUMNS = ["dataset_id", "uuid", "version", "kind", "name", "format", "size", "hash",
-                    "schema_uuid", "schema_version", "cp", "cr", "dp", "da"]
-FAST_DATASET_LOCKED = Prepared(DATASET_BY_NAME_LOCKED)
-FAST_ADVANCE_HEAD = Prepared(ADVANCE_HEAD)
-FAST_INSERT_EVENT = Prepared(INSERT_EVENT, _EVENT_COLUMNS)
-FAST_OWNERS = Prepared(OWNERS)
-FAST_ITEM = Prepared(ITEM)
-FAST_VERSION = Prepared(VERSION)
-FAST_SCHEMA_NAMED = Prepared(SCHEMA_NAMED)
-FAST_HAS_LIVE_VERSION = Prepared(HAS_LIVE_VERSION)
-FAST_LIVE_OBJECT_WITH_HASH = Prepared(LIVE_OBJECT_WITH_HASH)
-FAST_EVENT_INFO = Prepared(EVENT_INFO)
-FAST_INSERT_OWNER = Prepared(INSERT_OWNER, ["dataset_id", "username", "rank"])
-FAST_DELETE_OWNER = Prepared(DELETE_OWNER)
-FAST_INSERT_ITEM = Prepared(INSERT_ITEM, ["dataset_id", "uuid", "kind", "name", "created_seq",
-                                          "versions"])
-FAST_COUNT_VERSIONS = Prepared(COUNT_VERSIONS)
-FAST_INSERT_VERSION = Prepared(INSERT_VERSION, _VERSION_COLUMNS)
-FAST_SET_FLAGS = Prepared(SET_FLAGS)
-FAST_INSERT_LINK = Prepared(INSERT_LINK, ["dataset_id", "annotation_uuid", "object_uuid",
-                                          "object_version", "position"])
-FAST_SET_REVIEW = Prepared(SET_REVIEW)
-
-
-# --- datasets and the log --------------------------------------------------------------------
-
-
-def dataset_row(conn: Connection, name: str, lock: bool = False) -> Any:
-    if lock:
-        row = FAST_DATASET_LOCKED.first(conn, {"p_name": name})
-    else:
-        row = conn.execute(DATASET_BY_NAME, {"p_name": name}).first()
-    if row is None:
-        raise NotFound(f"No dataset named {name}.")
-    return row
-
-
-class DatasetLog:
-    """A dataset locked for writing: appends events, links them into the chain and projects
-    them, all inside the caller's transaction."""
-
-    def __init__(self, conn: Connection, row: Any) -> None:
-        self.conn = conn
-        self.dataset_id: int = row.id
-        self.name: str = row.name
-        self.head: str = row.head_integrity
-        self.count: int = row.event_count
-        self.state = SqlState(conn, self.dataset_id)
-
-    @classmethod
-    def lock(cls, conn: Connection, name: str) -> DatasetLog:
-        return cls(conn, dataset_row(conn, name, lock=True))
-
-    def append(self, event_json: dict[str, Any]) -> dict[str, Any]:
-        """Check the event against the rules, link it, store it and its projection.
-
-        Raises the rules' typed error (and changes nothing) when the event is not allowed.
-        """
-        seq = self.count + 1
-        changes = rules.decide(self.state, event_json, seq)
-        event_json = dict(event_json)
-        event_json["integrity"] = integrity.link(self.head, event_json)
-        recorded = next(c for c in changes if isinstance(c, rules.EventRecorded))
-        FAST_INSERT_EVENT.run(self.conn, {
-            "dataset_id": self.dataset_id, "seq": seq, "uuid": event_json["uuid"],
-            "type": event_json["type"], "body": json.dumps(event_json, separators=(",", ":")),
-            "integrity": event_json["integrity"], "review": recorded.info.review,
-            "target_uuid": recorded.info.target_uuid,
-            "target_version": recorded.info.target_version,
-        })
-        self.state.apply([c for c in changes if c is not recorded])
-        FAST_ADVANCE_HEAD.run(self.conn, {"p_ds": self.dataset_id,
-                                          "p_head": event_json["integrity"], "p_count": seq})
-        self.head, self.count = event_json["integrity"], seq
-        return event_json
-
-
-def create_dataset(conn: Connection, name: str, created_at: str) -> DatasetLog:
-    conn.execute(insert(t.datasets).values(
-        name=name, head_integrity="", event_count=0, created_at=created_at))
-    return DatasetLog(conn, dataset_row(conn, name))
-
-
-def event_bodies(conn: Connection, dataset_id: int) -> Iterator[dict[str, Any]]:
-    """Every event of a dataset in log order, as stored."""
-    rows = conn.execute(select(T_E.body).where(T_E.dataset_id == dataset_id)
-                        .order_by(T_E.seq)).scalars()
-    for body in rows:
-        yield json.loads(body)
-
-
-# --- the SQL StateView -----------------------------------------------------------------------
-
-
-def _item(row: Any) -> Item:
-    return Item(row.uuid, row.kind, row.name, row.created_seq, row.versions)
-
-
-def _version(row: Any) -> Version:
-    return Version(row.uuid, row.version, row.kind, row.name, row.format, row.size, row.hash,
-                   row.schema_uuid, row.schema_version, bool(row.cp), bool(row.cr),
-                   bool(row.dp), bool(row.da))
-
-
-class SqlState:
-    """The rules' view of one dataset, read from the projection tables; applies their changes."""
-
-    def __init__(self, conn: Connection, dataset_id: int) -> None:
-        self.conn = conn
-        self.dataset_id = dataset_id
-
-    def owners(self) -> list[str]:
-        return FAST_OWNERS.scalars(self.conn, {"p_ds": self.dataset_id})
-
-    def item(self, item_uuid: str) -> Item | None:
-        row = FAST_ITEM.first(self.conn, {"p_ds": self.dataset_id, "p_uuid": item_uuid})
-        return _item(row) if row else None
-
-    def version(self, item_uuid: str, version: int) -> Version | None:
-        row = FAST_VERSION.first(self.conn, {"p_ds": self.dataset_id, "p_uuid": item_uuid,
-                                             "p_version": version})
-        return _version(row) if row else None
-
-    def schema_named(self, name: str) -> Item | None:
-        row = FAST_SCHEMA_NAMED.first(self.conn, {"p_ds": self.dataset_id, "p_name": name})
-        return _item(row) if row else None
-
-    def has_live_version(self, item_uuid: str) -> bool:
-        return FAST_HAS_LIVE_VERSION.first(self.conn, {"p_ds": self.dataset_id,
-                                                       "p_uuid": item_uuid}) is not None
-
-    def live_object_with_hash(self, digest: str) -> tuple[str, int] | None:
-        row = FAST_LIVE_OBJECT_WITH_HASH.first(self.conn, {"p_ds": self.dataset_id,
-                                                           "p_hash": digest})
-        return (row.uuid, row.version) if row else None
-
-    def event(self, event_uuid: str) -> EventInfo | None:
-        row = FAST_EVENT_INFO.first(self.conn, {"p_ds": self.dataset_id, "p_uuid": event_uuid})
-        if row is None:
-            return None
-        return EventInfo(row.uuid, row.type, row.review, row.target_uuid, row.target_version)
-
-    def apply(self, changes: list[rules.Change]) -> None:
-        ds = self.dataset_id
-        conn = self.conn
-        for change in changes:
-            match change:
-                case rules.OwnerAdded(user, rank):
-                    FAST_INSERT_OWNER.run(conn, {"dataset_id": ds, "username": user,
-                                                 "rank": rank})
-                case rules.OwnerRemoved(user):
-                    FAST_DELETE_OWNER.run(conn, {"p_ds": ds, "p_user": user})
-                case rules.ItemSaved(item) if item.versions == 1:  # a new item
-                    FAST_INSERT_ITEM.run(conn, {
-                        "dataset_id": ds, "uuid": item.uuid, "kind": item.kind,
-                        "name": item.name, "created_seq": item.created_seq, "versions": 1})
-                case rules.ItemSaved(item):
-                    FAST_COUNT_VERSIONS.run(conn, {"p_ds": ds, "p_uuid": item.uuid,
-                                                   "p_versions": item.versions})
-                case rules.VersionAdded(v):
-                    FAST_INSERT_VERSION.run(conn, {
-                        "p_ds": ds, "p_uuid": v.uuid,  # for the item's created_seq
-                        "dataset_id": ds, "uuid": v.uuid, "version": v.version, "kind": v.kind,
-                        "name": v.name, "format": v.format, "size": v.size, "hash": v.hash,
-                        "schema_uuid": v.schema_uuid, "schema_version": v.schema_version,
-                        "cp": v.cp, "cr": v.cr, "dp": v.dp, "da": v.da})
-                case rules.FlagsChanged(v):
-                    FAST_SET_FLAGS.run(conn, {"p_ds": ds, "p_uuid": v.uuid,
-                                              "p_version": v.version, "p_cp": v.cp,
-                                              "p_cr": v.cr, "p_dp": v.dp, "p_da": v.da})
-                case rules.LinksAdded(annotation_uuid, objects):
-                    FAST_INSERT_LINK.run_many(conn, [
-                        {"dataset_id": ds, "annotation_uuid": annotation_uuid,
-                         "object_uuid": u, "object_version": n, "position": i}
-                        for i, (u, n) in enumerate(objects)])
-                case rules.ReviewRecorded(event_uuid, review):
-                    FAST_SET_REVIEW.run(conn, {"p_ds": ds, "p_uuid": event_uuid,
-                                               "p_review": review})
-                case _:
-                    raise TypeError(f"cannot apply {change!r} here")
-
-    def snapshot(self) -> dict[str, Any]:
-        """The stored derived state in the canonical form of domain.memory.make_snapshot."""
-        ds = self.dataset_id
-        c = self.conn
-        owners = [(r.username, r.rank) for r in c.execute(
-            select(t.owners).where(t.owners.c.dataset_id == ds))]
-        items = [_item(r) for r in c.execute(select(t.items).where(t.items.c.dataset_id == ds))]
-        versions = [_version(r) for r in c.execute(
-            select(t.versions).where(t.versions.c.dataset_id == ds))]
-        links = {(r.annotation_uuid, r.object_uuid, r.object_version) for r in c.execute(
-            select(t.annotation_links).where(t.annotation_links.c.dataset_id == ds))}
-        events = [(r.seq, EventInfo(r.uuid, r.type, r.review, r.target_uuid, r.target_version))
-                  for r in c.execute(select(t.events).where(t.events.c.dataset_id == ds))]
-        return make_snapshot(owners, items, versions, links, events)
-
-
-def status_condition(status: str) -> Any:
-    """The SQL form of Version.status_words for one status word."""
-    v = t.versions.c
-    return {
-        "accepted": and_(v.cp.is_(False), v.cr.is_(False), v.da.is_(False)),
-        "pending": or_(v.cp.is_(True), v.dp.is_(True)),
-        "deleted": v.da.is_(True),
-        "rejected": v.cr.is_(True),
-    }[status]
-

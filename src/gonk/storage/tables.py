@@ -1,4 +1,8 @@
-"""The database tables (SQLAlchemy Core).
+"""The database tables (SQLAlchemy Core): the one place that says which columns exist.
+
+Each table's rows are records (dataclasses) described once in records.py; a column added here
+needs an Alembic revision in migrations/versions/ and a field in its record (a unit test checks
+that the three agree).
 
 `events` holds the log: `body` is the event's JSON exactly as hashed plus `integrity`. Every other
 table, and the `review`/`target_*` columns of `events`, is derived state: a projection of the log
@@ -86,10 +90,11 @@ versions = Table(
     Column("hash", String(64), nullable=False),
     Column("schema_uuid", String(36), nullable=True),
     Column("schema_version", BigInteger, nullable=True),
-    Column("cp", Boolean, nullable=False),  # create pending
-    Column("cr", Boolean, nullable=False),  # create rejected
-    Column("dp", Boolean, nullable=False),  # delete pending
-    Column("da", Boolean, nullable=False),  # delete accepted
+    # the status flags (SPEC section 6; named as in domain.rules.Version)
+    Column("create_pending", Boolean, nullable=False),
+    Column("create_rejected", Boolean, nullable=False),
+    Column("delete_pending", Boolean, nullable=False),
+    Column("delete_accepted", Boolean, nullable=False),
 )
 Index("versions_by_hash", versions.c.dataset_id, versions.c.kind, versions.c.hash)
 Index("versions_in_order", versions.c.dataset_id, versions.c.kind, versions.c.created_seq,

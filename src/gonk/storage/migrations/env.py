@@ -1,4 +1,4 @@
-"""Alembic's environment for Gonk: always run from `gonk.storage.schema` with an open
+"""Alembic's environment for Gonk: always run from `gonk.storage.revision` with an open
 connection (`gonk-api init` and `gonk-api migrate`), never from the `alembic` command line."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from .blobs import (
+from .store import (
     UPLOAD_PREFIX,
     BlobStat,
     BlobStoreUnavailable,

@@ -1,4 +1,4 @@
-"""External services for tests, started on demand: an S3-compatible server (moto's).
+"""S3 for the tests, started on demand: an S3-compatible server (moto's).
 
 Use the session fixture `s3_server` (the endpoint URL) with `new_bucket(endpoint)` for a bucket
 of one's own, `s3_env(endpoint)` for the standard AWS_* variables a Gonk process needs to reach
@@ -8,6 +8,8 @@ fixtures `s3_endpoint` and `bucket` set the AWS_* variables for the one test tha
 
 Without moto the tests that need it are skipped, or fail if GONK_REQUIRE_SERVICES=1 (as in CI,
 where a skipped storage backend must not pass unnoticed).
+
+The fixtures reach every test through `pytest_plugins` in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,8 @@ from typing import Any, NoReturn
 
 import pytest
 import requests
+
+from tests.support.processes import free_port
 
 REQUIRE_ENV = "GONK_REQUIRE_SERVICES"
 TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -60,7 +63,7 @@ def start_s3_server() -> str:
 
 
 def _launch_moto(timeout: float = 30.0) -> str:
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()  # noqa: SIM115 (the log lives as long as the server)
     process = subprocess.Popen(
@@ -91,12 +94,6 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
-"""Helpers for tests that drive `gonk-api` as real OS processes (CLI and HTTP server).
+"""Helpers for tests that drive `gonk-api` as real OS processes (CLI and HTTP server), and
+look at processes through /proc (Linux): a server's worker processes, their memory and CPU time.
 
-Exposed to tests as the session fixture `gonk_proc` (tests/conftest.py).
+Exposed to tests as the session fixture `gonk_proc` (tests/conftest.py). `free_port` is also
+used by bench/bench.py, so this module imports nothing from pytest.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def last_line(output: str) -> str:
 
 
 def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on at the moment of the call."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -145,3 +148,36 @@ def start_server(data_dir: Path, key: str, command: str = "run", args: Sequence[
         server.stop()
         raise
     return server
+
+
+# --- processes seen through /proc (Linux) -------------------------------------------------------
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of `pid` (e.g. a gunicorn master's workers), of all its threads."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return children
+
+
+def is_gone(pid: int) -> bool:
+    """Gone, or a zombie (dead, waiting for whoever adopted it to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def cpu_ticks(pid: int) -> int:
+    """The CPU time `pid` has used so far, in clock ticks (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A memory figure of /proc/<pid>/status in KiB, e.g. VmRSS (resident) or VmHWM (peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")

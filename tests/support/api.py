@@ -1,8 +1,8 @@
 """Helpers shared by the API tests: build datasets, schemas, objects and annotations through the
 HTTP API (never behind its back), and check error responses the way a client relies on them.
 
-Imported by the test modules as `from api_helpers import *`; the fixtures defined here become
-available to every module that imports them.
+The test modules of tests/api import what they use from here; the API suite's own fixtures
+(`carol`, `ds`) are in tests/api/conftest.py.
 """
 
 from __future__ import annotations
@@ -11,30 +11,15 @@ import base64
 import hashlib
 import json
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import LABEL_SCHEMA, Client, b64
-
-from gonk.users import add_user
+from tests.support.http import LABEL_SCHEMA, Client, b64
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 DS = "ds"
 ITEM_STATUSES = ["accepted", "pending", "deleted", "rejected"]
 SCHEMA_STATUSES = ["accepted", "pending", "deprecated", "rejected"]
-
-__all__ = [
-    "DS", "HEX64_RE", "ITEM_STATUSES", "LABEL_SCHEMA", "SCHEMA_STATUSES", "UUID_RE", "Client",
-    "accept", "annotation_body", "assert_error", "b64", "carol", "create_annotation",
-    "create_object", "create_schema", "ds", "event_of", "events", "load_object", "reject",
-    "sha256", "status_list", "statuses_of", "unb64",
-]
-
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -57,23 +42,6 @@ def assert_error(resp: Any, status: int, contains: str | None = None) -> dict[st
     if contains is not None:
         assert contains.lower() in body["error"].lower(), body
     return body
-
-
-# --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def carol(app: Any, instance: Any) -> Client:
-    """A third user."""
-    return Client(app.test_client(), add_user(instance, "carol"), "carol")
-
-
-@pytest.fixture
-def ds(alice: Client) -> str:
-    """A dataset "ds" created (and so owned) by alice."""
-    resp = alice.post("/datasets", {"name": DS})
-    assert resp.status_code == 200, resp.json
-    return DS
 
 
 # --- building content through the API --------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The database schema's version, created and upgraded with Alembic.
+"""The revision of the database's tables (their layout, not JSON schemas), created and upgraded
+with Alembic.
 
 `gonk-api init` brings an empty database to the newest revision; `gonk-api migrate` upgrades an
 existing one; every other command refuses a database whose schema is not the newest, with a
@@ -17,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
-from .database import Database
+from .database import Database, unavailable_as_error
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Databases made by Gonk 0.2 before migrations existed have every table of revision 0001 but no
@@ -43,8 +44,9 @@ def head_revision() -> str:
 
 def status(database: Database) -> str:
     """EMPTY (no Gonk tables), CURRENT, OUTDATED (run migrate), UNVERSIONED (made before
-    migrations existed: run migrate) or NEWER (made by a newer Gonk)."""
-    with database.read() as conn:
+    migrations existed: run migrate) or NEWER (made by a newer Gonk). DatabaseUnavailable if
+    the database cannot be reached."""
+    with unavailable_as_error(), database.read() as conn:
         tables = set(inspect(conn).get_table_names())
         if "users" not in tables:
             return EMPTY
@@ -59,8 +61,9 @@ def status(database: Database) -> str:
 
 
 def upgrade(database: Database) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision in one transaction; returns (from, to)."""
-    with database.write() as conn:
+    """Bring the tables to the newest revision in one transaction; returns (from, to).
+    DatabaseUnavailable if the database cannot be reached or refuses the change."""
+    with unavailable_as_error(), database.write() as conn:
         tables = set(inspect(conn).get_table_names())
         before = MigrationContext.configure(conn).get_current_revision()
         if "users" in tables and "alembic_version" not in tables:

@@ -1,0 +1,166 @@
+"""The read side's queries: pages of items and versions, one version, what is attached to what,
+pages of the log. Each returns records (records.py) or plain values; gonk/queries.py shapes them
+as the API answers.
+
+Every query here is narrowed by an index to the rows it needs (tests/integration/
+test_query_plans.py checks SQLite's plan of each). Where a query returns a handful of rows, they
+are sorted in Python: an ORDER BY would lead SQLite to walk a dataset in primary-key order
+instead of using the narrower index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from ..domain import rules
+from ..domain.rules import EventInfo, Item, Version
+from . import tables as t
+from .projection import LIVE, SCHEMA_NAMED
+from .records import EVENTS, ITEMS, VERSIONS
+
+I, V, E, L = t.items.c, t.versions.c, t.events.c, t.annotation_links.c
+
+
+def status_condition(status: str) -> Any:
+    """The SQL form of Version.status_words for one status word."""
+    return {
+        "accepted": and_(V.create_pending.is_(False), V.create_rejected.is_(False),
+                         V.delete_accepted.is_(False)),
+        "pending": or_(V.create_pending.is_(True), V.delete_pending.is_(True)),
+        "deleted": V.delete_accepted.is_(True),
+        "rejected": V.create_rejected.is_(True),
+    }[status]
+
+
+# --- owners and items ---------------------------------------------------------------------------
+
+
+def owner_names(conn: Connection, dataset_id: int) -> list[str]:
+    """The dataset's owners, highest rank (earliest added) first."""
+    return list(conn.execute(select(t.owners.c.username).where(
+        t.owners.c.dataset_id == dataset_id).order_by(t.owners.c.rank)).scalars())
+
+
+def item(conn: Connection, dataset_id: int, item_uuid: str) -> Item | None:
+    row = conn.execute(ITEMS.select().where(I.dataset_id == dataset_id,
+                                            I.uuid == item_uuid)).first()
+    return ITEMS.from_row(row) if row is not None else None
+
+
+def schema_named(conn: Connection, dataset_id: int, name: str) -> Item | None:
+    """The schema item a name refers to: the newest one created with that name."""
+    row = conn.execute(SCHEMA_NAMED, {"p_dataset_id": dataset_id, "p_name": name}).first()
+    return ITEMS.from_row(row) if row is not None else None
+
+
+def created_seq(conn: Connection, dataset_id: int, kind: str, item_uuid: str) -> int | None:
+    """The creation position of an item of that kind (the cursor of pages), or None."""
+    return conn.execute(select(I.created_seq).where(
+        I.dataset_id == dataset_id, I.kind == kind, I.uuid == item_uuid)).scalar()
+
+
+def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
+               limit: int | None) -> list[Item]:
+    """Items of one kind created after position `after_seq`, in creation order."""
+    query = ITEMS.select().where(I.dataset_id == dataset_id, I.kind == kind,
+                                 I.created_seq > after_seq).order_by(I.created_seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [ITEMS.from_row(row) for row in conn.execute(query)]
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+def version(conn: Connection, dataset_id: int, item_uuid: str, number: int) -> Version | None:
+    row = conn.execute(VERSIONS.select().where(
+        V.dataset_id == dataset_id, V.uuid == item_uuid, V.version == number)).first()
+    return VERSIONS.from_row(row) if row is not None else None
+
+
+def versions_page(conn: Connection, dataset_id: int, kind: str, status: str, after_seq: int,
+                  limit: int | None) -> list[Version]:
+    """Versions in one status (a word of Version.status_words) of items created after position
+    `after_seq`, by their item's creation then version. A page never splits one item's
+    versions: it is extended past `limit` to finish the last item."""
+    where = [V.dataset_id == dataset_id, V.kind == kind, status_condition(status)]
+    query = VERSIONS.select().where(*where, V.created_seq > after_seq).order_by(
+        V.created_seq, V.version)
+    found = [VERSIONS.from_row(row) for row in conn.execute(
+        query.limit(limit) if limit is not None else query)]
+    if limit is not None and len(found) == limit:
+        last = found[-1]
+        found += [VERSIONS.from_row(row) for row in conn.execute(VERSIONS.select().where(
+            *where, V.uuid == last.uuid, V.version > last.version).order_by(V.version))]
+    return found
+
+
+def live_objects_with_hash(conn: Connection, dataset_id: int,
+                           digest: str) -> list[tuple[str, int]]:
+    """(uuid, version) of object versions holding these bytes that are neither rejected nor
+    deleted, by the object's creation then version."""
+    rows = conn.execute(select(V.uuid, V.version, V.created_seq).where(
+        V.dataset_id == dataset_id, V.kind == rules.OBJECT, V.hash == digest, LIVE)).all()
+    rows.sort(key=lambda r: (r.created_seq, r.version))
+    return [(row.uuid, row.version) for row in rows]
+
+
+def referenced_digests(conn: Connection) -> set[str]:
+    """Every hash that a committed event references, in every dataset: the versions table holds
+    one row per create or update event (verify checks it against the log)."""
+    return set(conn.execute(select(V.hash).distinct()).scalars())
+
+
+def is_referenced(conn: Connection, digest: str) -> bool:
+    return conn.execute(select(V.hash).where(V.hash == digest).limit(1)).first() is not None
+
+
+# --- what is attached to what -------------------------------------------------------------------
+
+
+def events_touching(conn: Connection, dataset_id: int, item_uuid: str,
+                    number: int) -> list[EventInfo]:
+    """The events whose target is this version (its create/update, deletions, and the reviews
+    of those), in log order."""
+    rows = conn.execute(EVENTS.select().where(
+        E.dataset_id == dataset_id, E.target_uuid == item_uuid, E.target_version == number))
+    return sorted((EVENTS.from_row(row) for row in rows), key=lambda info: info.seq)
+
+
+def annotations_of_object(conn: Connection, dataset_id: int, object_uuid: str,
+                          number: int) -> list[Item]:
+    """The annotation items attached to this object version, in creation order."""
+    annotation_uuids = conn.execute(select(L.annotation_uuid).where(
+        L.dataset_id == dataset_id, L.object_uuid == object_uuid,
+        L.object_version == number)).scalars().all()
+    found = [item(conn, dataset_id, annotation_uuid) for annotation_uuid in annotation_uuids]
+    return sorted((a for a in found if a is not None), key=lambda a: a.created_seq)
+
+
+def objects_of_annotation(conn: Connection, dataset_id: int,
+                          annotation_uuid: str) -> list[tuple[str, int]]:
+    """(uuid, version) of the object versions an annotation is attached to, in the order its
+    create event listed them."""
+    return [(row.object_uuid, row.object_version) for row in conn.execute(
+        select(L.object_uuid, L.object_version).where(
+            L.dataset_id == dataset_id, L.annotation_uuid == annotation_uuid)
+        .order_by(L.position))]
+
+
+# --- the log ------------------------------------------------------------------------------------
+
+
+def event_seq(conn: Connection, dataset_id: int, event_uuid: str) -> int | None:
+    """The position of an event in its dataset's log, or None."""
+    return conn.execute(select(E.seq).where(E.dataset_id == dataset_id,
+                                            E.uuid == event_uuid)).scalar()
+
+
+def stored_events(conn: Connection, dataset_id: int, after_seq: int, limit: int) -> list[str]:
+    """Events after position `after_seq` in log order, as the JSON text stored (exactly as
+    hashed, plus integrity), at most `limit`."""
+    return list(conn.execute(select(E.body).where(E.dataset_id == dataset_id,
+                                                  E.seq > after_seq)
+                             .order_by(E.seq).limit(limit)).scalars())

@@ -1,0 +1,150 @@
+"""Each table described once: the record (a dataclass) its rows are, and everything derived from
+that description.
+
+A table's columns are the fields of its record (same names), `dataset_id` for tables that hold
+one dataset's rows, and a few columns no record carries (`extra`: the log's `body` and
+`integrity`, a version's `created_seq`). The write path's INSERT and UPDATE statements, the
+row-to-record mapper and the lookups by key all take their column lists from
+`dataclasses.fields(record)`; domain.memory's snapshot (what `verify` compares) takes them from
+the records too. So adding a column to a projection table means: the column in tables.py, an
+Alembic revision in migrations/versions/, the field in the record's dataclass, and the rule that
+sets it. A table and its record that disagree fail at import, and tests/unit/test_records.py
+checks the tables against the newest migration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.sql import ColumnElement, Select
+
+from ..domain.rules import EventInfo, Item, Link, Owner, Version
+from . import tables as t
+from .prepared import Prepared
+
+R = TypeVar("R")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A dataset and the head of its hash chain."""
+
+    id: int
+    name: str
+    head_integrity: str  # integrity of the last event; "" before the first
+    event_count: int
+    created_at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    name: str
+    key_hash: str  # sha256 of the API key (the key itself is never stored)
+    created_at: str
+
+
+class RecordTable(Generic[R]):
+    """A table whose rows are `record`s. `key`: the columns that find one row (within its
+    dataset, for tables with `dataset_id`); `generated`: fields the database assigns on insert;
+    `extra`: columns that are not fields of the record."""
+
+    def __init__(self, table: Table, record: type[R], key: Sequence[str],
+                 extra: Sequence[str] = (), generated: Sequence[str] = ()) -> None:
+        self.table = table
+        self.record = record
+        self.key = tuple(key)
+        self.fields = tuple(f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
+        self.scoped = "dataset_id" in table.c
+        hints = typing.get_type_hints(record)
+        self._booleans = tuple(i for i, name in enumerate(self.fields) if hints[name] is bool)
+        described = {*self.fields, *extra, *(["dataset_id"] if self.scoped else [])}
+        if described != set(table.c.keys()):
+            raise RuntimeError(
+                f"table {table.name} and record {record.__name__} disagree: columns "
+                f"{sorted(set(table.c.keys()) - described)} have no field, fields "
+                f"{sorted(described - set(table.c.keys()))} have no column")
+        self.columns = [table.c[name] for name in self.fields]
+        self.inserted = [name for name in self.fields if name not in generated]
+        self._updated = [name for name in self.fields if name not in self.key]
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def select(self) -> Select[Any]:
+        """SELECT of the record's columns, in field order (so `from_row` can read the rows)."""
+        return select(*self.columns)
+
+    def from_row(self, row: Sequence[Any]) -> R:
+        """The record of a row selected by `select()` (booleans as bool whatever the driver
+        returns: SQLite's cursor gives 0 and 1)."""
+        if not self._booleans:
+            return self.record(*row)
+        values = list(row)
+        for i in self._booleans:
+            values[i] = bool(values[i])
+        return self.record(*values)
+
+    def key_condition(self) -> list[ColumnElement[bool]]:
+        """WHERE of one row: parameters p_dataset_id (scoped tables) and p_<key column>."""
+        scope = ["dataset_id"] if self.scoped else []
+        return [self.table.c[name] == bindparam(f"p_{name}") for name in (*scope, *self.key)]
+
+    def lookup(self) -> Prepared:
+        """The record with a key, run on the write path's cursor (see `key_params`)."""
+        return Prepared(self.select().where(*self.key_condition()))
+
+    def key_params(self, dataset_id: int | None, *key: Any) -> dict[str, Any]:
+        params = {f"p_{name}": value for name, value in zip(self.key, key, strict=True)}
+        if self.scoped:
+            params["p_dataset_id"] = dataset_id
+        return params
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def inserter(self, *given: str, **computed: Any) -> Prepared:
+        """INSERT of one record (`insert_params`). Extra columns: `given`, whose values the
+        caller adds to the parameters, and `computed`, given by SQL expressions."""
+        statement = insert(self.table)
+        if computed:
+            statement = statement.values(**computed)
+        scope = ["dataset_id"] if self.scoped else []
+        return Prepared(statement, [*scope, *self.inserted, *given])
+
+    def insert_params(self, dataset_id: int | None, record: R) -> dict[str, Any]:
+        params = {name: getattr(record, name) for name in self.inserted}
+        if self.scoped:
+            params["dataset_id"] = dataset_id
+        return params
+
+    def updater(self, columns: Sequence[str] | None = None) -> Prepared:
+        """UPDATE of one row's `columns` (default: every field but the key) from a record
+        (`update_params`)."""
+        names = list(columns) if columns is not None else self._updated
+        return Prepared(update(self.table).where(*self.key_condition()).values(
+            {name: bindparam(f"p_{name}") for name in names}))
+
+    def update_params(self, dataset_id: int | None, record: R) -> dict[str, Any]:
+        params = {f"p_{name}": getattr(record, name) for name in self.fields}
+        if self.scoped:
+            params["p_dataset_id"] = dataset_id
+        return params
+
+
+DATASETS = RecordTable(t.datasets, Dataset, key=["name"], generated=["id"])
+USERS = RecordTable(t.users, User, key=["name"])
+OWNERS = RecordTable(t.owners, Owner, key=["username"])
+ITEMS = RecordTable(t.items, Item, key=["uuid"])
+# A version also stores its item's `created_seq` (so status lists run in creation order on one
+# index); the insert takes it from the item row.
+VERSIONS = RecordTable(t.versions, Version, key=["uuid", "version"], extra=["created_seq"])
+LINKS = RecordTable(t.annotation_links, Link,
+                    key=["annotation_uuid", "object_uuid", "object_version"])
+# The log: each event's JSON exactly as hashed plus `integrity`; the other columns are what the
+# rules need to know about it (EventInfo).
+EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], extra=["body", "integrity"])
+
+PROJECTION_TABLES = (OWNERS, ITEMS, VERSIONS, LINKS, EVENTS)
+"""What `verify` rebuilds from the log alone and compares (events: their EventInfo part)."""
