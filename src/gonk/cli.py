@@ -72,7 +72,8 @@ def init(ctx: click.Context, username: str) -> None:
     except StorageError as exc:
         _fail(str(exc))
     key = add_user(installation, username)
-    click.echo(f"Initialised Gonk in {installation.where()} (bytes: {installation.blobs.describe()})")
+    click.echo(f"Initialised Gonk in {installation.where()} "
+               f"(bytes: {installation.blobs.describe()})")
     click.echo(f"Created user {username}. Their API key (shown only once):")
     click.echo(key)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from .installation import Installation
 from .storage import reads
@@ -49,7 +50,7 @@ def collect(installation: Installation, min_age_seconds: float, dry_run: bool = 
             result.blobs += 1
             continue
         freed = installation.blobs.collect(digest, older_than,
-                                       lambda d=digest: is_referenced(installation, d))
+                                           partial(is_referenced, installation, digest))
         if freed or not installation.blobs.exists(digest):
             result.blobs += 1
             result.blob_bytes += freed

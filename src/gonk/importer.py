@@ -12,7 +12,7 @@ import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 import filetype
@@ -20,6 +20,11 @@ import filetype
 from .domain import validation
 from .domain.errors import Conflict, GonkError
 from .storage.blobs import CHUNK
+
+if TYPE_CHECKING:
+    import requests
+
+    from .installation import Installation
 
 TEXT_SNIFF_BYTES = 8192
 
@@ -123,7 +128,7 @@ def import_one(target: Target, source: SourceFile, summary: Summary) -> None:
 
 
 class LocalTarget:
-    def __init__(self, installation, dataset: str, user: str) -> None:
+    def __init__(self, installation: Installation, dataset: str, user: str) -> None:
         from . import queries
 
         self.installation, self.dataset, self.user = installation, dataset, user
@@ -160,7 +165,7 @@ class RemoteTarget:
         self._check(response)
 
     @staticmethod
-    def _check(response) -> dict:
+    def _check(response: requests.Response) -> dict:
         try:
             body = response.json()
         except ValueError:

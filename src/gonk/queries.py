@@ -8,10 +8,10 @@ from typing import Any
 
 from .domain import rules
 from .domain.errors import NotFound, TooLarge
+from .domain.rules import Item, Version
 from .installation import Installation
 from .storage import datasets, reads
 from .storage.database import Connection
-from .domain.rules import Item, Version
 
 NOUN = {rules.OBJECT: "object", rules.SCHEMA: "schema", rules.ANNOTATION: "annotation"}
 

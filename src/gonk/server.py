@@ -23,7 +23,7 @@ def default_workers() -> int:
 Storage = tuple[Path, str | None, str | None]  # data directory, database URL, blob URL
 
 
-class GonkServer(BaseApplication):  # type: ignore[misc]
+class GonkServer(BaseApplication):
     def __init__(self, storage: Storage, options: dict[str, Any],
                  app_config: dict[str, Any] | None = None) -> None:
         self.storage = storage
@@ -55,7 +55,8 @@ def serve(storage: Storage, host: str, port: int, workers: int, threads: int, ti
         "worker_class": "gthread",
         "timeout": timeout,
         "keepalive": 5,
-        # One gunicorn control socket per user is shared by every gunicorn instance; Gonk needs none.
+        # One gunicorn control socket per user is shared by every gunicorn instance; Gonk needs
+        # none.
         "control_socket_disable": True,
         "graceful_timeout": 30,
         "accesslog": access_log,

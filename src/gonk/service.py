@@ -77,7 +77,8 @@ def add_owner(installation: Installation, dataset: str, author: str, user: str) 
     return {"user": user}
 
 
-def remove_owner(installation: Installation, dataset: str, author: str, user: str) -> dict[str, Any]:
+def remove_owner(installation: Installation, dataset: str, author: str,
+                 user: str) -> dict[str, Any]:
     with _locked(installation, dataset) as log:
         log.append(ev.owner_event(author, user, add=False))
     return {"user": user}
@@ -179,8 +180,9 @@ def _checked_schema(installation: Installation, dataset: str, ref: dict[str, Any
     return schema
 
 
-def create_annotation(installation: Installation, dataset: str, author: str, schema_ref: dict[str, Any],
-                      object_identifiers: list[dict[str, Any]], data: bytes) -> dict[str, Any]:
+def create_annotation(installation: Installation, dataset: str, author: str,
+                      schema_ref: dict[str, Any], object_identifiers: list[dict[str, Any]],
+                      data: bytes) -> dict[str, Any]:
     schema = _checked_schema(installation, dataset, schema_ref, data)
     digest = installation.blobs.put(data)
     with _locked(installation, dataset) as log:

@@ -44,6 +44,6 @@ def test_readme_snippet_verifies_a_real_chain_and_detects_tampering(alice: Any) 
 def test_readme_quick_start_commands_match_ci() -> None:
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()
-    test_command = "pip install -e '.[test]' && python -m pytest"
+    test_command = "pip install -e '.[test]' && mypy && python -m pytest"
     assert test_command in text
     assert test_command in ci.splitlines()[-1]

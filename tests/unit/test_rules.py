@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -164,7 +165,8 @@ class Dataset:
     def flags(self, item_uuid: str, number: int = 0) -> set[str]:
         v = self.version(item_uuid, number)
         return {name for name, on in
-                (("CP", v.create_pending), ("CR", v.create_rejected), ("DP", v.delete_pending), ("DA", v.delete_accepted)) if on}
+                (("CP", v.create_pending), ("CR", v.create_rejected), ("DP", v.delete_pending),
+                 ("DA", v.delete_accepted)) if on}
 
     def status(self, item_uuid: str, number: int = 0) -> set[str]:
         return self.version(item_uuid, number).status_words()
@@ -408,7 +410,8 @@ def test_status_words_follow_spec_definitions(cp: bool, cr: bool, dp: bool, da: 
 
 def test_new_version_defaults_to_create_pending() -> None:
     v = _version()
-    assert (v.create_pending, v.create_rejected, v.delete_pending, v.delete_accepted) == (True, False, False, False)
+    flags = (v.create_pending, v.create_rejected, v.delete_pending, v.delete_accepted)
+    assert flags == (True, False, False, False)
     assert v.live
 
 
@@ -1094,3 +1097,56 @@ class TestDecideIsPure:
         ds.update_object(uid(a))
         assert ds.state.item(uid(a)).created_seq == 2
         assert ds.state.item(uid(b)).created_seq == 3
+
+
+# =============================================================================================
+# The shape of events: checked before any rule runs
+# =============================================================================================
+
+
+def _object_create() -> dict[str, Any]:
+    return ev.object_write(ALICE, ev.object_metadata(ev.new_uuid(), 0, "a.txt", "text/plain",
+                                                     1, sha(b"a")))
+
+
+@pytest.mark.parametrize(("mutate", "match"), [
+    (lambda e: e["object"].pop("hash"), "no 'object.hash'"),
+    (lambda e: e.pop("author"), "no 'author'"),
+    (lambda e: e.__setitem__("object", ["not", "an", "object"]), "'object' must be an object"),
+    (lambda e: e["object"].__setitem__("size", "12"), "'object.size' must be a whole number"),
+    (lambda e: e["object"].__setitem__("size", True), "'object.size' must be a whole number"),
+    (lambda e: e["object"].__setitem__("hash", 12), "'object.hash' must be a string"),
+])
+def test_malformed_event_is_invalid_before_any_rule_runs(mutate: Any, match: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    event = _object_create()
+    mutate(event)
+    reached: list[Any] = []
+    monkeypatch.setitem(rules._HANDLERS, ev.OBJECT_CREATE, lambda *args: reached.append(args))
+    with pytest.raises(Invalid, match=f"Malformed ObjectCreateEvent: {re.escape(match)}"):
+        rules.decide(MemoryState(), event, 1)
+    assert reached == []
+
+
+def test_annotation_create_needs_a_list_of_object_identifiers() -> None:
+    event = ev.annotation_create(ALICE, ev.annotation_metadata(
+        ev.new_uuid(), 0, ev.new_uuid(), 0, 2, sha(b"{}")), [])
+    event["object_identifiers"] = {"uuid": ev.new_uuid(), "version": 0}
+    with pytest.raises(Invalid, match="'object_identifiers' must be a list"):
+        rules.decide(MemoryState(), event, 1)
+
+
+@pytest.mark.parametrize("event", [[], "ObjectCreateEvent", None, {"type": 7}])
+def test_an_event_that_is_not_an_object_or_has_no_known_type_is_invalid(event: Any) -> None:
+    with pytest.raises(Invalid):
+        rules.decide(MemoryState(), event, 1)
+
+
+def test_a_bug_in_a_rule_propagates_instead_of_becoming_invalid(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(rules._HANDLERS, ev.OBJECT_CREATE, broken)
+    with pytest.raises(KeyError):
+        rules.decide(MemoryState(), _object_create(), 1)

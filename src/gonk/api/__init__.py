@@ -5,9 +5,10 @@ Routes only parse the request's shape, call one service or query function, and r
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from ..domain.errors import Unauthorized
 from ..installation import Installation
@@ -34,7 +35,8 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
     app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get(MAX_JSON_ENV, DEFAULT_MAX_JSON_BYTES))
     app.config["GONK_MAX_STREAM_BYTES"] = int(
         os.environ.get(MAX_STREAM_ENV, DEFAULT_MAX_STREAM_BYTES))
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # app.json is Flask's DefaultJSONProvider (typed as the JSONProvider base): keep key order
+    cast(DefaultJSONProvider, app.json).sort_keys = False
     app.config.update(config or {})
     if installation is None:
         if data_dir is None:

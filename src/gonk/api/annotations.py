@@ -3,7 +3,7 @@ status word."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .. import queries, service
 from ..domain import rules
@@ -13,7 +13,7 @@ bp = Blueprint("annotations", __name__, url_prefix="/datasets/<dataset>/annotati
 
 
 @bp.post("")
-def create_annotation(dataset: str):
+def create_annotation(dataset: str) -> Response:
     name = context.dataset(dataset)
     body = parsing.json_body()
     ref = parsing.schema_ref(body)
@@ -24,19 +24,19 @@ def create_annotation(dataset: str):
 
 
 @bp.get("")
-def list_annotations(dataset: str):
+def list_annotations(dataset: str) -> Response:
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
     return jsonify(queries.list_items(context.installation(), name, rules.ANNOTATION, after, limit))
 
 
 @bp.get("/<segment>")
-def annotation_info_or_status(dataset: str, segment: str):
+def annotation_info_or_status(dataset: str, segment: str) -> Response:
     return jsonify(items.info_or_status(context.dataset(dataset), rules.ANNOTATION, segment))
 
 
 @bp.patch("/<segment>")
-def update_annotation(dataset: str, segment: str):
+def update_annotation(dataset: str, segment: str) -> Response:
     name = context.dataset(dataset)
     item_uuid = items.uuid_for_update(segment)
     body = parsing.json_body()
@@ -47,7 +47,7 @@ def update_annotation(dataset: str, segment: str):
 
 
 @bp.get("/<annotation_uuid>/<version>")
-def load_annotation(dataset: str, annotation_uuid: str, version: str):
+def load_annotation(dataset: str, annotation_uuid: str, version: str) -> Response:
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
     return jsonify(queries.load_version(context.installation(), name, rules.ANNOTATION, item,
@@ -55,7 +55,7 @@ def load_annotation(dataset: str, annotation_uuid: str, version: str):
 
 
 @bp.delete("/<annotation_uuid>/<version>")
-def delete_annotation(dataset: str, annotation_uuid: str, version: str):
+def delete_annotation(dataset: str, annotation_uuid: str, version: str) -> Response:
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
     return jsonify(service.delete_annotation(context.installation(), name, context.user(), item,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .. import queries, service
 from . import context, parsing
@@ -9,12 +9,12 @@ bp = Blueprint("datasets", __name__)
 
 
 @bp.post("/datasets")
-def create_dataset():
+def create_dataset() -> Response:
     body = parsing.json_body()
     name = parsing.string_field(body, "name")
     return jsonify(service.create_dataset(context.installation(), context.user(), name))
 
 
 @bp.get("/datasets")
-def list_datasets():
+def list_datasets() -> Response:
     return jsonify(queries.list_datasets(context.installation()))

@@ -10,7 +10,7 @@ bp = Blueprint("events", __name__, url_prefix="/datasets/<dataset>/events")
 
 
 @bp.get("")
-def list_events(dataset: str):
+def list_events(dataset: str) -> Response:
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
     bodies = queries.event_page(context.installation(), name, after, limit)
@@ -25,10 +25,10 @@ def _review(dataset: str, event_uuid: str, accept: bool) -> Response:
 
 
 @bp.put("/<event_uuid>/accept")
-def accept(dataset: str, event_uuid: str):
+def accept(dataset: str, event_uuid: str) -> Response:
     return _review(dataset, event_uuid, True)
 
 
 @bp.put("/<event_uuid>/reject")
-def reject(dataset: str, event_uuid: str):
+def reject(dataset: str, event_uuid: str) -> Response:
     return _review(dataset, event_uuid, False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from werkzeug.datastructures import ContentRange
@@ -73,7 +72,7 @@ def _body_chunks() -> Iterator[bytes]:
 
 
 @bp.post("")
-def create_object(dataset: str):
+def create_object(dataset: str) -> Response:
     name = context.dataset(dataset)
     obj_name, mimetype, data = _content(name)
     return jsonify(service.create_object(context.installation(), name, context.user(), obj_name,
@@ -81,7 +80,7 @@ def create_object(dataset: str):
 
 
 @bp.get("")
-def list_objects(dataset: str):
+def list_objects(dataset: str) -> Response:
     """All objects, or with ?hash=<sha256> those holding these bytes in a live version."""
     name = context.dataset(dataset)
     if "hash" in request.args:
@@ -94,12 +93,12 @@ def list_objects(dataset: str):
 
 
 @bp.get("/<segment>")
-def object_info_or_status(dataset: str, segment: str):
+def object_info_or_status(dataset: str, segment: str) -> Response:
     return jsonify(items.info_or_status(context.dataset(dataset), rules.OBJECT, segment))
 
 
 @bp.patch("/<segment>")
-def update_object(dataset: str, segment: str):
+def update_object(dataset: str, segment: str) -> Response:
     name = context.dataset(dataset)
     item_uuid = items.uuid_for_update(segment)
     obj_name, mimetype, data = _content(name)
@@ -109,7 +108,7 @@ def update_object(dataset: str, segment: str):
 
 
 @bp.get("/<object_uuid>/<version>")
-def load_object(dataset: str, object_uuid: str, version: str):
+def load_object(dataset: str, object_uuid: str, version: str) -> Response:
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
     return jsonify(queries.load_version(context.installation(), name, rules.OBJECT, item, number,
@@ -117,7 +116,7 @@ def load_object(dataset: str, object_uuid: str, version: str):
 
 
 @bp.get("/<object_uuid>/<version>/bytes")
-def object_bytes(dataset: str, object_uuid: str, version: str) -> Any:
+def object_bytes(dataset: str, object_uuid: str, version: str) -> Response:
     """The stored bytes, streamed, with the object's mimetype, its sha256 as a strong ETag,
     and single Range requests (206, 416). A blob kept as a local file goes out through
     send_file (sendfile where the server supports it); one in a bucket through
@@ -199,7 +198,8 @@ def _range_not_satisfiable(exc: RequestedRangeNotSatisfiable) -> Response:
 
 
 @bp.delete("/<object_uuid>/<version>")
-def delete_object(dataset: str, object_uuid: str, version: str):
+def delete_object(dataset: str, object_uuid: str, version: str) -> Response:
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
-    return jsonify(service.delete_object(context.installation(), name, context.user(), item, number))
+    return jsonify(service.delete_object(context.installation(), name, context.user(), item,
+                                         number))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .. import queries, service
 from ..domain import validation
@@ -10,19 +10,19 @@ bp = Blueprint("owners", __name__, url_prefix="/datasets/<dataset>/owners")
 
 
 @bp.get("")
-def list_owners(dataset: str):
+def list_owners(dataset: str) -> Response:
     return jsonify(queries.list_owners(context.installation(), context.dataset(dataset)))
 
 
 @bp.put("/<user>")
-def add_owner(dataset: str, user: str):
+def add_owner(dataset: str, user: str) -> Response:
     name = context.dataset(dataset)
     return jsonify(service.add_owner(context.installation(), name, context.user(),
                                      validation.username(user)))
 
 
 @bp.delete("/<user>")
-def remove_owner(dataset: str, user: str):
+def remove_owner(dataset: str, user: str) -> Response:
     name = context.dataset(dataset)
     return jsonify(service.remove_owner(context.installation(), name, context.user(),
                                         validation.username(user)))

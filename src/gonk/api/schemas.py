@@ -3,7 +3,7 @@ segment is a status word (SPEC section 3)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .. import queries, service
 from ..domain import rules, validation
@@ -17,7 +17,7 @@ def _is_name(segment: str) -> bool:
 
 
 @bp.post("")
-def create_schema(dataset: str):
+def create_schema(dataset: str) -> Response:
     name = context.dataset(dataset)
     body = parsing.json_body()
     schema_name = validation.schema_name(parsing.string_field(body, "name"))
@@ -27,13 +27,13 @@ def create_schema(dataset: str):
 
 
 @bp.get("")
-def list_schemas(dataset: str):
+def list_schemas(dataset: str) -> Response:
     name = context.dataset(dataset)
     return jsonify(queries.list_items(context.installation(), name, rules.SCHEMA, None, None))
 
 
 @bp.get("/<segment>")
-def schema_info_or_status(dataset: str, segment: str):
+def schema_info_or_status(dataset: str, segment: str) -> Response:
     name = context.dataset(dataset)
     if _is_name(segment):
         return jsonify(queries.schema_info(context.installation(), name, segment))
@@ -43,7 +43,7 @@ def schema_info_or_status(dataset: str, segment: str):
 
 
 @bp.patch("/<segment>")
-def update_schema(dataset: str, segment: str):
+def update_schema(dataset: str, segment: str) -> Response:
     name = context.dataset(dataset)
     if not _is_name(segment):
         parsing.not_a_status_method()
@@ -53,7 +53,7 @@ def update_schema(dataset: str, segment: str):
 
 
 @bp.get("/<schema_name>/<version>")
-def load_schema(dataset: str, schema_name: str, version: str):
+def load_schema(dataset: str, schema_name: str, version: str) -> Response:
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)
@@ -62,7 +62,7 @@ def load_schema(dataset: str, schema_name: str, version: str):
 
 
 @bp.delete("/<schema_name>/<version>")
-def deprecate_schema(dataset: str, schema_name: str, version: str):
+def deprecate_schema(dataset: str, schema_name: str, version: str) -> Response:
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import referencing
 import referencing.exceptions
 from jsonschema import validators
@@ -16,8 +15,19 @@ from jsonschema.exceptions import SchemaError
 
 from .errors import DoesNotConform
 
+if TYPE_CHECKING:
+    # The stubs (types-jsonschema) name jsonschema's reference-resolution error only by its
+    # deprecated public alias, which at run time is this same class (but warns when looked up).
+    from jsonschema.exceptions import RefResolutionError as _RefResolutionError
+
+    # The stubs' class of every Draft*Validator; it exists only for type checking. Unlike the
+    # stubs' Validator protocol, its check_schema takes a boolean schema too.
+    from jsonschema.validators import _Validator as Validator
+else:
+    from jsonschema.exceptions import _RefResolutionError
+
 # The dialects a schema may name in `$schema`; absent means 2020-12.
-DIALECTS: dict[str, type] = {
+DIALECTS: dict[str, type[Validator]] = {
     "json-schema.org/draft-04/schema": validators.Draft4Validator,
     "json-schema.org/draft-06/schema": validators.Draft6Validator,
     "json-schema.org/draft-07/schema": validators.Draft7Validator,
@@ -46,7 +56,7 @@ def parse_json(data: bytes, what: str) -> Any:
                              details=[{"path": "", "message": str(exc)[:500]}]) from None
 
 
-def dialect_of(schema: Any) -> type:
+def dialect_of(schema: Any) -> type[Validator]:
     if not isinstance(schema, dict) or "$schema" not in schema:
         return DEFAULT_DIALECT
     uri = schema["$schema"]
@@ -105,7 +115,7 @@ def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], by
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     except RecursionError:
         raise DoesNotConform("The annotation is nested too deeply.") from None
-    except (referencing.exceptions.Unresolvable, jsonschema.exceptions._RefResolutionError) as exc:
+    except (referencing.exceptions.Unresolvable, _RefResolutionError) as exc:
         ref = getattr(exc, "ref", None)
         raise DoesNotConform(
             "The schema has a $ref that cannot be resolved; references must point inside the "

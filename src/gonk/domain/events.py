@@ -183,9 +183,9 @@ def check_shape(event: object) -> str:
     if not isinstance(event, dict):
         raise Invalid("Malformed event: an event is a JSON object.")
     event_type = event.get("type")
-    shape = SHAPES.get(event_type) if isinstance(event_type, str) else None
-    if shape is None:
+    if not isinstance(event_type, str) or event_type not in SHAPES:
         raise Invalid(f"Unknown event type {event_type!r}.")
+    shape = SHAPES[event_type]
     _check_fields(event, shape, event_type, "")
     return event_type
 

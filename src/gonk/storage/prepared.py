@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
+    from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class _Compiled:
@@ -49,19 +53,23 @@ class Prepared:
         key = conn.dialect.name
         compiled = self._by_dialect.get(key)
         if compiled is None:
-            result = self.statement.compile(dialect=conn.dialect, column_keys=self.columns)
+            # `compile` is typed as returning the base Compiled; a statement (not DDL) is always
+            # compiled by the dialect's SQLCompiler, which has `positional` and `positiontup`
+            result = cast("SQLCompiler",
+                          self.statement.compile(dialect=conn.dialect, column_keys=self.columns))
             # bound constants (a kind, a LIMIT) keep their values; parameters a caller must
             # give have none
             defaults = {name: value for name, value in result.params.items()
                         if value is not None and not _is_required(value)}
-            positions = list(result.positiontup) if result.positional else None
+            # a positional compiler always sets positiontup (typed Optional for the others)
+            positions = list(result.positiontup or ()) if result.positional else None
             compiled = self._by_dialect[key] = _Compiled(str(result), positions, defaults)
         return compiled
 
     def run(self, conn: Connection, params: dict[str, Any]) -> int:
         """Run a data change; returns the rows it touched."""
         compiled = self._compiled(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn)
         try:
             cursor.execute(compiled.sql, compiled.args(params))
             return int(cursor.rowcount)
@@ -70,7 +78,7 @@ class Prepared:
 
     def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         compiled = self._compiled(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn)
         try:
             cursor.executemany(compiled.sql, [compiled.args(row) for row in rows])
         finally:
@@ -79,14 +87,14 @@ class Prepared:
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The first row (its columns readable by name), or None."""
         compiled = self._compiled(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn)
         try:
             cursor.execute(compiled.sql, compiled.args(params))
             row = cursor.fetchone()
             if row is None:
                 return None
             if compiled.row_type is None:
-                compiled.row_type = namedtuple(  # type: ignore[misc]
+                compiled.row_type = namedtuple(  # type: ignore[misc]  # fields known only at run time
                     "Row", [column[0] for column in cursor.description])
             return compiled.row_type(*row)
         finally:
@@ -95,12 +103,19 @@ class Prepared:
     def scalars(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
         """The first column of every row."""
         compiled = self._compiled(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn)
         try:
             cursor.execute(compiled.sql, compiled.args(params))
             return [row[0] for row in cursor.fetchall()]
         finally:
             cursor.close()
+
+
+def _cursor(conn: Connection) -> DBAPICursor:
+    """A new cursor on the DBAPI connection under `conn` (the caller closes it)."""
+    # dbapi_connection is typed Optional: it is None only once the connection is closed or
+    # invalidated, and every caller here is inside a transaction on it
+    return cast("DBAPIConnection", conn.connection.dbapi_connection).cursor()
 
 
 def _is_required(value: Any) -> bool:

@@ -16,7 +16,7 @@ from ..domain.memory import make_snapshot
 from ..domain.rules import EventInfo, Item, Owner, Version
 from . import tables as t
 from .prepared import Prepared
-from .records import EVENTS, ITEMS, LINKS, OWNERS, VERSIONS, RecordTable
+from .records import EVENTS, ITEMS, LINKS, OWNERS, VERSIONS, R, RecordTable
 
 V = t.versions.c
 LIVE = and_(V.create_rejected.is_(False), V.delete_accepted.is_(False))
@@ -73,7 +73,7 @@ class SqlState:
     def event(self, event_uuid: str) -> EventInfo | None:
         return self._lookup(EVENTS, _EVENT, event_uuid)
 
-    def _lookup(self, table: RecordTable[Any], statement: Prepared, *key: Any) -> Any:
+    def _lookup(self, table: RecordTable[R], statement: Prepared, *key: Any) -> R | None:
         row = statement.first(self.conn, table.key_params(self.dataset_id, *key))
         return table.from_row(row) if row is not None else None
 

@@ -20,7 +20,7 @@ from . import tables as t
 from .projection import LIVE, SCHEMA_NAMED
 from .records import EVENTS, ITEMS, VERSIONS
 
-I, V, E, L = t.items.c, t.versions.c, t.events.c, t.annotation_links.c
+ITEM, V, E, LINK = t.items.c, t.versions.c, t.events.c, t.annotation_links.c
 
 
 def status_condition(status: str) -> Any:
@@ -44,8 +44,8 @@ def owner_names(conn: Connection, dataset_id: int) -> list[str]:
 
 
 def item(conn: Connection, dataset_id: int, item_uuid: str) -> Item | None:
-    row = conn.execute(ITEMS.select().where(I.dataset_id == dataset_id,
-                                            I.uuid == item_uuid)).first()
+    row = conn.execute(ITEMS.select().where(ITEM.dataset_id == dataset_id,
+                                            ITEM.uuid == item_uuid)).first()
     return ITEMS.from_row(row) if row is not None else None
 
 
@@ -57,15 +57,15 @@ def schema_named(conn: Connection, dataset_id: int, name: str) -> Item | None:
 
 def created_seq(conn: Connection, dataset_id: int, kind: str, item_uuid: str) -> int | None:
     """The creation position of an item of that kind (the cursor of pages), or None."""
-    return conn.execute(select(I.created_seq).where(
-        I.dataset_id == dataset_id, I.kind == kind, I.uuid == item_uuid)).scalar()
+    return conn.execute(select(ITEM.created_seq).where(
+        ITEM.dataset_id == dataset_id, ITEM.kind == kind, ITEM.uuid == item_uuid)).scalar()
 
 
 def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
                limit: int | None) -> list[Item]:
     """Items of one kind created after position `after_seq`, in creation order."""
-    query = ITEMS.select().where(I.dataset_id == dataset_id, I.kind == kind,
-                                 I.created_seq > after_seq).order_by(I.created_seq)
+    query = ITEMS.select().where(ITEM.dataset_id == dataset_id, ITEM.kind == kind,
+                                 ITEM.created_seq > after_seq).order_by(ITEM.created_seq)
     if limit is not None:
         query = query.limit(limit)
     return [ITEMS.from_row(row) for row in conn.execute(query)]
@@ -102,9 +102,9 @@ def live_objects_with_hash(conn: Connection, dataset_id: int,
     """(uuid, version) of object versions holding these bytes that are neither rejected nor
     deleted, by the object's creation then version."""
     rows = conn.execute(select(V.uuid, V.version, V.created_seq).where(
-        V.dataset_id == dataset_id, V.kind == rules.OBJECT, V.hash == digest, LIVE)).all()
-    rows.sort(key=lambda r: (r.created_seq, r.version))
-    return [(row.uuid, row.version) for row in rows]
+        V.dataset_id == dataset_id, V.kind == rules.OBJECT, V.hash == digest, LIVE))
+    return [(row.uuid, row.version)
+            for row in sorted(rows, key=lambda r: (r.created_seq, r.version))]
 
 
 def referenced_digests(conn: Connection) -> set[str]:
@@ -132,9 +132,9 @@ def events_touching(conn: Connection, dataset_id: int, item_uuid: str,
 def annotations_of_object(conn: Connection, dataset_id: int, object_uuid: str,
                           number: int) -> list[Item]:
     """The annotation items attached to this object version, in creation order."""
-    annotation_uuids = conn.execute(select(L.annotation_uuid).where(
-        L.dataset_id == dataset_id, L.object_uuid == object_uuid,
-        L.object_version == number)).scalars().all()
+    annotation_uuids = conn.execute(select(LINK.annotation_uuid).where(
+        LINK.dataset_id == dataset_id, LINK.object_uuid == object_uuid,
+        LINK.object_version == number)).scalars().all()
     found = [item(conn, dataset_id, annotation_uuid) for annotation_uuid in annotation_uuids]
     return sorted((a for a in found if a is not None), key=lambda a: a.created_seq)
 
@@ -144,9 +144,9 @@ def objects_of_annotation(conn: Connection, dataset_id: int,
     """(uuid, version) of the object versions an annotation is attached to, in the order its
     create event listed them."""
     return [(row.object_uuid, row.object_version) for row in conn.execute(
-        select(L.object_uuid, L.object_version).where(
-            L.dataset_id == dataset_id, L.annotation_uuid == annotation_uuid)
-        .order_by(L.position))]
+        select(LINK.object_uuid, LINK.object_version).where(
+            LINK.dataset_id == dataset_id, LINK.annotation_uuid == annotation_uuid)
+        .order_by(LINK.position))]
 
 
 # --- the log ------------------------------------------------------------------------------------

@@ -57,16 +57,17 @@ class RecordTable(Generic[R]):
         self.table = table
         self.record = record
         self.key = tuple(key)
-        self.fields = tuple(f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
+        described = dataclasses.fields(record)  # type: ignore[arg-type]  # R: any dataclass
+        self.fields = tuple(f.name for f in described)
         self.scoped = "dataset_id" in table.c
         hints = typing.get_type_hints(record)
         self._booleans = tuple(i for i, name in enumerate(self.fields) if hints[name] is bool)
-        described = {*self.fields, *extra, *(["dataset_id"] if self.scoped else [])}
-        if described != set(table.c.keys()):
+        expected = {*self.fields, *extra, *(["dataset_id"] if self.scoped else [])}
+        if expected != set(table.c.keys()):
             raise RuntimeError(
                 f"table {table.name} and record {record.__name__} disagree: columns "
-                f"{sorted(set(table.c.keys()) - described)} have no field, fields "
-                f"{sorted(described - set(table.c.keys()))} have no column")
+                f"{sorted(set(table.c.keys()) - expected)} have no field, fields "
+                f"{sorted(expected - set(table.c.keys()))} have no column")
         self.columns = [table.c[name] for name in self.fields]
         self.inserted = [name for name in self.fields if name not in generated]
         self._updated = [name for name in self.fields if name not in self.key]

@@ -29,15 +29,17 @@ EMPTY, CURRENT, OUTDATED, UNVERSIONED, NEWER = (
     "empty", "current", "outdated", "unversioned", "newer")
 
 
-def _config(conn: Connection) -> Config:
+def _config(conn: Connection | None = None) -> Config:
+    """Alembic's configuration; `conn` for commands that run migrations (env.py uses it)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = conn
+    if conn is not None:
+        config.attributes["connection"] = conn
     return config
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config(None)).get_current_head()  # type: ignore[arg-type]
+    head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
@@ -55,7 +57,7 @@ def status(database: Database) -> str:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head_revision():
         return CURRENT
-    script = ScriptDirectory.from_config(_config(None))  # type: ignore[arg-type]
+    script = ScriptDirectory.from_config(_config())
     known = {rev.revision for rev in script.walk_revisions()}
     return OUTDATED if current in known else NEWER
 
