@@ -44,7 +44,7 @@ def storage_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def instance(tmp_path: Path, storage_kind: str, request: pytest.FixtureRequest,
+def installation(tmp_path: Path, storage_kind: str, request: pytest.FixtureRequest,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Installation]:
     database_kind, blob_kind = storage_kind.split("-")
     blob_url = ""
@@ -74,22 +74,22 @@ def s3_blob_url(s3_endpoint: str, s3_api_bucket: str) -> str:
 
 
 @pytest.fixture
-def app(instance: Installation) -> Any:
-    application = create_app(installation=instance)
+def app(installation: Installation) -> Any:
+    application = create_app(installation=installation)
     application.config["TESTING"] = True
     return application
 
 
 @pytest.fixture
-def alice(app: Any, instance: Installation) -> Client:
+def alice(app: Any, installation: Installation) -> Client:
     """The first user; owner of the datasets she creates."""
-    return Client(app.test_client(), add_user(instance, "alice"), "alice")
+    return Client(app.test_client(), add_user(installation, "alice"), "alice")
 
 
 @pytest.fixture
-def bob(app: Any, instance: Installation) -> Client:
+def bob(app: Any, installation: Installation) -> Client:
     """A second user, not an owner unless a test makes him one."""
-    return Client(app.test_client(), add_user(instance, "bob"), "bob")
+    return Client(app.test_client(), add_user(installation, "bob"), "bob")
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from tests.support.http import Client
 
 
 @pytest.fixture
-def carol(app: Any, instance: Any) -> Client:
+def carol(app: Any, installation: Any) -> Client:
     """A third user."""
-    return Client(app.test_client(), add_user(instance, "carol"), "carol")
+    return Client(app.test_client(), add_user(installation, "carol"), "carol")
 
 
 @pytest.fixture

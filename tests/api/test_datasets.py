@@ -162,11 +162,11 @@ def test_request_larger_than_limit_is_413(app, alice, ds):
     assert alice.post(f"/datasets/{DS}/objects", small).status_code == 200
 
 
-def test_rekeyed_user_old_key_stops_working_at_once(alice, instance):
+def test_rekeyed_user_old_key_stops_working_at_once(alice, installation):
     from gonk.users import rekey_user
 
     old = alice.key
-    new = rekey_user(instance, "alice")
+    new = rekey_user(installation, "alice")
     assert_error(alice.get("/datasets", headers={"x-api-key": old}), 401)
     resp = alice.get("/datasets", headers={"x-api-key": new})
     assert resp.status_code == 200

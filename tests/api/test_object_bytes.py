@@ -24,9 +24,9 @@ def _raw(client, method, path, data, content_type="image/png"):
     return client.request(method, path, data=data, content_type=content_type)
 
 
-def _blob_files(instance):
+def _blob_files(installation):
     """Everything the blob store holds (files or bucket keys): stored blobs and uploads."""
-    blobs = instance.blobs
+    blobs = installation.blobs
     return sorted([d for d, _ in blobs.all_blobs()] + [n for n, _ in blobs.temporary_uploads()])
 
 
@@ -110,19 +110,19 @@ def test_bytes_endpoint_errors(alice, ds):
     assert_error(alice.get(f"/datasets/nope/objects/{uuid}/0/bytes"), 404)
 
 
-def test_streamed_body_over_the_limit_is_413_and_stores_nothing(app, alice, ds, instance):
+def test_streamed_body_over_the_limit_is_413_and_stores_nothing(app, alice, ds, installation):
     app.config["GONK_MAX_STREAM_BYTES"] = 1000
-    before_events, before_blobs = events(alice), _blob_files(instance)
+    before_events, before_blobs = events(alice), _blob_files(installation)
     body = assert_error(_raw(alice, "POST", f"{BASE}?name=big.bin", b"x" * 1001), 413)
     assert "1000" in body["error"]
     assert events(alice) == before_events
-    assert _blob_files(instance) == before_blobs
+    assert _blob_files(installation) == before_blobs
     assert _raw(alice, "POST", f"{BASE}?name=ok.bin", b"x" * 1000).status_code == 200
 
 
-def test_streamed_chunked_body_over_the_limit_is_413(app, alice, ds, instance):
+def test_streamed_chunked_body_over_the_limit_is_413(app, alice, ds, installation):
     app.config["GONK_MAX_STREAM_BYTES"] = 1000
-    before_blobs = _blob_files(instance)
+    before_blobs = _blob_files(installation)
 
     # No Content-Length, as with Transfer-Encoding: chunked: the limit is enforced while reading.
     resp = alice.flask.open(f"{BASE}?name=chunked.bin", method="POST",
@@ -132,7 +132,7 @@ def test_streamed_chunked_body_over_the_limit_is_413(app, alice, ds, instance):
                             environ_overrides={"wsgi.input_terminated": True,
                                                "HTTP_TRANSFER_ENCODING": "chunked"})
     assert_error(resp, 413)
-    assert _blob_files(instance) == before_blobs
+    assert _blob_files(installation) == before_blobs
 
 
 def test_json_load_above_the_json_limit_points_to_bytes(app, alice, ds):

@@ -139,11 +139,11 @@ class Installation:
     def key_owner(self, key: str) -> str | None:
         from gonk.users import user_for_key
 
-        instance = self.open()
+        installation = self.open()
         try:
-            return user_for_key(instance, key)
+            return user_for_key(installation, key)
         finally:
-            instance.close()
+            installation.close()
 
     def users_table(self) -> list[tuple[Any, ...]]:
         """Every row of the users table, as stored."""
@@ -151,13 +151,13 @@ class Installation:
 
         from gonk.storage import tables
 
-        instance = self.open()
+        installation = self.open()
         try:
-            with instance.db.read() as conn:
+            with installation.db.read() as conn:
                 rows = conn.execute(select(tables.users).order_by(tables.users.c.name)).all()
             return [tuple(row) for row in rows]
         finally:
-            instance.close()
+            installation.close()
 
     def snapshot(self) -> tuple[Any, ...]:
         """What a command that must change nothing must leave as it is: the files of the data

@@ -43,7 +43,7 @@ from gonk import service
 from gonk.installation import Installation
 
 data_dir, tag, count, go_file = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-instance = Installation.open(data_dir)
+installation = Installation.open(data_dir)
 deadline = time.monotonic() + 30
 while not go_file.exists():  # start both processes' loops together
     if time.monotonic() > deadline:
@@ -51,11 +51,11 @@ while not go_file.exists():  # start both processes' loops together
     time.sleep(0.005)
 done = 0
 for n in range(count):
-    result = service.create_object(instance, "busy", "bob", f"proc-{tag}-{n}.txt", "text/plain",
+    result = service.create_object(installation, "busy", "bob", f"proc-{tag}-{n}.txt", "text/plain",
                                    f"written by process {tag}, write {n}".encode())
     assert result["version"] == 0, result
     done += 1
-instance.close()
+installation.close()
 print(done)
 """
 
@@ -212,16 +212,16 @@ def test_threads_and_processes_write_one_unbroken_chain(tmp_path: Path, gonk_pro
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"{DATASET}: OK" in verified.stdout
 
-    instance = Installation.open(data_dir)
+    installation = Installation.open(data_dir)
     try:
-        verdict = verify_dataset(instance, DATASET)
+        verdict = verify_dataset(installation, DATASET)
         assert verdict.ok, verdict.message
         assert verdict.events == 1 + successful
-        with instance.db.read() as conn:
+        with installation.db.read() as conn:
             row = dataset_row(conn, DATASET)
             stored = list(event_bodies(conn, row.id))
         assert (row.event_count, row.head_integrity) == (1 + successful, head)
         assert stored == events  # the API serves the stored log exactly
     finally:
-        instance.close()
+        installation.close()
     assert time.monotonic() - started < 60

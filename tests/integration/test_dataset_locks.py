@@ -30,18 +30,18 @@ def storage_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _libpq_url(instance: Installation) -> str:
-    return instance.db.engine.url.set(drivername="postgresql").render_as_string(
+def _libpq_url(installation: Installation) -> str:
+    return installation.db.engine.url.set(drivername="postgresql").render_as_string(
         hide_password=False)
 
 
 @contextmanager
-def _dataset_row_locked(instance: Installation, name: str) -> Iterator[int]:
+def _dataset_row_locked(installation: Installation, name: str) -> Iterator[int]:
     """Hold `name`'s row lock in a connection of our own; yields that connection's backend pid.
     Released (rolled back) when the block ends."""
     import psycopg
 
-    with psycopg.connect(_libpq_url(instance)) as conn:
+    with psycopg.connect(_libpq_url(installation)) as conn:
         row = conn.execute("SELECT id FROM datasets WHERE name = %s FOR UPDATE", (name,)).fetchone()
         assert row is not None
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -51,10 +51,10 @@ def _dataset_row_locked(instance: Installation, name: str) -> Iterator[int]:
             conn.rollback()
 
 
-def _backends_blocked_by(instance: Installation, holder_pid: int) -> list[int]:
+def _backends_blocked_by(installation: Installation, holder_pid: int) -> list[int]:
     import psycopg
 
-    with psycopg.connect(_libpq_url(instance), autocommit=True) as conn:
+    with psycopg.connect(_libpq_url(installation), autocommit=True) as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity "
                             "WHERE %s = ANY(pg_blocking_pids(pid))", (holder_pid,)).fetchall()
     return [pid for (pid,) in rows]
@@ -76,28 +76,29 @@ class Writer(threading.Thread):
             self.error = exc
 
 
-def _create(instance: Installation, dataset: str, name: str) -> Callable[[], Any]:
-    return lambda: service.create_object(instance, dataset, "alice", name, "text/plain",
+def _create(installation: Installation, dataset: str, name: str) -> Callable[[], Any]:
+    return lambda: service.create_object(installation, dataset, "alice", name, "text/plain",
                                          f"{dataset}/{name}".encode())
 
 
-def test_a_locked_dataset_holds_back_only_its_own_writes(instance: Installation) -> None:
-    add_user(instance, "alice")
+def test_a_locked_dataset_holds_back_only_its_own_writes(installation: Installation) -> None:
+    add_user(installation, "alice")
     for name in ("held", "free"):
-        service.create_dataset(instance, "alice", name)
+        service.create_dataset(installation, "alice", name)
 
-    with _dataset_row_locked(instance, "held") as holder:
-        waiting = Writer(_create(instance, "held", "waits.txt"))
+    with _dataset_row_locked(installation, "held") as holder:
+        waiting = Writer(_create(installation, "held", "waits.txt"))
         waiting.start()
         deadline = time.monotonic() + TIMEOUT
-        while not _backends_blocked_by(instance, holder):
+        while not _backends_blocked_by(installation, holder):
             assert waiting.is_alive(), f"the write went through a held lock: {waiting.error}"
             assert time.monotonic() < deadline, "the write to the held dataset never waited"
             time.sleep(0.02)
 
         # Meanwhile the other dataset takes writes.
         def other_dataset_writes() -> list[dict[str, Any]]:
-            return [_create(instance, "free", "a.txt")(), _create(instance, "free", "b.txt")()]
+            return [_create(installation, "free", "a.txt")(),
+                    _create(installation, "free", "b.txt")()]
 
         other = Writer(other_dataset_writes)
         other.start()
@@ -108,7 +109,7 @@ def test_a_locked_dataset_holds_back_only_its_own_writes(instance: Installation)
 
         # The held dataset's writer is still waiting: nothing of it is stored yet.
         assert waiting.is_alive()
-        assert _backends_blocked_by(instance, holder)
+        assert _backends_blocked_by(installation, holder)
 
     waiting.join(TIMEOUT)
     assert not waiting.is_alive(), "the write did not resume after the lock was released"
@@ -116,9 +117,9 @@ def test_a_locked_dataset_holds_back_only_its_own_writes(instance: Installation)
     assert waiting.result["version"] == 0
 
     for name, events in (("held", 2), ("free", 3)):
-        verdict = verify_dataset(instance, name)
+        verdict = verify_dataset(installation, name)
         assert verdict.ok, verdict
-        with instance.db.read() as conn:
+        with installation.db.read() as conn:
             count = conn.exec_driver_sql("SELECT event_count FROM datasets WHERE name = %(n)s",
                                          {"n": name}).scalar()
         assert count == events, (name, count)

@@ -32,13 +32,13 @@ SUMMARY = re.compile(r"(Would remove|Removed) (\d+) unreferenced blobs \((\d+) b
                      r"(\d+) temporary upload files; kept (\d+) blobs\.")
 
 
-def _events(instance: Installation) -> list[dict[str, Any]]:
-    with instance.db.read() as conn:
+def _events(installation: Installation) -> list[dict[str, Any]]:
+    with installation.db.read() as conn:
         return list(event_bodies(conn, dataset_row(conn, DATASET).id))
 
 
-def _review_last(instance: Installation, accept: bool) -> None:
-    service.review(instance, DATASET, "alice", _events(instance)[-1]["uuid"], accept)
+def _review_last(installation: Installation, accept: bool) -> None:
+    service.review(installation, DATASET, "alice", _events(installation)[-1]["uuid"], accept)
 
 
 def _age(path: Path, seconds: float = TWO_HOURS) -> None:
@@ -52,10 +52,10 @@ def _blob_files(data_dir: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in root.glob("??/*") if p.is_file()}
 
 
-def _referenced(instance: Installation) -> set[str]:
+def _referenced(installation: Installation) -> set[str]:
     """Hashes that the log's events reference, read from the events themselves."""
     digests = set()
-    for event in _events(instance):
+    for event in _events(installation):
         for key in ("object", "annotation"):
             if key in event:
                 digests.add(event[key]["hash"])
@@ -79,49 +79,49 @@ def site(tmp_path: Path, gonk_proc: Any) -> SimpleNamespace:
     init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data_dir)
     assert init.returncode == 0, init.stderr
     key = gonk_proc.last_line(init.stdout)
-    instance = Installation.open(data_dir)
+    installation = Installation.open(data_dir)
     try:
-        service.create_dataset(instance, "alice", DATASET)
+        service.create_dataset(installation, "alice", DATASET)
         schema = json.dumps(LABEL_SCHEMA).encode()
-        service.create_schema(instance, DATASET, "alice", "schema-label", schema)
-        _review_last(instance, True)
-        kept = service.create_object(instance, DATASET, "alice", "kept.txt", "text/plain",
+        service.create_schema(installation, DATASET, "alice", "schema-label", schema)
+        _review_last(installation, True)
+        kept = service.create_object(installation, DATASET, "alice", "kept.txt", "text/plain",
                                      b"accepted bytes")["uuid"]
-        _review_last(instance, True)
-        rejected = service.create_object(instance, DATASET, "alice", "rejected.txt",
+        _review_last(installation, True)
+        rejected = service.create_object(installation, DATASET, "alice", "rejected.txt",
                                          "text/plain", b"rejected bytes")["uuid"]
-        _review_last(instance, False)
-        deleted = service.create_object(instance, DATASET, "alice", "deleted.txt",
+        _review_last(installation, False)
+        deleted = service.create_object(installation, DATASET, "alice", "deleted.txt",
                                         "text/plain", b"deleted bytes")["uuid"]
-        _review_last(instance, True)
-        service.delete_object(instance, DATASET, "alice", deleted, 0)
-        _review_last(instance, True)
-        updated = service.create_object(instance, DATASET, "alice", "updated.txt",
+        _review_last(installation, True)
+        service.delete_object(installation, DATASET, "alice", deleted, 0)
+        _review_last(installation, True)
+        updated = service.create_object(installation, DATASET, "alice", "updated.txt",
                                         "text/plain", b"first version")["uuid"]
-        service.update_object(instance, DATASET, "alice", updated, "updated.txt", "text/plain",
+        service.update_object(installation, DATASET, "alice", updated, "updated.txt", "text/plain",
                               b"second version")
-        note = service.create_annotation(instance, DATASET, "alice",
+        note = service.create_annotation(installation, DATASET, "alice",
                                          {"name": "schema-label", "version": 0},
                                          [{"uuid": kept, "version": 0}],
                                          b'{"label": "first"}')["uuid"]
-        service.update_annotation(instance, DATASET, "alice", note,
+        service.update_annotation(installation, DATASET, "alice", note,
                                   {"name": "schema-label", "version": 0}, b'{"label": "second"}')
-        service.delete_annotation(instance, DATASET, "alice", note, 1)
-        service.update_schema(instance, DATASET, "alice", "schema-label",
+        service.delete_annotation(installation, DATASET, "alice", note, 1)
+        service.update_schema(installation, DATASET, "alice", "schema-label",
                               json.dumps({**LABEL_SCHEMA, "title": "v1"}).encode())
-        _review_last(instance, True)
-        service.deprecate_schema(instance, DATASET, "alice", "schema-label", 1)
-        _review_last(instance, True)
-        referenced = _referenced(instance)
+        _review_last(installation, True)
+        service.deprecate_schema(installation, DATASET, "alice", "schema-label", 1)
+        _review_last(installation, True)
+        referenced = _referenced(installation)
         assert len(referenced) == 9  # 2 schemas, 5 object versions, 2 annotation versions
 
         # garbage: bytes put directly, and bytes of a raw upload whose event never committed
-        orphan = instance.blobs.put(b"bytes that no event refers to")
-        streamed = instance.blobs.put_stream([b"an upload ", b"cut off before its commit"])
-        stale = instance.blobs.tmp / "upload-abc123"
+        orphan = installation.blobs.put(b"bytes that no event refers to")
+        streamed = installation.blobs.put_stream([b"an upload ", b"cut off before its commit"])
+        stale = installation.blobs.tmp / "upload-abc123"
         stale.write_bytes(b"half an upload")
     finally:
-        instance.close()
+        installation.close()
     versions = {"kept": (kept, 0), "rejected": (rejected, 0), "deleted": (deleted, 0),
                 "updated v0": (updated, 0), "updated v1": (updated, 1)}
     return SimpleNamespace(data_dir=data_dir, key=key, referenced=referenced,
@@ -230,14 +230,14 @@ def test_a_blob_referenced_after_gc_listed_the_references_is_kept(
         site: SimpleNamespace, gonk_proc: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Writes commit while gc runs: a blob that was unreferenced when gc took its snapshot of
     references but is referenced by the time it would be removed stays."""
-    monkeypatch.setattr(garbage, "referenced_digests", lambda instance: set())
-    instance = Installation.open(site.data_dir)
+    monkeypatch.setattr(garbage, "referenced_digests", lambda installation: set())
+    installation = Installation.open(site.data_dir)
     try:
         for digest in site.referenced | site.orphans:
-            _age(instance.blobs.path(digest))
-        result = garbage.collect(instance, min_age_seconds=0)
+            _age(installation.blobs.path(digest))
+        result = garbage.collect(installation, min_age_seconds=0)
     finally:
-        instance.close()
+        installation.close()
     assert result.blobs == 2
     assert set(_blob_files(site.data_dir)) == site.referenced
     _assert_history_intact(site, gonk_proc)
@@ -329,15 +329,15 @@ def test_gc_puts_back_blobs_left_aside_by_a_gc_that_died(tmp_path):
     from gonk.installation import Installation
     from gonk.users import add_user
 
-    instance = Installation.create(tmp_path / "data")
-    add_user(instance, "alice")
-    service.create_dataset(instance, "alice", "ds")
-    service.create_object(instance, "ds", "alice", "a.txt", "text/plain", b"keep me")
-    digest = instance.blobs.put(b"keep me")
-    final = instance.blobs.path(digest)
-    aside = instance.blobs.tmp / f"gc-{digest}"
+    installation = Installation.create(tmp_path / "data")
+    add_user(installation, "alice")
+    service.create_dataset(installation, "alice", "ds")
+    service.create_object(installation, "ds", "alice", "a.txt", "text/plain", b"keep me")
+    digest = installation.blobs.put(b"keep me")
+    final = installation.blobs.path(digest)
+    aside = installation.blobs.tmp / f"gc-{digest}"
     final.replace(aside)  # as a gc killed between moving the blob aside and deciding
-    result = collect(instance, 0)
+    result = collect(installation, 0)
     assert final.read_bytes() == b"keep me"
     assert not aside.exists()
     assert result.blobs == 0

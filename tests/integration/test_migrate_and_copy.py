@@ -24,43 +24,44 @@ LABEL = json.dumps({"type": "object", "properties": {"label": {"type": "string"}
                     "required": ["label"]}).encode()
 
 
-def _fill(instance: Installation) -> dict[str, Any]:
+def _fill(installation: Installation) -> dict[str, Any]:
     """Two datasets with schemas, objects (one updated, one deleted), annotations, accepts,
     a reject and an owner change; returns the users' keys and the bytes stored."""
-    keys = {"alice": add_user(instance, "alice"), "bob": add_user(instance, "bob")}
+    keys = {"alice": add_user(installation, "alice"), "bob": add_user(installation, "bob")}
     stored: list[bytes] = [LABEL]
     for dataset in ("birds", "cars"):
-        service.create_dataset(instance, "alice", dataset)
-        service.add_owner(instance, dataset, "alice", "bob")
-        service.create_schema(instance, dataset, "alice", "schema-label", LABEL)
+        service.create_dataset(installation, "alice", dataset)
+        service.add_owner(installation, dataset, "alice", "bob")
+        service.create_schema(installation, dataset, "alice", "schema-label", LABEL)
         uuids = []
         for i in range(5):
             data = os.urandom(100 + i) + dataset.encode()
             stored.append(data)
-            uuids.append(service.create_object(instance, dataset, "bob", f"{i}.bin",
+            uuids.append(service.create_object(installation, dataset, "bob", f"{i}.bin",
                                                "application/octet-stream", data)["uuid"])
         update = f"updated {dataset}".encode()
         stored.append(update)
-        service.update_object(instance, dataset, "bob", uuids[0], "0.bin", "text/plain", update)
+        service.update_object(installation, dataset, "bob", uuids[0], "0.bin", "text/plain", update)
         doc = json.dumps({"label": dataset}).encode()
         stored.append(doc)
-        service.create_annotation(instance, dataset, "bob", {"name": "schema-label", "version": 0},
+        service.create_annotation(installation, dataset, "bob",
+                                  {"name": "schema-label", "version": 0},
                                   [{"uuid": uuids[1], "version": 0}], doc)
-        with instance.db.read() as conn:
+        with installation.db.read() as conn:
             pending = list(conn.execute(
                 select(t.events.c.uuid)
                 .join(t.datasets, t.datasets.c.id == t.events.c.dataset_id)
                 .where(t.datasets.c.name == dataset, t.events.c.type == "ObjectCreateEvent")
                 .order_by(t.events.c.seq)).scalars())
-        service.review(instance, dataset, "alice", pending[-1], True)
-        service.review(instance, dataset, "alice", pending[-2], False)
-        service.delete_object(instance, dataset, "bob", uuids[2], 0)
-        service.remove_owner(instance, dataset, "alice", "bob")
+        service.review(installation, dataset, "alice", pending[-1], True)
+        service.review(installation, dataset, "alice", pending[-2], False)
+        service.delete_object(installation, dataset, "bob", uuids[2], 0)
+        service.remove_owner(installation, dataset, "alice", "bob")
     return {"keys": keys, "bytes": stored}
 
 
-def _log(instance: Installation) -> list[tuple[str, int, str, str]]:
-    with instance.db.read() as conn:
+def _log(installation: Installation) -> list[tuple[str, int, str, str]]:
+    with installation.db.read() as conn:
         rows = conn.execute(select(t.datasets.c.name, t.events.c.seq, t.events.c.body,
                                    t.events.c.integrity)
                             .join(t.datasets, t.datasets.c.id == t.events.c.dataset_id)
@@ -74,6 +75,10 @@ def _make_legacy(data_dir: Path) -> None:
     import sqlite3
 
     db = sqlite3.connect(data_dir / "gonk.db")
+    # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    for short, spelled_out in [("cp", "create_pending"), ("cr", "create_rejected"),
+                               ("dp", "delete_pending"), ("da", "delete_accepted")]:
+        db.execute(f"ALTER TABLE versions RENAME COLUMN {spelled_out} TO {short}")
     db.execute("DROP TABLE alembic_version")
     db.execute("DROP INDEX links_by_object")
     db.execute("CREATE INDEX links_by_object ON annotation_links "
@@ -90,10 +95,10 @@ def _make_legacy(data_dir: Path) -> None:
 def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
                                                                gonk_proc: Any) -> None:
     data_dir = tmp_path / "data"
-    instance = Installation.create(data_dir)
-    filled = _fill(instance)
-    log_before = _log(instance)
-    instance.close()
+    installation = Installation.create(data_dir)
+    filled = _fill(installation)
+    log_before = _log(installation)
+    installation.close()
     _make_legacy(data_dir)
 
     refused = gonk_proc.run_cli("verify", data_dir=data_dir)
@@ -101,7 +106,8 @@ def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
 
     migrated = gonk_proc.run_cli("migrate", data_dir=data_dir)
     assert migrated.returncode == 0, migrated.stderr
-    assert "upgraded from unversioned to revision 0001" in migrated.stdout
+    assert ("upgraded from unversioned to revision "
+            f"{revision.head_revision()}") in migrated.stdout
     assert f"moved {len(set(filled['bytes']))} files" in migrated.stdout
 
     again = gonk_proc.run_cli("migrate", data_dir=data_dir)
@@ -109,16 +115,16 @@ def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
 
     verified = gonk_proc.run_cli("verify", data_dir=data_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    instance = Installation.open(data_dir)
+    installation = Installation.open(data_dir)
     try:
-        assert revision.status(instance.db) == revision.CURRENT
-        assert _log(instance) == log_before
+        assert revision.status(installation.db) == revision.CURRENT
+        assert _log(installation) == log_before
         for data in filled["bytes"]:
             digest = hashlib.sha256(data).hexdigest()
-            assert instance.blobs.get(digest) == data
+            assert installation.blobs.get(digest) == data
         assert not list((data_dir / "blobs").glob("??/??"))
     finally:
-        instance.close()
+        installation.close()
 
 
 @pytest.fixture
@@ -180,3 +186,47 @@ def test_copy_stops_at_a_broken_chain(tmp_path: Path, gonk_proc: Any, postgres_u
                                f"file://{tmp_path / 'target'}", data_dir=tmp_path / "data")
     assert copied.returncode == 1
     assert "copy stopped" in copied.stderr and "chain is broken" in copied.stderr
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_migrate_renames_the_status_flags_of_a_revision_0001_installation(
+        tmp_path: Path, gonk_proc: Any, database: str, request: pytest.FixtureRequest) -> None:
+    """An installation of the previous release (revision 0001, flags named cp/cr/dp/da) comes out
+    of `migrate` at the newest revision with every version's flags as they were."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    url = request.getfixturevalue("postgres_url") if database == "postgres" else None
+    data_dir = tmp_path / "data"
+    installation = Installation.create(data_dir, url)
+    _fill(installation)
+    with installation.db.read() as conn:
+        flags_before = conn.execute(select(t.versions).order_by(
+            t.versions.c.dataset_id, t.versions.c.uuid, t.versions.c.version)).all()
+    with installation.db.write() as conn:
+        command.downgrade(revision._config(conn), "0001")
+    with installation.db.read() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("versions")}
+    assert {"cp", "cr", "dp", "da"} <= columns and "create_pending" not in columns
+    assert revision.status(installation.db) == revision.OUTDATED
+    installation.close()
+
+    env = gonk_proc.clean_env(**({"GONK_DATABASE_URL": url} if url else {}))
+    refused = gonk_proc.run_cli("verify", data_dir=data_dir, env=env)
+    assert refused.returncode == 1 and "gonk-api migrate" in refused.stderr
+    migrated = gonk_proc.run_cli("migrate", data_dir=data_dir, env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"upgraded from 0001 to revision {revision.head_revision()}" in migrated.stdout
+    verified = gonk_proc.run_cli("verify", data_dir=data_dir, env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    installation = Installation.open(data_dir, url)
+    try:
+        with installation.db.read() as conn:
+            flags_after = conn.execute(select(t.versions).order_by(
+                t.versions.c.dataset_id, t.versions.c.uuid, t.versions.c.version)).all()
+        assert [tuple(row) for row in flags_after] == [tuple(row) for row in flags_before]
+        assert any(row.delete_pending for row in flags_after)
+        assert any(row.create_rejected for row in flags_after)
+    finally:
+        installation.close()

@@ -71,22 +71,22 @@ WHOLE_LISTS = re.compile(r"FROM datasets ORDER BY|FROM owners WHERE owners.datas
                          r"ORDER BY")
 
 
-def test_every_query_is_narrowed_by_an_index(app, alice, instance) -> None:
+def test_every_query_is_narrowed_by_an_index(app, alice, installation) -> None:
     seen: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("SELECT") and not executemany:
             seen.append((statement, parameters))
 
-    event.listen(instance.db.engine, "before_cursor_execute", record)
+    event.listen(installation.db.engine, "before_cursor_execute", record)
     try:
         _workload(alice)
     finally:
-        event.remove(instance.db.engine, "before_cursor_execute", record)
+        event.remove(installation.db.engine, "before_cursor_execute", record)
 
     assert len(seen) > 50
     problems = []
-    raw = instance.db.engine.raw_connection()
+    raw = installation.db.engine.raw_connection()
     try:
         for statement, parameters in {(s, tuple(p)) for s, p in seen}:
             flat = " ".join(statement.split())

@@ -82,22 +82,22 @@ class Ledger:
     successes: int = 0
 
 
-def event_count(instance: Installation, name: str) -> int:
-    with instance.db.read() as conn:
+def event_count(installation: Installation, name: str) -> int:
+    with installation.db.read() as conn:
         return dataset_row(conn, name).event_count
 
 
-def last_event(instance: Installation, name: str) -> tuple[str, str]:
-    with instance.db.read() as conn:
+def last_event(installation: Installation, name: str) -> tuple[str, str]:
+    with installation.db.read() as conn:
         row = conn.execute(select(t.events.c.uuid, t.events.c.type)
                            .where(t.events.c.dataset_id == dataset_row(conn, name).id)
                            .order_by(t.events.c.seq.desc()).limit(1)).one()
     return row.uuid, row.type
 
 
-def replay(instance: Installation, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def replay(installation: Installation, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the log replayed through the rules into memory, the stored derived state)."""
-    with instance.db.read() as conn:
+    with installation.db.read() as conn:
         dataset_id = dataset_row(conn, name).id
         state = MemoryState()
         head = ""
@@ -111,8 +111,9 @@ def replay(instance: Installation, name: str) -> tuple[dict[str, Any], dict[str,
 class RandomClient:
     """Random operations, many of them refused, through gonk.service."""
 
-    def __init__(self, instance: Installation, rng: random.Random, ledgers: list[Ledger]) -> None:
-        self.instance, self.rng, self.ledgers = instance, rng, ledgers
+    def __init__(self, installation: Installation, rng: random.Random,
+                 ledgers: list[Ledger]) -> None:
+        self.installation, self.rng, self.ledgers = installation, rng, ledgers
         self.outcomes: Counter[tuple[str, int]] = Counter()  # (operation, 200 or error status)
 
     # random picks
@@ -147,7 +148,7 @@ class RandomClient:
 
     # one random operation
     def step(self) -> None:
-        rng, inst = self.rng, self.instance
+        rng, inst = self.rng, self.installation
         ledger = rng.choice(self.ledgers)
         ds, author = ledger.name, self.user()
         op = rng.choices(
@@ -229,16 +230,16 @@ class RandomClient:
         ledger.events.append(last_event(inst, ds))
 
 
-def test_random_history_replays_to_the_stored_state(instance: Installation) -> None:
+def test_random_history_replays_to_the_stored_state(installation: Installation) -> None:
     for user in USERS:
-        add_user(instance, user)
-    service.create_dataset(instance, "alice", "alpha")
-    service.create_dataset(instance, "bob", "beta")
+        add_user(installation, user)
+    service.create_dataset(installation, "alice", "alpha")
+    service.create_dataset(installation, "bob", "beta")
     ledgers = [Ledger("alpha", "alice"), Ledger("beta", "bob")]
     for ledger in ledgers:
-        ledger.events.append(last_event(instance, ledger.name))
+        ledger.events.append(last_event(installation, ledger.name))
 
-    client = RandomClient(instance, random.Random(20240611), ledgers)
+    client = RandomClient(installation, random.Random(20240611), ledgers)
     for _ in range(400):
         client.step()
 
@@ -256,11 +257,11 @@ def test_random_history_replays_to_the_stored_state(instance: Installation) -> N
 
     for ledger in ledgers:
         # one event per successful operation, on top of the creator's OwnerAddEvent
-        assert event_count(instance, ledger.name) == 1 + ledger.successes
-        verdict = verify_dataset(instance, ledger.name)
+        assert event_count(installation, ledger.name) == 1 + ledger.successes
+        verdict = verify_dataset(installation, ledger.name)
         assert verdict.ok, verdict.message
         assert verdict.events == 1 + ledger.successes
-        rebuilt, stored = replay(instance, ledger.name)
+        rebuilt, stored = replay(installation, ledger.name)
         assert rebuilt == stored
         assert stored["events"] and stored["versions"] and stored["owners"]
         reviews = Counter(e[3] for e in stored["events"])
@@ -271,72 +272,72 @@ def test_random_history_replays_to_the_stored_state(instance: Installation) -> N
 
 
 @pytest.fixture
-def small(instance: Installation) -> dict[str, Any]:
+def small(installation: Installation) -> dict[str, Any]:
     """Two datasets with a little history each; returns the uuids of alpha's events."""
-    add_user(instance, "alice")
-    add_user(instance, "bob")
+    add_user(installation, "alice")
+    add_user(installation, "bob")
     objects = {}
     for name in ("alpha", "beta"):
-        service.create_dataset(instance, "alice", name)
-        schema = service.create_schema(instance, name, "bob", "schema-label", SCHEMAS[0])
-        objects[name] = service.create_object(instance, name, "bob", "a.txt", "text/plain",
+        service.create_dataset(installation, "alice", name)
+        schema = service.create_schema(installation, name, "bob", "schema-label", SCHEMAS[0])
+        objects[name] = service.create_object(installation, name, "bob", "a.txt", "text/plain",
                                               b"hello")
-        service.create_annotation(instance, name, "bob", {"name": "schema-label", "version": 0},
+        service.create_annotation(installation, name, "bob", {"name": "schema-label", "version": 0},
                                   [objects[name]], ANNOTATIONS[0])
         assert schema["versions"] == 1
-    with instance.db.read() as conn:
+    with installation.db.read() as conn:
         events = list(event_bodies(conn, dataset_row(conn, "alpha").id))
     obj_event = next(e for e in events if e["type"] == "ObjectCreateEvent"
                      and e["object"]["name"] == "a.txt")
-    service.review(instance, "alpha", "alice", obj_event["uuid"], accept=True)
-    with instance.db.read() as conn:
+    service.review(installation, "alpha", "alice", obj_event["uuid"], accept=True)
+    with installation.db.read() as conn:
         events = list(event_bodies(conn, dataset_row(conn, "alpha").id))
     for name in ("alpha", "beta"):
-        assert verify_dataset(instance, name).ok
+        assert verify_dataset(installation, name).ok
     return {"events": events, "object": objects["alpha"]}
 
 
-def cli_verify(gonk_proc: Any, instance: Installation, *names: str) -> Any:
-    return gonk_proc.run_cli("verify", *names, data_dir=instance.data_dir)
+def cli_verify(gonk_proc: Any, installation: Installation, *names: str) -> Any:
+    return gonk_proc.run_cli("verify", *names, data_dir=installation.data_dir)
 
 
-def alpha_id(instance: Installation) -> int:
-    with instance.db.read() as conn:
+def alpha_id(installation: Installation) -> int:
+    with installation.db.read() as conn:
         return dataset_row(conn, "alpha").id
 
 
-def test_tampered_event_body_is_reported_by_name(instance: Installation, small: dict[str, Any],
+def test_tampered_event_body_is_reported_by_name(installation: Installation, small: dict[str, Any],
                                                  gonk_proc: Any) -> None:
     victim = small["events"][2]  # the ObjectCreateEvent of a.txt
     assert victim["type"] == "ObjectCreateEvent"
     forged = dict(victim, author="mallory")
-    ds = alpha_id(instance)
-    with instance.db.write() as conn:
+    ds = alpha_id(installation)
+    with installation.db.write() as conn:
         conn.execute(update(t.events).where(t.events.c.dataset_id == ds,
                                             t.events.c.uuid == victim["uuid"])
                      .values(body=json.dumps(forged)))
-    verdict = verify_dataset(instance, "alpha")
+    verdict = verify_dataset(installation, "alpha")
     assert not verdict.ok
     assert victim["uuid"] in verdict.message and "chain" in verdict.message
     assert verdict.line().startswith("alpha: FAILED")
-    assert verify_dataset(instance, "beta").ok  # other datasets are unaffected
+    assert verify_dataset(installation, "beta").ok  # other datasets are unaffected
 
-    result = cli_verify(gonk_proc, instance)
+    result = cli_verify(gonk_proc, installation)
     assert result.returncode == 1
     assert "FAILED" in result.stdout and victim["uuid"] in result.stdout
-    assert cli_verify(gonk_proc, instance, "beta").returncode == 0
+    assert cli_verify(gonk_proc, installation, "beta").returncode == 0
 
 
 def test_rewritten_chain_with_a_forbidden_event_is_reported_by_name(
-        instance: Installation, small: dict[str, Any], gonk_proc: Any) -> None:
+        installation: Installation, small: dict[str, Any], gonk_proc: Any) -> None:
     """A forger who recomputes every integrity still cannot make a non-owner's review pass."""
     events = small["events"]
     victim = events[-1]
     assert victim["type"] == "ReviewAcceptEvent"
     events[-1] = dict(victim, author="bob")  # bob is not an owner of alpha
     head = ""
-    ds = alpha_id(instance)
-    with instance.db.write() as conn:
+    ds = alpha_id(installation)
+    with installation.db.write() as conn:
         for event in events:
             event["integrity"] = head = integrity.link(head, event)
             conn.execute(update(t.events).where(t.events.c.dataset_id == ds,
@@ -344,62 +345,62 @@ def test_rewritten_chain_with_a_forbidden_event_is_reported_by_name(
                          .values(body=json.dumps(event), integrity=head))
         conn.execute(update(t.datasets).where(t.datasets.c.id == ds)
                      .values(head_integrity=head))
-    verdict = verify_dataset(instance, "alpha")
+    verdict = verify_dataset(installation, "alpha")
     assert not verdict.ok
     assert victim["uuid"] in verdict.message and "not allowed" in verdict.message
-    result = cli_verify(gonk_proc, instance, "alpha")
+    result = cli_verify(gonk_proc, installation, "alpha")
     assert result.returncode == 1 and victim["uuid"] in result.stdout
 
 
-def test_tampered_derived_rows_are_reported(instance: Installation, small: dict[str, Any],
+def test_tampered_derived_rows_are_reported(installation: Installation, small: dict[str, Any],
                                             gonk_proc: Any) -> None:
-    ds = alpha_id(instance)
+    ds = alpha_id(installation)
     pending = next(e for e in small["events"] if e["type"] == "AnnotationCreateEvent")
     # a derived column of the events table: claim the pending annotation was accepted
-    with instance.db.write() as conn:
+    with installation.db.write() as conn:
         conn.execute(update(t.events).where(t.events.c.dataset_id == ds,
                                             t.events.c.uuid == pending["uuid"])
                      .values(review="ACCEPTED"))
-    verdict = verify_dataset(instance, "alpha")
+    verdict = verify_dataset(installation, "alpha")
     assert not verdict.ok and "events" in verdict.message
     assert pending["uuid"] in verdict.message
-    result = cli_verify(gonk_proc, instance, "alpha")
+    result = cli_verify(gonk_proc, installation, "alpha")
     assert result.returncode == 1 and "FAILED" in result.stdout
     assert pending["uuid"] in result.stdout
 
     # put it back: clean again; then flip a version's flags instead
-    with instance.db.write() as conn:
+    with installation.db.write() as conn:
         conn.execute(update(t.events).where(t.events.c.dataset_id == ds,
                                             t.events.c.uuid == pending["uuid"])
                      .values(review="PENDING"))
-    assert verify_dataset(instance, "alpha").ok
+    assert verify_dataset(installation, "alpha").ok
     obj = small["object"]
-    with instance.db.write() as conn:
+    with installation.db.write() as conn:
         conn.execute(update(t.versions).where(
             t.versions.c.dataset_id == ds, t.versions.c.uuid == obj["uuid"],
             t.versions.c.version == 0).values(delete_accepted=True))
-    verdict = verify_dataset(instance, "alpha")
+    verdict = verify_dataset(installation, "alpha")
     assert not verdict.ok and "versions" in verdict.message and obj["uuid"] in verdict.message
-    assert cli_verify(gonk_proc, instance).returncode == 1
+    assert cli_verify(gonk_proc, installation).returncode == 1
 
 
-def test_missing_last_event_is_reported(instance: Installation, small: dict[str, Any],
+def test_missing_last_event_is_reported(installation: Installation, small: dict[str, Any],
                                         gonk_proc: Any) -> None:
-    ds = alpha_id(instance)
+    ds = alpha_id(installation)
     last = small["events"][-1]
-    with instance.db.write() as conn:
+    with installation.db.write() as conn:
         conn.execute(delete(t.events).where(t.events.c.dataset_id == ds,
                                             t.events.c.uuid == last["uuid"]))
-    verdict = verify_dataset(instance, "alpha")
+    verdict = verify_dataset(installation, "alpha")
     assert not verdict.ok and "head" in verdict.message
     assert last["integrity"] in verdict.message
-    assert cli_verify(gonk_proc, instance, "alpha").returncode == 1
+    assert cli_verify(gonk_proc, installation, "alpha").returncode == 1
 
 
-def test_verify_of_unknown_dataset_fails_cleanly(instance: Installation, gonk_proc: Any,
+def test_verify_of_unknown_dataset_fails_cleanly(installation: Installation, gonk_proc: Any,
                                                  tmp_path: Path) -> None:
-    result = cli_verify(gonk_proc, instance, "nope")
+    result = cli_verify(gonk_proc, installation, "nope")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "nope" in result.stderr
-    empty = cli_verify(gonk_proc, instance)
+    empty = cli_verify(gonk_proc, installation)
     assert empty.returncode == 0

@@ -38,11 +38,11 @@ MiB = 1024**2
 @pytest.fixture
 def s3_instance(tmp_path: Path, bucket: str) -> Iterator[Installation]:
     """An installation (SQLite) whose bytes are moved to a bucket of its own."""
-    instance = Installation.create(tmp_path / "s3")
-    instance.blobs = S3BlobStore(bucket, PREFIX)
-    instance.blobs.check()
-    yield instance
-    instance.close()
+    installation = Installation.create(tmp_path / "s3")
+    installation.blobs = S3BlobStore(bucket, PREFIX)
+    installation.blobs.check()
+    yield installation
+    installation.close()
 
 
 def _keys(s3_endpoint: str, bucket: str, under: str = "") -> list[str]:
@@ -54,12 +54,12 @@ def _keys(s3_endpoint: str, bucket: str, under: str = "") -> list[str]:
 class Site:
     """An app on an installation, with alice's dataset, as a client sees it."""
 
-    def __init__(self, instance: Installation) -> None:
-        self.instance = instance
-        self.app = create_app(installation=instance)
+    def __init__(self, installation: Installation) -> None:
+        self.installation = installation
+        self.app = create_app(installation=installation)
         self.app.config["TESTING"] = True
         self.client = self.app.test_client()
-        self.key = add_user(instance, "alice")
+        self.key = add_user(installation, "alice")
         assert self.post("/datasets", json={"name": DS}).status_code == 200
 
     def post(self, path: str, **kwargs: Any) -> Any:
@@ -83,9 +83,9 @@ def s3_site(s3_instance: Installation) -> Site:
 
 @pytest.fixture
 def local_site(tmp_path: Path) -> Iterator[Site]:
-    instance = Installation.create(tmp_path / "local")
-    yield Site(instance)
-    instance.close()
+    installation = Installation.create(tmp_path / "local")
+    yield Site(installation)
+    installation.close()
 
 
 # --- the raw-bytes route -------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_a_large_object_is_streamed_from_s3_in_chunks_and_only_the_range_is_read
     data = bytes(range(256)) * (12 * 4096)  # 12 MiB: a streamed upload in two parts
     uuid = s3_site.upload(data, "big.bin", "application/octet-stream")
     ranges: list[str] = []
-    s3_site.instance.blobs.client.meta.events.register(
+    s3_site.installation.blobs.client.meta.events.register(
         "provide-client-params.s3.GetObject",
         lambda params, **_: ranges.append(params.get("Range")))
 
@@ -217,77 +217,78 @@ def test_json_load_and_upload_limits_work_on_s3(s3_site: Site, s3_endpoint: str,
 def history(s3_instance: Installation, s3_endpoint: str, bucket: str) -> SimpleNamespace:
     """Accepted, rejected, updated and deleted versions, an annotation; and garbage: bytes no
     event references, a temporary key and an unfinished multipart upload of killed uploads."""
-    instance = s3_instance
-    add_user(instance, "alice")
-    service.create_dataset(instance, "alice", DS)
+    installation = s3_instance
+    add_user(installation, "alice")
+    service.create_dataset(installation, "alice", DS)
 
     def review_last(accept: bool) -> None:
-        with instance.db.read() as conn:
+        with installation.db.read() as conn:
             last = list(event_bodies(conn, dataset_row(conn, DS).id))[-1]
-        service.review(instance, DS, "alice", last["uuid"], accept)
+        service.review(installation, DS, "alice", last["uuid"], accept)
 
-    service.create_schema(instance, DS, "alice", "schema-label",
+    service.create_schema(installation, DS, "alice", "schema-label",
                           json.dumps(LABEL_SCHEMA).encode())
     review_last(True)
-    kept = service.create_object(instance, DS, "alice", "kept.txt", "text/plain",
+    kept = service.create_object(installation, DS, "alice", "kept.txt", "text/plain",
                                  b"accepted")["uuid"]
     review_last(True)
-    service.create_object(instance, DS, "alice", "rejected.txt", "text/plain", b"rejected")
+    service.create_object(installation, DS, "alice", "rejected.txt", "text/plain", b"rejected")
     review_last(False)
-    gone = service.create_object(instance, DS, "alice", "gone.txt", "text/plain", b"deleted")
+    gone = service.create_object(installation, DS, "alice", "gone.txt", "text/plain", b"deleted")
     review_last(True)
-    service.delete_object(instance, DS, "alice", gone["uuid"], 0)
-    service.update_object(instance, DS, "alice", kept, "kept.txt", "text/plain", b"v1")
-    service.create_annotation(instance, DS, "alice", {"name": "schema-label", "version": 0},
+    service.delete_object(installation, DS, "alice", gone["uuid"], 0)
+    service.update_object(installation, DS, "alice", kept, "kept.txt", "text/plain", b"v1")
+    service.create_annotation(installation, DS, "alice", {"name": "schema-label", "version": 0},
                               [{"uuid": kept, "version": 0}], b'{"label": "x"}')
-    referenced = set(garbage.referenced_digests(instance))
+    referenced = set(garbage.referenced_digests(installation))
     assert len(referenced) == 6
 
-    orphans = {instance.blobs.put(b"no event refers to me"),
-               instance.blobs.put_stream([b"an upload whose ", b"event never came"]).digest}
+    orphans = {installation.blobs.put(b"no event refers to me"),
+               installation.blobs.put_stream([b"an upload whose ", b"event never came"]).digest}
     raw = s3_client(s3_endpoint)
     raw.put_object(Bucket=bucket, Key=f"{PREFIX}/tmp/upload-killed", Body=b"half")
     key = f"{PREFIX}/tmp/upload-killed-in-parts"
     upload = raw.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     raw.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p")
-    return SimpleNamespace(instance=instance, referenced=referenced, orphans=orphans, raw=raw)
+    return SimpleNamespace(installation=installation, referenced=referenced, orphans=orphans,
+                           raw=raw)
 
 
 def _blobs(history: SimpleNamespace) -> set[str]:
-    return {digest for digest, _ in history.instance.blobs.all_blobs()}
+    return {digest for digest, _ in history.installation.blobs.all_blobs()}
 
 
 def test_gc_on_s3_removes_exactly_the_garbage(history: SimpleNamespace, bucket: str) -> None:
-    instance = history.instance
-    young = garbage.collect(instance, min_age_seconds=3600)  # the default: all of it is young
+    installation = history.installation
+    young = garbage.collect(installation, min_age_seconds=3600)  # the default: all of it is young
     assert (young.blobs, young.temporary_files) == (0, 0)
     assert _blobs(history) == history.referenced | history.orphans
 
     # S3's times are the server's, to the second: a negative age makes "now" old enough
-    dry = garbage.collect(instance, min_age_seconds=-5, dry_run=True)
+    dry = garbage.collect(installation, min_age_seconds=-5, dry_run=True)
     assert (dry.blobs, dry.temporary_files, dry.kept) == (2, 2, 6)
-    assert dry.blob_bytes == sum(instance.blobs.size(d) for d in history.orphans)
+    assert dry.blob_bytes == sum(installation.blobs.size(d) for d in history.orphans)
     assert _blobs(history) == history.referenced | history.orphans
 
-    done = garbage.collect(instance, min_age_seconds=-5)
+    done = garbage.collect(installation, min_age_seconds=-5)
     assert (done.blobs, done.blob_bytes, done.temporary_files, done.kept) == (
         dry.blobs, dry.blob_bytes, dry.temporary_files, dry.kept)
     assert _blobs(history) == history.referenced
-    assert list(instance.blobs.temporary_uploads()) == []
+    assert list(installation.blobs.temporary_uploads()) == []
     assert history.raw.list_multipart_uploads(Bucket=bucket).get("Uploads") is None
-    verdict = verify_dataset(instance, DS)
+    verdict = verify_dataset(installation, DS)
     assert verdict.ok, verdict.message
-    again = garbage.collect(instance, min_age_seconds=-5)
+    again = garbage.collect(installation, min_age_seconds=-5)
     assert (again.blobs, again.temporary_files, again.kept) == (0, 0, 6)
 
 
 def test_gc_on_s3_keeps_a_blob_referenced_after_it_listed_the_references(
         history: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(garbage, "referenced_digests", lambda instance: set())
-    result = garbage.collect(history.instance, min_age_seconds=-5)
+    monkeypatch.setattr(garbage, "referenced_digests", lambda installation: set())
+    result = garbage.collect(history.installation, min_age_seconds=-5)
     assert result.blobs == 2
     assert _blobs(history) == history.referenced
-    assert verify_dataset(history.instance, DS).ok
+    assert verify_dataset(history.installation, DS).ok
 
 
 def test_gc_on_s3_puts_back_what_a_killed_gc_left_aside(history: SimpleNamespace,
@@ -297,7 +298,7 @@ def test_gc_on_s3_puts_back_what_a_killed_gc_left_aside(history: SimpleNamespace
     history.raw.copy_object(Bucket=bucket, Key=f"{PREFIX}/gc/{digest}",
                             CopySource={"Bucket": bucket, "Key": final})
     history.raw.delete_object(Bucket=bucket, Key=final)
-    assert not verify_dataset(history.instance, DS).ok  # as a gc killed midway leaves it
-    garbage.collect(history.instance, min_age_seconds=3600)
-    assert verify_dataset(history.instance, DS).ok
+    assert not verify_dataset(history.installation, DS).ok  # as a gc killed midway leaves it
+    garbage.collect(history.installation, min_age_seconds=3600)
+    assert verify_dataset(history.installation, DS).ok
     assert _keys(s3_endpoint, bucket, "gc/") == []

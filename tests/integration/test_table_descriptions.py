@@ -38,15 +38,15 @@ def test_a_table_and_record_that_disagree_fail_at_once() -> None:
         records.RecordTable(table, Thing, key=["uuid"])
 
 
-def test_the_newest_revision_creates_exactly_the_described_tables(instance) -> None:
+def test_the_newest_revision_creates_exactly_the_described_tables(installation) -> None:
     """What `init` made through Alembic is what tables.py describes: no missing or extra
     table, column, index or type (so a new column cannot be forgotten in a revision)."""
-    with instance.db.read() as conn:
+    with installation.db.read() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert differences == []
 
 
-def test_records_go_through_the_write_path_and_back_unchanged(instance) -> None:
+def test_records_go_through_the_write_path_and_back_unchanged(installation) -> None:
     """Every field of a record is written by the write path's INSERT and read back by its
     lookup, booleans as booleans whatever the driver returns."""
     from gonk.storage import datasets
@@ -55,7 +55,7 @@ def test_records_go_through_the_write_path_and_back_unchanged(instance) -> None:
     version = rules.Version(item.uuid, 0, rules.OBJECT, "a.txt", "text/plain", 3, "ab" * 32,
                             create_pending=False, create_rejected=False, delete_pending=True,
                             delete_accepted=False)
-    with instance.db.write() as conn:
+    with installation.db.write() as conn:
         ds = datasets.create(conn, "ds", "2026-01-01T00:00:00.000000Z")
         state = SqlState(conn, ds.id)
         state.apply([rules.ItemSaved(item), rules.VersionAdded(version)])

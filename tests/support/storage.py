@@ -2,7 +2,7 @@
 files or S3 for the blobs (STORAGE_KINDS). `process_storage` gives the environment of a fresh
 installation for `gonk-api` processes, `running_site` initialises one and starts a server on it,
 and `installed_blobs` opens its blob store for a test to look inside. The in-process installation
-of the API suite is the `instance` fixture of tests/conftest.py."""
+of the API suite is the `installation` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from gonk.storage.blobs import BlobStore, open_blob_store
 from tests.support import postgres, processes, s3
 
-# Every test that uses an installation (the `instance` fixture, hence the whole API suite, and
+# Every test that uses an installation (the `installation` fixture, hence the whole API suite, and
 # the `storage` fixture of the end-to-end tests) runs once per storage combination.
 STORAGE_KINDS = ["sqlite-files", "postgres-files", "sqlite-s3", "postgres-s3"]
 
