@@ -51,7 +51,7 @@ _INSERT_VERSION = VERSIONS.inserter(created_seq=select(t.items.c.created_seq).wh
     t.items.c.uuid == bindparam("p_uuid")).scalar_subquery())
 _UPDATE_VERSION = VERSIONS.updater()
 _INSERT_LINK = LINKS.inserter()
-_SET_REVIEW = EVENTS.updater(["review"])
+_SET_REVIEW = EVENTS.updater()
 
 
 class SqlState:

@@ -8,13 +8,15 @@ row-to-record mapper and the lookups by key all take their column lists from
 `dataclasses.fields(record)`; domain.memory's snapshot (what `verify` compares) takes them from
 the records too. So adding a column to a projection table means: the column in tables.py, an
 Alembic revision in migrations/versions/, the field in the record's dataclass, and the rule that
-sets it. A table and its record that disagree fail at import, and tests/unit/test_records.py
-checks the tables against the newest migration.
+sets it (and, if a rule changes it in a row already written, its name in the table's
+`changing` below). A table and its record that disagree fail at import, and
+tests/integration/test_table_descriptions.py checks the tables against the newest migration.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import typing
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -49,11 +51,14 @@ class User:
 
 class RecordTable(Generic[R]):
     """A table whose rows are `record`s. `key`: the columns that find one row (within its
-    dataset, for tables with `dataset_id`); `generated`: fields the database assigns on insert;
+    dataset, for tables with `dataset_id`); `changing`: the fields the rules change in a row
+    already written (its UPDATE sets only those: SQLite rewrites the index entries of every
+    column an UPDATE sets, changed or not); `generated`: fields the database assigns on insert;
     `extra`: columns that are not fields of the record."""
 
     def __init__(self, table: Table, record: type[R], key: Sequence[str],
-                 extra: Sequence[str] = (), generated: Sequence[str] = ()) -> None:
+                 changing: Sequence[str] = (), extra: Sequence[str] = (),
+                 generated: Sequence[str] = ()) -> None:
         self.table = table
         self.record = record
         self.key = tuple(key)
@@ -68,9 +73,16 @@ class RecordTable(Generic[R]):
                 f"table {table.name} and record {record.__name__} disagree: columns "
                 f"{sorted(set(table.c.keys()) - expected)} have no field, fields "
                 f"{sorted(expected - set(table.c.keys()))} have no column")
+        if not set(changing) <= set(self.fields) - set(self.key):
+            raise RuntimeError(f"{record.__name__}: `changing` must name fields outside the key")
         self.columns = [table.c[name] for name in self.fields]
         self.inserted = [name for name in self.fields if name not in generated]
-        self._updated = [name for name in self.fields if name not in self.key]
+        self.changing = tuple(changing)
+        # Reading a record's values for the statements' parameters, in one C call each
+        self._inserted_values = operator.attrgetter(*self.inserted)
+        self._key_names = [f"p_{name}" for name in self.key]
+        self._update_names = [f"p_{name}" for name in (*self.key, *self.changing)]
+        self._update_values = operator.attrgetter(*self.key, *self.changing)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -98,7 +110,7 @@ class RecordTable(Generic[R]):
         return Prepared(self.select().where(*self.key_condition()))
 
     def key_params(self, dataset_id: int | None, *key: Any) -> dict[str, Any]:
-        params = {f"p_{name}": value for name, value in zip(self.key, key, strict=True)}
+        params = dict(zip(self._key_names, key, strict=True))
         if self.scoped:
             params["p_dataset_id"] = dataset_id
         return params
@@ -115,20 +127,18 @@ class RecordTable(Generic[R]):
         return Prepared(statement, [*scope, *self.inserted, *given])
 
     def insert_params(self, dataset_id: int | None, record: R) -> dict[str, Any]:
-        params = {name: getattr(record, name) for name in self.inserted}
+        params = dict(zip(self.inserted, self._inserted_values(record), strict=True))
         if self.scoped:
             params["dataset_id"] = dataset_id
         return params
 
-    def updater(self, columns: Sequence[str] | None = None) -> Prepared:
-        """UPDATE of one row's `columns` (default: every field but the key) from a record
-        (`update_params`)."""
-        names = list(columns) if columns is not None else self._updated
+    def updater(self) -> Prepared:
+        """UPDATE of the `changing` fields of one row, from a record (`update_params`)."""
         return Prepared(update(self.table).where(*self.key_condition()).values(
-            {name: bindparam(f"p_{name}") for name in names}))
+            {name: bindparam(f"p_{name}") for name in self.changing}))
 
     def update_params(self, dataset_id: int | None, record: R) -> dict[str, Any]:
-        params = {f"p_{name}": getattr(record, name) for name in self.fields}
+        params = dict(zip(self._update_names, self._update_values(record), strict=True))
         if self.scoped:
             params["p_dataset_id"] = dataset_id
         return params
@@ -137,15 +147,19 @@ class RecordTable(Generic[R]):
 DATASETS = RecordTable(t.datasets, Dataset, key=["name"], generated=["id"])
 USERS = RecordTable(t.users, User, key=["name"])
 OWNERS = RecordTable(t.owners, Owner, key=["username"])
-ITEMS = RecordTable(t.items, Item, key=["uuid"])
+ITEMS = RecordTable(t.items, Item, key=["uuid"], changing=["versions"])
 # A version also stores its item's `created_seq` (so status lists run in creation order on one
 # index); the insert takes it from the item row.
-VERSIONS = RecordTable(t.versions, Version, key=["uuid", "version"], extra=["created_seq"])
+VERSIONS = RecordTable(t.versions, Version, key=["uuid", "version"],
+                       changing=["create_pending", "create_rejected", "delete_pending",
+                                 "delete_accepted"],
+                       extra=["created_seq"])
 LINKS = RecordTable(t.annotation_links, Link,
                     key=["annotation_uuid", "object_uuid", "object_version"])
 # The log: each event's JSON exactly as hashed plus `integrity`; the other columns are what the
-# rules need to know about it (EventInfo).
-EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], extra=["body", "integrity"])
+# rules need to know about it (EventInfo), of which a review changes `review`.
+EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], changing=["review"],
+                     extra=["body", "integrity"])
 
 PROJECTION_TABLES = (OWNERS, ITEMS, VERSIONS, LINKS, EVENTS)
 """What `verify` rebuilds from the log alone and compares (events: their EventInfo part)."""
