@@ -205,7 +205,7 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
         if url:
             if not key:
                 _fail("--url needs --key (or GONK_API_KEY).")
-            target: Any = RemoteTarget(url, key or "", dataset)
+            target: Any = RemoteTarget(url, key, dataset)
         else:
             if not user:
                 _fail("A local import needs --user NAME (the proposer); or pass --url and "
@@ -215,7 +215,7 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
             installation = _open(ctx)
             if user not in list_users(installation):
                 _fail(f"No user named {user}.")
-            target = LocalTarget(installation, dataset, user or "")
+            target = LocalTarget(installation, dataset, user)
         files = collect_files(list(paths))
     except GonkError as exc:
         _fail(exc.message)
