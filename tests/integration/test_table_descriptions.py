@@ -70,3 +70,21 @@ def test_records_go_through_the_write_path_and_back_unchanged(installation) -> N
         state.apply([rules.FlagsChanged(changed)])
         assert state.version(item.uuid, 0) == changed
         assert state.snapshot()["versions"] == [dataclasses.astuple(changed)]
+
+
+def test_statement_parameters_of_a_one_field_key_or_record() -> None:
+    """A key of one field (owners) and a record of one field still give one parameter each."""
+    owner = rules.Owner("alice", 7)
+    assert records.OWNERS.update_params(3, owner) == {"p_username": "alice", "p_dataset_id": 3}
+    assert records.OWNERS.insert_params(3, owner) == {"username": "alice", "rank": 7,
+                                                      "dataset_id": 3}
+
+    @dataclasses.dataclass(frozen=True)
+    class Tag:
+        label: str
+
+    table = Table("tags", MetaData(), Column("dataset_id", Integer, primary_key=True),
+                  Column("label", String, primary_key=True))
+    tags = records.RecordTable(table, Tag, key=["label"])
+    assert tags.insert_params(1, Tag("bird")) == {"label": "bird", "dataset_id": 1}
+    assert tags.key_params(1, "bird") == {"p_label": "bird", "p_dataset_id": 1}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -78,11 +78,10 @@ class RecordTable(Generic[R]):
         self.columns = [table.c[name] for name in self.fields]
         self.inserted = [name for name in self.fields if name not in generated]
         self.changing = tuple(changing)
-        # Reading a record's values for the statements' parameters, in one C call each
-        self._inserted_values = operator.attrgetter(*self.inserted)
+        self._inserted_values = _getter(self.inserted)
         self._key_names = [f"p_{name}" for name in self.key]
         self._update_names = [f"p_{name}" for name in (*self.key, *self.changing)]
-        self._update_values = operator.attrgetter(*self.key, *self.changing)
+        self._update_values = _getter([*self.key, *self.changing])
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -142,6 +141,15 @@ class RecordTable(Generic[R]):
         if self.scoped:
             params["p_dataset_id"] = dataset_id
         return params
+
+
+def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """Reads a record's values for a statement's parameters, in one C call (attrgetter), always
+    as a tuple (attrgetter of one name returns the bare value)."""
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda record: (one(record),)
+    return operator.attrgetter(*names)
 
 
 DATASETS = RecordTable(t.datasets, Dataset, key=["name"], generated=["id"])
