@@ -75,10 +75,6 @@ class Installation:
             raise StorageError(str(exc)) from None
         self.known_datasets: set[str] = set()  # datasets are never deleted: safe to remember
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.db.is_sqlite
-
     def where(self) -> str:
         """The installation in words, for messages."""
         sqlite_file = self.db.sqlite_file

@@ -170,4 +170,5 @@ EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], changing=["review"],
                      extra=["body", "integrity"])
 
 PROJECTION_TABLES = (OWNERS, ITEMS, VERSIONS, LINKS, EVENTS)
-"""What `verify` rebuilds from the log alone and compares (events: their EventInfo part)."""
+"""The tables derived from the log (events: their EventInfo part), which `verify` rebuilds from
+the log alone and compares (projection.SqlState.snapshot reads each of them)."""
