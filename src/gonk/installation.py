@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .domain.errors import Unavailable
 from .storage import revision
 from .storage.blobs import BlobStoreUnavailable, open_blob_store
 from .storage.database import Database, DatabaseUnavailable, resolve_url, shown
@@ -95,6 +96,18 @@ class Installation:
         except DatabaseUnavailable as exc:
             raise StorageError(f"Cannot use the database at {shown(self.database_url)}: "
                                f"{exc}") from None
+
+    def component_problems(self) -> dict[str, str | None]:
+        """Ask the database and the blob store a trivial question each (GET /health): for each
+        component, None if it answered, else why not (for logs and operators)."""
+        problems: dict[str, str | None] = {}
+        for component, ping in (("database", self.db.ping), ("blob_store", self.blobs.ping)):
+            try:
+                ping()
+                problems[component] = None
+            except Unavailable as exc:
+                problems[component] = exc.reason
+        return problems
 
     def check_blobs(self) -> None:
         try:

@@ -15,12 +15,24 @@ from ..installation import Installation
 from ..users import user_for_key
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
-from . import annotations, datasets, errors, events, objects, owners, schemas
+from . import annotations, datasets, errors, events, health, objects, owners, schemas
 
 DEFAULT_MAX_JSON_BYTES = 64 * 1024**2
 DEFAULT_MAX_STREAM_BYTES = 10 * 1024**3
 MAX_JSON_ENV = "GONK_MAX_JSON_BYTES"
 MAX_STREAM_ENV = "GONK_MAX_STREAM_BYTES"
+
+
+def _api_key() -> str | None:
+    """The caller's key: the x-api-key header, or the usual `Authorization: Bearer <key>`
+    (the scheme's name in any case, as RFC 9110 has it). With both, x-api-key wins."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
 
 
 def create_app(data_dir: str | Path | None = None, installation: Installation | None = None,
@@ -48,16 +60,19 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
     def _authenticate() -> None:
         if request.routing_exception is not None:
             return  # unknown route or method: answer 404/405 whoever asks
-        key = request.headers.get("x-api-key")
+        if request.endpoint in health.UNAUTHENTICATED:
+            return
+        key = _api_key()
         if not key:
-            raise Unauthorized("Missing API key: send it in the x-api-key header.")
+            raise Unauthorized("Missing API key: send it in the x-api-key header (or as "
+                               "Authorization: Bearer <key>).")
         user = user_for_key(installation, key)
         if user is None:
             raise Unauthorized("Unknown API key.")
         g.user = user
 
     errors.register(app)
-    for module in (datasets, owners, events, schemas, objects, annotations):
+    for module in (health, datasets, owners, events, schemas, objects, annotations):
         app.register_blueprint(module.bp)
     return app
 

@@ -9,8 +9,10 @@ worker processes and hosts can all write to one dataset without forking its chai
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -19,11 +21,59 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..domain.errors import InsufficientStorage, Unavailable
+
+STORAGE_TIMEOUT_ENV = "GONK_STORAGE_TIMEOUT"
+DEFAULT_STORAGE_TIMEOUT = 10
 
 
-class DatabaseUnavailable(Exception):
+def storage_timeout() -> int:
+    """Seconds one attempt to reach the database or the blob store may wait (connecting, and for
+    S3 each answer) before the request is answered 503: $GONK_STORAGE_TIMEOUT, default 10."""
+    raw = os.environ.get(STORAGE_TIMEOUT_ENV, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_STORAGE_TIMEOUT
+
+
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or used; the message is the driver's reason, one line."""
+
+    component = "database"
+
+
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def _is_disk_full(exc: DBAPIError) -> bool:
+    original = exc.orig
+    if isinstance(original, sqlite3.Error):
+        return getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    cause = original.__cause__ if original is not None else None
+    return getattr(original, "sqlstate", None) == _POSTGRES_DISK_FULL or (
+        isinstance(cause, OSError) and cause.errno == errno.ENOSPC)
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Inside a request's transaction: the database gone (refused, dropped, timed out, shut
+    down, locked past the busy timeout) is DatabaseUnavailable (503), a full disk
+    InsufficientStorage (507). Other driver errors (a bug in a statement) pass unchanged."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        if _is_disk_full(exc):
+            raise InsufficientStorage("database") from exc
+        raise DatabaseUnavailable(reason(exc)) from exc
+    except PoolTimeout as exc:
+        raise DatabaseUnavailable(f"no free database connection: {exc}") from exc
 
 
 def make_engine(url: str) -> Engine:
@@ -51,8 +101,17 @@ def make_engine(url: str) -> Engine:
         return engine
     # PostgreSQL: a pool per process sized for gunicorn's threads; connections are checked
     # before use, so a restarted database costs one failed ping, not a failed request.
+    # A database that stops answering is noticed within about GONK_STORAGE_TIMEOUT seconds: at
+    # connect (connect_timeout), and on an open connection by TCP keepalives and
+    # tcp_user_timeout (data unacknowledged that long fails the connection), so no request
+    # waits on a vanished server until the kernel gives up, minutes later.
+    timeout = storage_timeout()
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8,
-                         connect_args={"connect_timeout": 10})
+                         pool_timeout=max(timeout, 5),
+                         connect_args={"connect_timeout": max(timeout, 2), "keepalives": 1,
+                                       "keepalives_idle": timeout, "keepalives_interval": 2,
+                                       "keepalives_count": 3,
+                                       "tcp_user_timeout": timeout * 1000})
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -180,24 +239,31 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        """One read transaction. Here and in `write` and `single_statement`, a database that
+        cannot be reached is DatabaseUnavailable and a full disk InsufficientStorage."""
+        with _reachable(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def single_statement(self) -> Iterator[Connection]:
         """A connection for one read statement run outside any explicit transaction (one
         SELECT is atomic on its own): the per-request key lookup."""
-        with self.engine.connect() as conn:
+        with _reachable(), self.engine.connect() as conn:
             conn.execution_options(gonk_single_statement=True)
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        with self._sqlite_queue or nullcontext(), self.engine.connect() as conn:
+        with _reachable(), self._sqlite_queue or nullcontext(), self.engine.connect() as conn:
             conn.execution_options(gonk_write=True)
             with conn.begin():
                 yield conn
+
+    def ping(self) -> None:
+        """Ask the database a trivial question: DatabaseUnavailable if it does not answer."""
+        with self.single_statement() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
 
     def close(self) -> None:
         self.engine.dispose()

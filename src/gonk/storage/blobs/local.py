@@ -4,11 +4,13 @@ progress and blobs set aside by garbage collection in <root>/tmp."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from ...domain.errors import InsufficientStorage
 from .store import (
     UPLOAD_PREFIX,
     BlobStat,
@@ -56,6 +58,12 @@ class LocalBlobStore:
             raise BlobStoreUnavailable(f"Cannot write blobs in {where}: "
                                        f"{exc.strerror or exc}.") from None
 
+    def ping(self) -> None:
+        """The blob directory is there and writable (a permission check: nothing is written)."""
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
+            raise BlobStoreUnavailable(f"The blob directory {self.root} is missing or not "
+                                       "writable.")
+
     def describe(self) -> str:
         return f"files in {self.root}"
 
@@ -86,7 +94,21 @@ class LocalBlobStore:
 
     def put_stream(self, chunks: Iterable[bytes], max_bytes: int | None = None) -> StoredBlob:
         """Hash while writing to a temporary file, flush, rename into place. Raises BlobTooLarge
-        past `max_bytes`, leaving nothing behind."""
+        past `max_bytes`, InsufficientStorage when the disk (or quota) is full and
+        BlobStoreUnavailable when the directory cannot be written (read-only, I/O error,
+        permissions), leaving nothing behind: the temporary file is removed, and nothing ever
+        reaches a blob's final name but a complete, flushed file."""
+        try:
+            return self._put_stream(chunks, max_bytes)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage("blob store") from exc
+            if exc.errno in (errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM):
+                raise BlobStoreUnavailable(f"Cannot write blobs in {self.root}: "
+                                           f"{exc.strerror or exc}.") from exc
+            raise
+
+    def _put_stream(self, chunks: Iterable[bytes], max_bytes: int | None) -> StoredBlob:
         tmp_name = self.tmp / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
         try:
             fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -30,6 +30,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from ..database import storage_timeout
 from .store import (
     UPLOAD_PREFIX,
     BlobStat,
@@ -51,16 +52,24 @@ so a stream of unknown length fits in S3's 10,000 parts up to its 5 TiB object l
 small upload holds at most 8 MiB in memory."""
 PARTS_PER_SIZE = 1000
 
-CLIENT_CONFIG = Config(
-    connect_timeout=3,  # an unreachable endpoint fails in about 10 s (3 attempts), not minutes
-    read_timeout=60,  # generous: a server-side copy of a large object takes a while to answer
-    retries={"mode": "standard", "total_max_attempts": 3},
-)
-CHECK_CONFIG = Config(  # `check` at startup: a silent endpoint too fails in about 10 s
-    connect_timeout=3,
-    read_timeout=5,
-    retries={"mode": "standard", "total_max_attempts": 2},
-)
+def _client_config(read_timeout: int, attempts: int) -> Config:
+    return Config(connect_timeout=min(3, read_timeout), read_timeout=read_timeout,
+                  retries={"mode": "standard", "total_max_attempts": attempts})
+
+
+REQUESTS = "requests"
+"""The client of requests: an unreachable endpoint fails in a few seconds, one that accepts
+connections but stops answering within 2 x GONK_STORAGE_TIMEOUT (two attempts), so no request
+holds a worker for longer; then the request is 503. A server-side copy of a large object answers
+at once and keeps the connection alive while it copies, so the read timeout does not cut it."""
+CHECKS = "checks"
+"""The client of `check` at startup and `ping` (GET /health): a silent endpoint fails within
+2 x 5 s at most."""
+
+
+def _config_for(purpose: str) -> Config:
+    timeout = storage_timeout()
+    return _client_config(timeout if purpose == REQUESTS else min(timeout, 5), 2)
 COPY_CONFIG = TransferConfig(
     multipart_threshold=1024 * MiB,  # one CopyObject up to 1 GiB; larger (up to 5 TiB) in parts
     multipart_chunksize=256 * MiB,
@@ -87,6 +96,16 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+_SERVER_TROUBLE = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout",
+                             "503", "500", "502", "504"})
+
+
+def _is_server_trouble(exc: ClientError) -> bool:
+    """The endpoint answered, but with a 5xx (overloaded, failing, throttling): unavailable."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return _error_code(exc) in _SERVER_TROUBLE or int(status or 0) >= 500
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -96,17 +115,18 @@ _CLIENTS: dict[tuple[Any, ...], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
-def _shared_client(config: Any) -> Any:
-    """One boto3 client per process for each configuration and set of AWS_* variables: making
-    a client loads boto3's service model (a quarter of a second), and clients are thread-safe,
-    so every store of a process (and every test) shares it."""
-    key = (id(config), *(os.environ.get(name) for name in (
+def _shared_client(purpose: str) -> Any:
+    """One boto3 client per process for each purpose (REQUESTS or CHECKS), timeout and set of
+    AWS_* variables: making a client loads boto3's service model (a quarter of a second), and
+    clients are thread-safe, so every store of a process (and every test) shares it."""
+    key = (purpose, storage_timeout(), *(os.environ.get(name) for name in (
         "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION",
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")))
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(key)
         if client is None:
-            client = _CLIENTS[key] = boto3.session.Session().client("s3", config=config)
+            client = _CLIENTS[key] = boto3.session.Session().client(
+                "s3", config=_config_for(purpose))
         return client
 
 
@@ -119,7 +139,7 @@ class S3BlobStore:
         self.prefix = prefix.strip("/")
         self._base = f"{self.prefix}/" if self.prefix else ""
         self._given_client = client is not None
-        self.client = client or _shared_client(CLIENT_CONFIG)
+        self.client = client or _shared_client(REQUESTS)
 
     # --- keys ----------------------------------------------------------------------------------
 
@@ -154,7 +174,7 @@ class S3BlobStore:
         line rather than as the first upload's error; with short timeouts, so that an endpoint
         that does not answer is reported in seconds."""
         probe = self._tmp_key(f"{UPLOAD_PREFIX}check-{uuid.uuid4().hex}")
-        client = self.client if self._given_client else _shared_client(CHECK_CONFIG)
+        client = self.client if self._given_client else _shared_client(CHECKS)
         try:
             client.head_bucket(Bucket=self.bucket)
             client.put_object(Bucket=self.bucket, Key=probe, Body=b"")
@@ -169,6 +189,17 @@ class S3BlobStore:
             raise BlobStoreUnavailable(f"Cannot reach the S3 endpoint {self.endpoint} for "
                                        f"{self.describe()}: {_first_line(exc)}") from None
 
+    def ping(self) -> None:
+        """One HEAD of the bucket, with the short timeouts of `check`."""
+        client = self.client if self._given_client else _shared_client(CHECKS)
+        try:
+            client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:  # a missing bucket is "404" here, not NoSuchBucket
+            raise BlobStoreUnavailable(self._refusal(exc)) from exc
+        except BotoCoreError as exc:
+            raise BlobStoreUnavailable(f"Cannot reach the S3 endpoint {self.endpoint} for "
+                                       f"{self.describe()}: {_first_line(exc)}") from exc
+
     def _refusal(self, exc: ClientError) -> str:
         code = _error_code(exc)
         if code in ("404", "NoSuchBucket"):
@@ -182,16 +213,24 @@ class S3BlobStore:
     @contextlib.contextmanager
     def _translated(self, key: str) -> Iterator[None]:
         """S3's answers as the errors callers handle for files: a missing key is
-        FileNotFoundError, a missing bucket BlobStoreUnavailable."""
+        FileNotFoundError; a missing bucket, refused credentials, a 5xx answer or no answer at
+        all (connection refused or reset, timeouts: after boto3's retries) are
+        BlobStoreUnavailable, which a request answers with 503."""
         try:
             yield
         except ClientError as exc:
             code = _error_code(exc)
-            if code == "NoSuchBucket":
-                raise BlobStoreUnavailable(self._refusal(exc)) from None
+            if code == "NoSuchBucket" or code in _REFUSED:
+                raise BlobStoreUnavailable(self._refusal(exc)) from exc
             if code in _MISSING:
                 raise FileNotFoundError(f"no such blob: s3://{self.bucket}/{key}") from None
+            if _is_server_trouble(exc):
+                raise BlobStoreUnavailable(f"{self.describe()} at {self.endpoint} answered "
+                                           f"{code or 'an error'}: {_first_line(exc)}") from exc
             raise
+        except BotoCoreError as exc:
+            raise BlobStoreUnavailable(f"Cannot reach the S3 endpoint {self.endpoint} for "
+                                       f"{self.describe()}: {_first_line(exc)}") from exc
 
     # --- single keys ---------------------------------------------------------------------------
 
@@ -262,10 +301,10 @@ class S3BlobStore:
         upload = _StreamedUpload(self.client, self.bucket, temporary)
         measured = MeasuredStream(max_bytes)
         try:
-            for chunk in chunks:
-                measured.add(chunk)
-                upload.write(chunk)
             with self._translated(temporary):
+                for chunk in chunks:
+                    measured.add(chunk)
+                    upload.write(chunk)
                 upload.finish()
             blob = measured.stored()
             final = self._blob_key(blob.digest)
@@ -311,8 +350,8 @@ class S3BlobStore:
         key = self._blob_key(digest)
         with self._translated(key):
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        with contextlib.closing(body):
-            return body.read()
+            with contextlib.closing(body):
+                return bytes(body.read())
 
     def exists(self, digest: str) -> bool:
         return self._key_exists(self._blob_key(digest))

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ...domain.errors import Unavailable
+
 CHUNK = 1024 * 1024
 UPLOAD_PREFIX = "upload-"  # temporary uploads are named upload-<uuid> in both stores
 
@@ -26,9 +28,12 @@ class BlobTooLarge(Exception):
         self.limit = limit
 
 
-class BlobStoreUnavailable(Exception):
+class BlobStoreUnavailable(Unavailable):
     """The blob store cannot be reached or used (missing bucket, refused credentials, endpoint
-    down, directory not writable). The message is one line a person can act on."""
+    down, directory not writable). The message is one line a person can act on; in a request,
+    503 (a full disk is domain.errors.InsufficientStorage, 507)."""
+
+    component = "blob store"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,10 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Raise BlobStoreUnavailable if the store cannot be reached or written to."""
+
+    def ping(self) -> None:
+        """Cheaply ask whether the store answers (for GET /health), writing nothing; raise
+        BlobStoreUnavailable if not."""
 
     def describe(self) -> str:
         """Where the bytes live, for people: "files in /path" or "s3://bucket/prefix"."""
