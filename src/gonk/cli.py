@@ -27,7 +27,12 @@ def _fail(message: str) -> NoReturn:
 
 
 def _storage(ctx: click.Context) -> tuple[Path, str | None, str | None]:
-    return ctx.obj["data_dir"], ctx.obj["database_url"], ctx.obj["blob_url"]
+    """The storage options (given before or after the subcommand), with the data directory
+    resolved (--data-dir, else $GONK_DATA_DIR, else ./gonk-data); the URLs fall back to their
+    environment variables in Installation."""
+    chosen = ctx.find_object(dict) or {}
+    return (resolve_data_dir(chosen.get("data_dir")), chosen.get("database_url"),
+            chosen.get("blob_url"))
 
 
 def _open(ctx: click.Context) -> Installation:
@@ -37,28 +42,49 @@ def _open(ctx: click.Context) -> Installation:
         _fail(str(exc))
 
 
-@click.group(help="Gonk API: datasets of versioned objects, schemas and annotations.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Where Gonk keeps its database and files by default [env {DATA_DIR_ENV}; "
-                   "default ./gonk-data].")
-@click.option("--database-url", default=None,
-              help=f"Metadata database: sqlite:///PATH or postgresql://user:pass@host/db "
-                   f"[env {DATABASE_URL_ENV}; default SQLite in the data directory].")
-@click.option("--blob-url", default=None,
-              help=f"Where object bytes live: file:///PATH or s3://bucket/prefix (AWS_* "
-                   f"variables give the endpoint and credentials) [env {BLOB_URL_ENV}; default "
-                   "files in the data directory].")
+def _remember_storage(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a storage option in the context's object, shared by the group and its subcommands.
+    Options are parsed from left to right (the group's before its subcommand's), so the one
+    given last, after the subcommand, wins."""
+    if value is not None and param.name is not None:
+        ctx.ensure_object(dict)[param.name] = value
+
+
+def _storage_options(command: Any) -> Any:
+    """--data-dir, --database-url and --blob-url: accepted before the subcommand (`gonk-api
+    --data-dir X init`) and after it (`gonk-api init --data-dir X`)."""
+    shared: dict[str, Any] = {"expose_value": False, "callback": _remember_storage}
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), **shared,
+                     help=f"Where Gonk keeps its database and files by default [env "
+                          f"{DATA_DIR_ENV}; default ./gonk-data]."),
+        click.option("--database-url", **shared,
+                     help=f"Metadata database: sqlite:///PATH or postgresql://user:pass@host/db "
+                          f"[env {DATABASE_URL_ENV}; default SQLite in the data directory]."),
+        click.option("--blob-url", **shared,
+                     help=f"Where object bytes live: file:///PATH or s3://bucket/prefix (AWS_* "
+                          f"variables give the endpoint and credentials) [env {BLOB_URL_ENV}; "
+                          "default files in the data directory]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group(help="Gonk API: datasets of versioned objects, schemas and annotations. The "
+                  "storage options (--data-dir, --database-url, --blob-url) may be given "
+                  "before or after the command.")
+@_storage_options
 @click.version_option(package_name="gonk")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None, database_url: str | None,
-         blob_url: str | None) -> None:
-    ctx.obj = {"data_dir": resolve_data_dir(data_dir), "database_url": database_url,
-               "blob_url": blob_url}
+def main(ctx: click.Context) -> None:
+    ctx.ensure_object(dict)
 
 
 @main.command(help="Create the database's tables (and the data directory, by default) with a "
                    "first user; print the key.")
 @click.option("--username", required=True, help="The first user's name.")
+@_storage_options
 @click.pass_context
 def init(ctx: click.Context, username: str) -> None:
     from .users import add_user
@@ -79,6 +105,7 @@ def init(ctx: click.Context, username: str) -> None:
 
 
 @main.group(help="Add, rekey and list users.")
+@_storage_options
 def users() -> None:
     pass
 
@@ -97,6 +124,7 @@ def _issue_key(ctx: click.Context, name: str, make_key: Callable[[Installation, 
 
 @users.command("add", help="Create a user and print their API key once.")
 @click.argument("name")
+@_storage_options
 @click.pass_context
 def users_add(ctx: click.Context, name: str) -> None:
     from .users import add_user
@@ -106,6 +134,7 @@ def users_add(ctx: click.Context, name: str) -> None:
 
 @users.command("rekey", help="Replace a user's API key and print the new one once.")
 @click.argument("name")
+@_storage_options
 @click.pass_context
 def users_rekey(ctx: click.Context, name: str) -> None:
     from .users import rekey_user
@@ -115,6 +144,7 @@ def users_rekey(ctx: click.Context, name: str) -> None:
 
 
 @users.command("list", help="List users, one per line.")
+@_storage_options
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     from .users import list_users
@@ -127,12 +157,23 @@ def _limit_options(command: Any) -> Any:
     """--max-json-bytes and --max-stream-bytes, shared by `run` and `serve`."""
     command = click.option(
         "--max-stream-bytes", type=click.IntRange(min=0), default=None,
-        help="Largest raw upload (POST/PATCH .../objects with a non-JSON body) "
+        help="Largest raw upload: POST/PATCH .../objects with any non-JSON body, or with any "
+             "body when ?name= is given (so a JSON file uploaded as raw bytes counts here) "
              "[env GONK_MAX_STREAM_BYTES; default 10 GiB].")(command)
     return click.option(
         "--max-json-bytes", type=click.IntRange(min=1), default=None,
-        help="Largest JSON request body, and largest object sent inside JSON by the load "
-             "endpoints [env GONK_MAX_JSON_BYTES; default 64 MiB].")(command)
+        help="Largest JSON request body (without ?name=), and largest object sent inside JSON "
+             "by the load endpoints [env GONK_MAX_JSON_BYTES; default 64 MiB].")(command)
+
+
+def _address_options(command: Any) -> Any:
+    """--host and --port, shared by `run` and `serve`."""
+    command = click.option(
+        "--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
+        help="TCP port to listen on; 0 picks a free one (the line printed once listening "
+             "says which).")(command)
+    return click.option("--host", default="127.0.0.1", show_default=True,
+                        help="Address to listen on (0.0.0.0: every IPv4 interface).")(command)
 
 
 def _app_config(max_json_bytes: int | None, max_stream_bytes: int | None) -> dict[str, Any]:
@@ -145,23 +186,34 @@ def _app_config(max_json_bytes: int | None, max_stream_bytes: int | None) -> dic
 
 
 @main.command(help="Run Flask's development server (use for trying Gonk out; for a team, use "
-                   "`gonk-api serve`).")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+                   "`gonk-api serve`). Prints the address once it listens.")
+@_address_options
 @_limit_options
+@_storage_options
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
         max_stream_bytes: int | None) -> None:
-    from .api import create_app
+    from werkzeug.serving import make_server
 
-    app = create_app(installation=_open(ctx), config=_app_config(max_json_bytes, max_stream_bytes))
-    app.run(host=host, port=port, threaded=True)
+    from .api import create_app
+    from .server import serving_line
+
+    installation = _open(ctx)
+    app = create_app(installation=installation,
+                     config=_app_config(max_json_bytes, max_stream_bytes))
+    # What app.run does without a reloader or debugger, with the socket bound before the line
+    # is printed, so that it shows the real port (also with --port 0). A port in use: werkzeug
+    # says so and exits 1.
+    server = make_server(host, port, app, threaded=True)
+    server.log_startup()
+    click.echo(serving_line(installation.where(), *server.socket.getsockname()[:2]))
+    server.serve_forever()
 
 
 @main.command(help="Run Gonk under gunicorn, a production WSGI server: several worker "
-                   "processes, request timeouts and access logs.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+                   "processes, request timeouts and access logs. Prints the address once it "
+                   "listens.")
+@_address_options
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: 2 x cores + 1].")
 @click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
@@ -172,6 +224,7 @@ def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
 @click.option("--access-log", default="-", show_default=True,
               help="Where to write the access log ('-' is standard output); '' turns it off.")
 @_limit_options
+@_storage_options
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
           timeout: int, access_log: str, max_json_bytes: int | None,
@@ -179,15 +232,19 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
     from .server import default_workers
     from .server import serve as run_server
 
-    _open(ctx).close()  # fail here, once, with a clear message if there is nothing to serve
+    installation = _open(ctx)  # fail here, once, with a clear message if there is nothing to serve
+    where = installation.where()
+    installation.close()
     run_server(_storage(ctx), host, port, workers or default_workers(), threads, timeout,
-               access_log or None, _app_config(max_json_bytes, max_stream_bytes))
+               access_log or None, _app_config(max_json_bytes, max_stream_bytes), where)
 
 
 @main.command("import", help="Add every file under PATHS as objects of DATASET (streaming; "
                               "files already in the dataset are skipped, so an interrupted "
                               "import can be run again). Local by default (as --user); "
-                              "with --url, through a running server.")
+                              "with --url, through a running server. Hidden files and folders "
+                              "are left out unless --include-hidden; files whose names cannot "
+                              "be object names are reported and skipped.")
 @click.argument("dataset")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
@@ -195,11 +252,37 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
 @click.option("--url", envvar="GONK_URL", help="Import through this Gonk server "
               "(e.g. http://127.0.0.1:5000) [env GONK_URL].")
 @click.option("--key", envvar="GONK_API_KEY", help="API key for --url [env GONK_API_KEY].")
+@click.option("--include-hidden", is_flag=True,
+              help="Also import hidden files and folders (names starting with '.'), which are "
+                   "left out by default. A file named in PATHS is imported either way.")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Leave out files and folders whose object name (the path relative to the "
+                   "folder given) or whose own name matches GLOB (shell-style, case-sensitive, "
+                   "'*' also matches '/'; a trailing '/' matches folders only): '*.tmp', "
+                   "'cache', 'raw/*'. Repeatable.")
+@click.option("--strict", is_flag=True,
+              help="Count files whose names cannot be object names (for example "
+                   "'schema-*' at the top) as failures (exit 1) instead of skipping them.")
+@_storage_options
 @click.pass_context
 def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user: str | None,
-                 url: str | None, key: str | None) -> None:
-    from .importer import LocalTarget, RemoteTarget, Summary, collect_files, import_one
+                 url: str | None, key: str | None, include_hidden: bool,
+                 excludes: tuple[str, ...], strict: bool) -> None:
+    from .importer import (
+        LocalTarget,
+        RemoteTarget,
+        Selection,
+        Summary,
+        collect_files,
+        import_one,
+        shown_name,
+        storable_files,
+    )
 
+    try:
+        selection = Selection(include_hidden, excludes)
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         validation.dataset_name(dataset)
         if url:
@@ -216,18 +299,24 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
             if user not in list_users(installation):
                 _fail(f"No user named {user}.")
             target = LocalTarget(installation, dataset, user)
-        files = collect_files(list(paths))
+        files = collect_files(list(paths), selection)
     except GonkError as exc:
         _fail(exc.message)
     except OSError as exc:  # includes connection errors from requests
         _fail(str(exc))
-    summary = Summary()
+    summary = Summary(failed=list(selection.unreadable))
+    files = storable_files(files, summary, strict)
     with click.progressbar(files, label=f"Importing into {dataset}", show_pos=True,
                            item_show_func=lambda f: f.name[-40:] if f else "") as bar:
         for source in bar:
             import_one(target, source, summary)
+    for name, reason in summary.unstorable:
+        click.echo(f"skipped: {shown_name(name)}: {reason}", err=True)
     for name, reason in summary.failed:
-        click.echo(f"failed: {name}: {reason}", err=True)
+        click.echo(f"failed: {shown_name(name)}: {reason}", err=True)
+    if selection.hidden or selection.excluded:
+        click.echo(f"Left out {selection.hidden} hidden and {selection.excluded} excluded files "
+                   "or folders (see --include-hidden and --exclude).")
     click.echo(summary.line())
     if summary.failed:
         sys.exit(1)
@@ -239,6 +328,7 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
               help="Only remove files older than this many seconds (uploads in flight are "
                    "younger).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@_storage_options
 @click.pass_context
 def gc(ctx: click.Context, min_age: int, dry_run: bool) -> None:
     from .garbage import collect
@@ -251,6 +341,7 @@ def gc(ctx: click.Context, min_age: int, dry_run: bool) -> None:
 
 @main.command(help="Upgrade the database's schema (and a local blob directory's layout) to this "
                    "version of Gonk; every event and byte is kept.")
+@_storage_options
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
     from .migration import migrate_installation
@@ -270,13 +361,14 @@ def migrate(ctx: click.Context) -> None:
                    "empty.")
 @click.option("--to-blobs", "to_blobs", required=True,
               help="The target blob store URL (file:///PATH or s3://bucket/prefix).")
+@_storage_options
 @click.pass_context
 def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
     from .copying import CopyFailed, copy_installation
 
     source = _open(ctx)
     try:
-        target = Installation.create(ctx.obj["data_dir"], to_database, to_blobs)
+        target = Installation.create(_storage(ctx)[0], to_database, to_blobs)
     except StorageError as exc:
         _fail(f"target: {exc}")
     try:
@@ -293,6 +385,7 @@ def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
 @main.command(help="Recompute every hash chain and rebuild derived state from the log; exit 1 "
                    "at the first broken link or mismatch.")
 @click.argument("datasets", nargs=-1)
+@_storage_options
 @click.pass_context
 def verify(ctx: click.Context, datasets: tuple[str, ...]) -> None:
     from .queries import list_datasets

@@ -2,22 +2,23 @@
 
 Files whose bytes are already in the dataset (in a version that is neither rejected nor deleted)
 are skipped, so an interrupted import can simply be run again. Works on a local data directory
-(as a named user) or against a running server over HTTP (`--url`, `--key`).
+(as a named user) or against a running server over HTTP (`--url`, `--key`). Hidden files and
+folders, and those matching `--exclude`, are left out (Selection); files whose names cannot be
+object names are reported and skipped (storable_files), so that a re-run can succeed.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
-import mimetypes
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
-import filetype
-
-from .domain import validation
+from .domain import content_types, validation
 from .domain.errors import Conflict, GonkError
 from .storage.blobs import CHUNK
 
@@ -26,26 +27,14 @@ if TYPE_CHECKING:
 
     from .installation import Installation
 
-TEXT_SNIFF_BYTES = 8192
-
 
 def guess_mimetype(path: Path) -> str:
     """From the content's magic numbers first (reliable for binary formats), then the name
-    (text formats have no magic), then whether the start reads as UTF-8 text."""
-    kind = filetype.guess(str(path))
-    if kind is not None:
-        return kind.mime
-    by_name, _ = mimetypes.guess_type(path.name)
-    if by_name:
-        return by_name
+    (text formats have no magic), then whether the start reads as UTF-8 text: the guess the
+    API makes for uploads that do not say (domain/content_types.py), on the file's head."""
     with open(path, "rb") as handle:
-        start = handle.read(TEXT_SNIFF_BYTES)
-    try:
-        start.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(start) - 3:  # not just a character cut at the end of the sample
-            return "application/octet-stream"
-    return "text/plain" if b"\x00" not in start else "application/octet-stream"
+        head = handle.read(content_types.HEAD_BYTES)
+    return content_types.guess(head, path.name)
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -68,19 +57,109 @@ class SourceFile:
     size: int
 
 
-def collect_files(paths: list[Path]) -> list[SourceFile]:
-    """Every regular file under the given files and folders, in a stable (sorted) order."""
+@dataclass
+class Selection:
+    """Which files under the folders given are imported, and how many were left out.
+
+    Hidden files and folders (names starting with '.') are left out unless `include_hidden`;
+    a file named on the command line itself is never hidden. Each `exclude` pattern (shell-style:
+    `*`, `?`, `[...]`; case-sensitive; `*` also matches '/') leaves out every file and folder
+    whose object name (the path relative to the folder given, '/'-separated) or whose own name
+    matches it, with everything inside such a folder; a pattern ending in '/' matches folders
+    only. So `*.tmp` leaves out every .tmp file at any depth, `cache` every file or folder named
+    cache, `cache/` every folder named cache, and `raw/*` everything under the top folder raw.
+    """
+
+    include_hidden: bool = False
+    exclude: tuple[str, ...] = ()
+    hidden: int = 0  # files and folders left out for being hidden (a folder counts once)
+    excluded: int = 0  # ... for matching an --exclude pattern
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders: (name, why)
+
+    def __post_init__(self) -> None:
+        for pattern in self.exclude:
+            if not pattern.removeprefix("./").strip("/"):
+                raise ValueError(f"--exclude {pattern!r} is not a pattern; give a name or a "
+                                 "glob such as '*.tmp'.")
+
+    def leaves_out(self, name: str, is_dir: bool, explicit: bool = False) -> bool:
+        """Whether the file or folder with this object name is left out (and counted)."""
+        base = name.rsplit("/", 1)[-1]
+        if base.startswith(".") and not explicit and not self.include_hidden:
+            self.hidden += 1
+            return True
+        for pattern in self.exclude:
+            folders_only = pattern.endswith("/")
+            pattern = pattern.removeprefix("./").strip("/")
+            if folders_only and not is_dir:
+                continue
+            if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(base, pattern):
+                self.excluded += 1
+                return True
+        return False
+
+
+def collect_files(paths: list[Path], selection: Selection | None = None) -> list[SourceFile]:
+    """Every regular file under the given files and folders that `selection` keeps (by default:
+    every file that is not hidden), in a stable (sorted) order. Symbolic links to files are
+    followed; links to folders are not descended into."""
+    selection = selection or Selection()
     found: list[SourceFile] = []
     for root in paths:
         if root.is_file():
-            found.append(SourceFile(root, root.name, root.stat().st_size))
+            if not selection.leaves_out(root.name, is_dir=False, explicit=True):
+                found.append(SourceFile(root, root.name, root.stat().st_size))
         elif root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                found.append(SourceFile(path, path.relative_to(root).as_posix(),
-                                        path.stat().st_size))
+            found += sorted(_walk(root, selection), key=lambda f: f.name.split("/"))
         else:
             raise FileNotFoundError(f"No such file or folder: {root}")
     return found
+
+
+def _walk(root: Path, selection: Selection) -> Iterator[SourceFile]:
+    def unreadable(error: OSError) -> None:
+        folder = Path(error.filename or root)
+        name = "." if folder == root else folder.relative_to(root).as_posix()
+        selection.unreadable.append((f"{name}/", f"cannot read this folder: {error.strerror}"))
+
+    for folder, dirnames, filenames in os.walk(root, onerror=unreadable):
+        prefix = Path(folder).relative_to(root).as_posix()
+        prefix = "" if prefix == "." else prefix + "/"
+        dirnames[:] = sorted(d for d in dirnames
+                             if not selection.leaves_out(prefix + d, is_dir=True))
+        for filename in sorted(filenames):
+            path = Path(folder, filename)
+            if path.is_file() and not selection.leaves_out(prefix + filename, is_dir=False):
+                yield SourceFile(path, prefix + filename, path.stat().st_size)
+
+
+def unstorable_reason(name: str) -> str | None:
+    """Why a file's object name cannot be stored (None: it can): it is not UTF-8 text, or it
+    breaks a rule of object names (validation.object_name), such as starting with 'schema-'."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "The name is not valid UTF-8 text."
+    if len(name) > validation.MAX_OBJECT_NAME:
+        return (f"Object names are at most {validation.MAX_OBJECT_NAME} characters; this one has "
+                f"{len(name)}.")
+    if validation.CONTROL_CHARACTERS.search(name):
+        return "Object names may not contain control characters (such as a line break)."
+    try:
+        validation.object_name(name)  # every other rule (e.g. the 'schema-' prefix), as worded
+    except GonkError as exc:
+        return exc.message
+    return None
+
+
+def shown_name(name: str) -> str:
+    """A file's name, printable on any terminal: bytes that are not UTF-8 as \\xNN and control
+    characters escaped."""
+    try:
+        text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        text = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return validation.CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class Target(Protocol):
@@ -97,11 +176,27 @@ class Summary:
     imported: int = 0
     imported_bytes: int = 0
     skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    unstorable: list[tuple[str, str]] = field(default_factory=list)  # (name, why): skipped
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
 
     def line(self) -> str:
         return (f"Imported {self.imported} files ({self.imported_bytes} bytes); skipped "
-                f"{self.skipped} already in the dataset; {len(self.failed)} failed.")
+                f"{self.skipped} already in the dataset; {len(self.unstorable)} skipped (names "
+                f"Gonk cannot store); {len(self.failed)} failed.")
+
+
+def storable_files(files: list[SourceFile], summary: Summary,
+                   strict: bool = False) -> list[SourceFile]:
+    """The files whose names can be object names. The others are recorded in `summary` with
+    the reason: as skipped, or with `strict` as failed."""
+    kept = []
+    for source in files:
+        reason = unstorable_reason(source.name)
+        if reason is None:
+            kept.append(source)
+        else:
+            (summary.failed if strict else summary.unstorable).append((source.name, reason))
+    return kept
 
 
 def import_one(target: Target, source: SourceFile, summary: Summary) -> None:

@@ -7,7 +7,7 @@ import base64
 from typing import Any
 
 from .domain import rules
-from .domain.errors import NotFound, TooLarge
+from .domain.errors import NotFound
 from .domain.rules import Item, Version
 from .installation import Installation
 from .storage import datasets, reads
@@ -40,14 +40,31 @@ def _after_seq(conn: Connection, ds: int, kind: str, after: str | None) -> int:
 
 
 def list_items(installation: Installation, dataset: str, kind: str, after: str | None,
-               limit: int | None) -> list[dict[str, Any]]:
-    """[{"uuid", "versions"}] in creation order (schemas add "name")."""
+               limit: int | None, name: str | None = None, prefix: str | None = None,
+               schema_name: str | None = None) -> list[dict[str, Any]]:
+    """Items in creation order: [{"uuid", "versions"}] plus, from the newest version, objects'
+    "name" and annotations' "schema": {"uuid", "version", "name"}; schemas are {"name", "uuid",
+    "versions"}. Filters: the newest version's `name` or name `prefix`, and for annotations
+    `schema_name` (the newest version uses a schema of that name: 404 if no schema ever had
+    it); `after` stays the cursor."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
-        items = reads.items_page(conn, ds, kind, _after_seq(conn, ds, kind, after), limit)
+        schema_uuids = None
+        if schema_name is not None:
+            schema_uuids = reads.schema_uuids_named(conn, ds, schema_name)
+            if not schema_uuids:
+                raise NotFound(f"No schema named {schema_name} in dataset {dataset}.")
+        listed = reads.items_page(conn, ds, kind, _after_seq(conn, ds, kind, after), limit,
+                                  name=name, prefix=prefix, schema_uuids=schema_uuids)
     if kind == rules.SCHEMA:
-        return [{"name": i.name, "uuid": i.uuid, "versions": i.versions} for i in items]
-    return [{"uuid": i.uuid, "versions": i.versions} for i in items]
+        return [{"name": i.item.name, "uuid": i.item.uuid, "versions": i.item.versions}
+                for i in listed]
+    if kind == rules.ANNOTATION:
+        return [{"uuid": i.item.uuid, "versions": i.item.versions,
+                 "schema": {"uuid": i.newest.schema_uuid, "version": i.newest.schema_version,
+                            "name": i.schema_name}} for i in listed]
+    return [{"uuid": i.item.uuid, "versions": i.item.versions, "name": i.newest.name}
+            for i in listed]
 
 
 def item_info(installation: Installation, dataset: str, kind: str,
@@ -126,20 +143,15 @@ def objects_with_hash(installation: Installation, dataset: str,
 
 
 def load_version(installation: Installation, dataset: str, kind: str, item_uuid: str | None,
-                 version: int, schema_name: str | None = None,
-                 max_bytes: int | None = None) -> dict[str, Any]:
+                 version: int, schema_name: str | None = None, max_bytes: int | None = None,
+                 with_bytes: bool = True) -> dict[str, Any]:
     """Metadata, base64 bytes and events of one version; for objects the annotations attached
-    to it, for annotations the objects it is attached to. Versions larger than `max_bytes` are
-    413, pointing to the raw-bytes endpoint."""
+    to it, for annotations the objects it is attached to. "bytes" is None (and the blob is not
+    read) without `with_bytes`, or for a version larger than `max_bytes`: the caller points to
+    the raw-bytes endpoint instead."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
         found = _version(conn, ds, dataset, kind, item_uuid, version, schema_name)
-        if max_bytes is not None and found.size > max_bytes:
-            raise TooLarge(
-                f"This version is {found.size} bytes, more than the {max_bytes} bytes this "
-                "server sends inside JSON. Fetch its bytes from "
-                f"/datasets/{dataset}/objects/{found.uuid}/{version}/bytes instead.",
-                bytes_url=f"/datasets/{dataset}/objects/{found.uuid}/{version}/bytes")
         touched = reads.events_touching(conn, ds, found.uuid, version)
         result: dict[str, Any] = {
             NOUN[kind]: _metadata(found),
@@ -154,7 +166,8 @@ def load_version(installation: Installation, dataset: str, kind: str, item_uuid:
             result["objects"] = [
                 {"uuid": object_uuid, "version": number}
                 for object_uuid, number in reads.objects_of_annotation(conn, ds, found.uuid)]
-    result["bytes"] = base64.b64encode(installation.blobs.get(found.hash)).decode("ascii")
+    if with_bytes and (max_bytes is None or found.size <= max_bytes):
+        result["bytes"] = base64.b64encode(installation.blobs.get(found.hash)).decode("ascii")
     return result
 
 
@@ -162,8 +175,10 @@ def load_version(installation: Installation, dataset: str, kind: str, item_uuid:
 
 
 def event_page(installation: Installation, dataset: str, after: str | None,
-               limit: int) -> list[str]:
-    """Stored JSON of events in log order after the cursor: exactly as hashed, plus integrity."""
+               limit: int, pending: bool = False) -> list[str]:
+    """Stored JSON of events in log order after the cursor: exactly as hashed, plus integrity.
+    With `pending`, only the events awaiting review; the cursor may be any event of the
+    dataset (one reviewed since it was read included)."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
         after_seq = 0
@@ -172,4 +187,4 @@ def event_page(installation: Installation, dataset: str, after: str | None,
             if seq is None:
                 raise NotFound(f"The 'after' cursor {after} names no event of this dataset.")
             after_seq = seq
-        return reads.stored_events(conn, ds, after_seq, limit)
+        return reads.stored_events(conn, ds, after_seq, limit, pending=pending)

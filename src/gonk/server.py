@@ -8,10 +8,12 @@ can write to one dataset safely.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 
 def default_workers() -> int:
@@ -21,6 +23,25 @@ def default_workers() -> int:
 
 
 Storage = tuple[Path, str | None, str | None]  # data directory, database URL, blob URL
+
+
+def serving_line(where: str, host: str, port: int) -> str:
+    """What `run` and `serve` print once they listen: the installation and the real address
+    (the bound socket's, so --port 0 shows the port chosen), with the health check's URL."""
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"Gonk is serving {where} at {base}/ (health check: {base}/health)"
+
+
+def announce_when_ready(where: str) -> Callable[[Arbiter], None]:
+    """A gunicorn `when_ready` hook: called in the master process once its sockets are bound
+    and listening (workers start right after), it prints serving_line on standard output."""
+    def when_ready(arbiter: Arbiter) -> None:
+        for listener in arbiter.LISTENERS:
+            address = listener.sock.getsockname()
+            if isinstance(address, tuple):  # TCP (a Unix socket's address is its path)
+                print(serving_line(where, address[0], address[1]), flush=True)
+
+    return when_ready
 
 
 class GonkServer(BaseApplication):
@@ -45,7 +66,9 @@ class GonkServer(BaseApplication):
 
 
 def serve(storage: Storage, host: str, port: int, workers: int, threads: int, timeout: int,
-          access_log: str | None, app_config: dict[str, Any]) -> None:
+          access_log: str | None, app_config: dict[str, Any], where: str) -> None:
+    """Serve the installation `storage` (described by `where`, for the line printed once the
+    sockets listen) until gunicorn is stopped."""
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -63,5 +86,6 @@ def serve(storage: Storage, host: str, port: int, workers: int, threads: int, ti
         "errorlog": "-",
         "access_log_format": '%(h)s "%(r)s" %(s)s %(B)s %(M)sms',
         "proc_name": "gonk-api",
+        "when_ready": announce_when_ready(where),
     }
     GonkServer(storage, options, app_config).run()

@@ -54,6 +54,13 @@ def _update(client, uuid, doc, version=0, schema="schema-label"):
                                            "annotation": b64(doc)})
 
 
+def _schema_entry(client, name="schema-label", version=0):
+    """The "schema" of an annotation list entry: {"uuid", "version", "name"}."""
+    info = client.get(f"/datasets/{DS}/schemas/{name}")
+    assert info.status_code == 200, info.json
+    return {"uuid": info.json["uuid"], "version": version, "name": name}
+
+
 # --- create / list / info / update -----------------------------------------------------------
 
 
@@ -74,7 +81,9 @@ def test_list_and_info(alice, obj):
     b = create_annotation(alice, [(obj, 0)], {"label": "cat"})
     resp = alice.get(BASE)
     assert resp.status_code == 200
-    assert resp.json == [{"uuid": a, "versions": 1}, {"uuid": b, "versions": 1}]
+    label = _schema_entry(alice)
+    assert resp.json == [{"uuid": a, "versions": 1, "schema": label},
+                         {"uuid": b, "versions": 1, "schema": label}]
     info = alice.get(f"{BASE}/{a}")
     assert info.status_code == 200
     assert info.json == {"uuid": a, "versions": 1}
@@ -460,8 +469,8 @@ def test_pagination(alice, obj):
             break
         collected += page
         after = page[-1]["uuid"]
-    assert collected == [{"uuid": u, "versions": 2 if i in (0, 5) else 1}
-                         for i, u in enumerate(created)]
+    assert collected == [{"uuid": u, "versions": 2 if i in (0, 5) else 1,
+                          "schema": _schema_entry(alice)} for i, u in enumerate(created)]
     assert_error(alice.get(f"{BASE}?after=nope"), 400)
     assert_error(alice.get(f"{BASE}?after={obj}"), 404)  # an object is no annotation cursor
     assert_error(alice.get(f"{BASE}/pending?after={obj}"), 404)
@@ -502,4 +511,5 @@ def test_wrong_content_type_is_415(alice, obj):
     assert_error(alice.request("PATCH", f"{BASE}/{ann}", data=json.dumps(
         {"schema": {"name": "schema-label", "version": 0}, "annotation": b64({"label": "x"})}),
         content_type="application/octet-stream"), 415)
-    assert alice.get(BASE).json == [{"uuid": ann, "versions": 1}]
+    assert alice.get(BASE).json == [{"uuid": ann, "versions": 1,
+                                     "schema": _schema_entry(alice)}]

@@ -61,7 +61,8 @@ def test_list_and_info(alice, ds):
     second = create_object(alice, b"two")
     resp = alice.get(BASE)
     assert resp.status_code == 200
-    assert resp.json == [{"uuid": first, "versions": 1}, {"uuid": second, "versions": 1}]
+    assert resp.json == [{"uuid": first, "versions": 1, "name": "file.txt"},
+                         {"uuid": second, "versions": 1, "name": "file.txt"}]
     info = alice.get(f"{BASE}/{second}")
     assert info.status_code == 200
     assert info.json == {"uuid": second, "versions": 1}
@@ -73,7 +74,7 @@ def test_update_object(alice, bob, ds):
     assert resp.status_code == 200
     assert resp.json == {"uuid": uuid, "version": 1}
     assert alice.get(f"{BASE}/{uuid}").json == {"uuid": uuid, "versions": 2}
-    assert alice.get(BASE).json == [{"uuid": uuid, "versions": 2}]
+    assert alice.get(BASE).json == [{"uuid": uuid, "versions": 2, "name": "renamed.bin"}]
     loaded = load_object(alice, uuid, 1)
     assert loaded["object"]["name"] == "renamed.bin"
     assert loaded["object"]["format"] == "application/octet-stream"
@@ -362,7 +363,8 @@ def test_uppercase_uuids_work_everywhere(alice, ds):
     resp = alice.delete(f"{BASE}/{upper}/0")
     assert resp.json == {"uuid": uuid, "version": 0}
     other = create_object(alice, b"other")
-    assert alice.get(f"{BASE}?after={upper}").json == [{"uuid": other, "versions": 1}]
+    assert alice.get(f"{BASE}?after={upper}").json == [{"uuid": other, "versions": 1,
+                                                        "name": "file.txt"}]
     assert alice.get(f"{BASE}/pending?after={upper}").json == [{"uuid": other, "version": 0}]
     create_schema(alice)
     resp = alice.post(f"/datasets/{DS}/annotations", annotation_body([(upper, 0)]))
@@ -440,7 +442,8 @@ def test_pages_never_repeat_or_skip_with_many_versions(alice, ds):
         created.append(uuid)
         for v in range(1, i % 4 + 1):
             _update(alice, uuid, f"object {i} v{v}")
-    expected = [{"uuid": u, "versions": i % 4 + 1} for i, u in enumerate(created)]
+    expected = [{"uuid": u, "versions": i % 4 + 1, "name": "file.txt"}
+                for i, u in enumerate(created)]
     for limit in (1, 2, 3, 5, 7, 12, 25):
         pages = _walk(alice, BASE, limit)
         assert [e for page in pages for e in page] == expected, limit

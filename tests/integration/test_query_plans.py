@@ -61,9 +61,22 @@ def _workload(alice) -> None:
         f"/datasets/ds/events?after={events[2]['uuid']}&limit=3", "/datasets/ds/schemas",
         "/datasets/ds/schemas/schema-label", "/datasets/ds/schemas/schema-label/1",
         "/datasets/ds/schemas/pending", "/datasets/ds/owners", "/datasets",
+        *FILTERED_BY,  # below
     ]:
         assert alice.get(path).status_code == 200, path
     assert schema["versions"] == 1
+
+
+# The filtered lists, and the index each must be narrowed by (beyond the checks below, which
+# a walk of the whole dataset in creation order would pass).
+FILTERED_BY = {
+    "/datasets/ds/objects?prefix=1&limit=2": "versions_by_name",
+    "/datasets/ds/objects?prefix=%25_&limit=2": "versions_by_name",
+    "/datasets/ds/objects?name=0.txt": "versions_by_name",
+    "/datasets/ds/schemas?prefix=schema-": "versions_by_name",
+    "/datasets/ds/annotations?schema=schema-label": "versions_by_schema",
+    "/datasets/ds/events?pending=true&limit=2": "events_by_review",
+}
 
 
 # Lists that are whole by design: every dataset name, every owner or schema of one dataset.
@@ -101,3 +114,31 @@ def test_every_query_is_narrowed_by_an_index(app, alice, installation) -> None:
     finally:
         raw.close()
     assert not problems, "\n".join(problems)
+
+
+def test_filtered_lists_use_their_index(app, alice, installation) -> None:
+    """Name prefixes, exact names, schema names and pending events are found through their
+    own index, not by walking the dataset in creation order and testing every row."""
+    _workload(alice)
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    for path, index in FILTERED_BY.items():
+        seen.clear()
+        event.listen(installation.db.engine, "before_cursor_execute", record)
+        try:
+            assert alice.get(path).status_code == 200, path
+        finally:
+            event.remove(installation.db.engine, "before_cursor_execute", record)
+        raw = installation.db.engine.raw_connection()
+        try:
+            plans = [" / ".join(row[3] for row in raw.execute(
+                f"EXPLAIN QUERY PLAN {statement}", tuple(parameters)).fetchall())
+                for statement, parameters in seen
+                if statement.lstrip().upper().startswith("SELECT")]
+        finally:
+            raw.close()
+        assert any(f"USING INDEX {index} " in plan or f"USING COVERING INDEX {index} " in plan
+                   for plan in plans), (path, plans)

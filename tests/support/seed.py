@@ -305,7 +305,9 @@ def seed_code_examples_in_order(site: SimpleNamespace, gonk_proc: Any) -> None:
     assert set(created) == {"uuid", "version"} and created["version"] == 0
     object_uuid = created["uuid"]
     assert UUID_RE.match(object_uuid)
-    assert ok(objects_list(host, key, ds)) == [{"uuid": object_uuid, "versions": 1}]
+    # the seed's fields, exactly, and the newest name beside them (issue 10: finding things)
+    assert ok(objects_list(host, key, ds)) == [
+        {"uuid": object_uuid, "versions": 1, "name": "birds.txt"}]
     assert ok(object_info(host, key, ds, object_uuid)) == {"uuid": object_uuid, "versions": 1}
     assert ok(object_update(host, key, ds, object_uuid)) == {"uuid": object_uuid, "version": 1}
     assert ok(object_info(host, key, ds, object_uuid)) == {"uuid": object_uuid, "versions": 2}
@@ -365,7 +367,10 @@ def seed_code_examples_in_order(site: SimpleNamespace, gonk_proc: Any) -> None:
     assert set(created) == {"uuid", "version"} and created["version"] == 0
     annotation_uuid = created["uuid"]
     assert UUID_RE.match(annotation_uuid)
-    assert ok(annotations_list(host, key, ds)) == [{"uuid": annotation_uuid, "versions": 1}]
+    listed = ok(annotations_list(host, key, ds))
+    assert [{k: a[k] for k in ("uuid", "versions")} for a in listed] == [
+        {"uuid": annotation_uuid, "versions": 1}]
+    assert listed[0]["schema"]["name"] == "schema-example"
     assert ok(annotation_info(host, key, ds, annotation_uuid)) == {
         "uuid": annotation_uuid, "versions": 1}
     assert ok(object_details(host, key, ds, object_uuid, 1))["annotations"] == [

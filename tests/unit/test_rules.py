@@ -527,7 +527,8 @@ class TestOwners:
 
     def test_owner_events_are_not_reviewable(self, ds: Dataset) -> None:
         added = ds.add_owner(BOB)
-        ds.refused(Invalid, ev.review(ALICE, added["uuid"], accept=True), match="cannot be")
+        refused = ds.refused(Invalid, ev.review(ALICE, added["uuid"], accept=True))
+        assert refused.message.startswith("An OwnerAddEvent cannot be reviewed")
         ds.refused(Invalid, ev.review(ALICE, ds.log[0]["uuid"], accept=False))
 
 
@@ -576,7 +577,8 @@ class TestReviews:
     def test_review_events_cannot_be_reviewed(self, ds: Dataset) -> None:
         obj = ds.create_object()
         review = ds.accept(obj)
-        ds.refused(Invalid, ev.review(ALICE, review["uuid"], accept=True), match="cannot be")
+        refused = ds.refused(Invalid, ev.review(ALICE, review["uuid"], accept=True))
+        assert refused.message.startswith("A ReviewAcceptEvent cannot be reviewed")
         ds.refused(Invalid, ev.review(ALICE, review["uuid"], accept=False))
 
     def test_unknown_event_is_not_found(self, ds: Dataset) -> None:
@@ -974,13 +976,15 @@ class TestAnnotations:
 
     def test_schema_as_object_is_invalid(self, world: Any) -> None:
         ds, schema, obj = world
-        ds.refused(Invalid, ds.annotation_create_event(schema, [schema]), match="not an object")
+        ds.refused(Invalid, ds.annotation_create_event(schema, [schema]),
+                   match="is a schema, not an object")
         ds.refused(Invalid, ds.annotation_create_event(schema, [obj, schema]))
 
     def test_annotation_as_object_is_invalid(self, world: Any) -> None:
         ds, schema, obj = world
         ann = ds.create_annotation(schema, [obj])
-        ds.refused(Invalid, ds.annotation_create_event(schema, [(uid(ann), 0)]))
+        ds.refused(Invalid, ds.annotation_create_event(schema, [(uid(ann), 0)]),
+                   match="is an annotation, not an object")
 
     def test_rejected_object_is_conflict(self, world: Any) -> None:
         ds, schema, _ = world
@@ -1150,3 +1154,12 @@ def test_a_bug_in_a_rule_propagates_instead_of_becoming_invalid(
     monkeypatch.setitem(rules._HANDLERS, ev.OBJECT_CREATE, broken)
     with pytest.raises(KeyError):
         rules.decide(MemoryState(), _object_create(), 1)
+
+
+@pytest.mark.parametrize(("noun", "capital", "expected"), [
+    ("object", False, "an object"), ("annotation", False, "an annotation"),
+    ("schema", False, "a schema"), ("OwnerAddEvent", True, "An OwnerAddEvent"),
+    ("ObjectCreateEvent", True, "An ObjectCreateEvent"),
+    ("ReviewAcceptEvent", True, "A ReviewAcceptEvent")])
+def test_messages_choose_a_or_an(noun: str, capital: bool, expected: str) -> None:
+    assert rules.with_article(noun, capital) == expected

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from .. import queries, service
 from ..domain import rules
-from . import context, items, parsing
+from . import context, downloads, items, parsing
 
 bp = Blueprint("annotations", __name__, url_prefix="/datasets/<dataset>/annotations")
 
@@ -27,7 +27,9 @@ def create_annotation(dataset: str) -> Response:
 def list_annotations(dataset: str) -> Response:
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
-    return jsonify(queries.list_items(context.installation(), name, rules.ANNOTATION, after, limit))
+    schema_name = parsing.schema_filter()
+    return jsonify(queries.list_items(context.installation(), name, rules.ANNOTATION, after, limit,
+                                      schema_name=schema_name))
 
 
 @bp.get("/<segment>")
@@ -48,10 +50,21 @@ def update_annotation(dataset: str, segment: str) -> Response:
 
 @bp.get("/<annotation_uuid>/<version>")
 def load_annotation(dataset: str, annotation_uuid: str, version: str) -> Response:
+    """The version's metadata, events, objects and base64 bytes; see downloads.load for
+    ?bytes=false."""
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
-    return jsonify(queries.load_version(context.installation(), name, rules.ANNOTATION, item,
-                                        number))
+    return downloads.load(name, rules.ANNOTATION, item, number,
+                          f"/datasets/{name}/annotations/{item}/{number}/bytes")
+
+
+@bp.get("/<annotation_uuid>/<version>/bytes")
+def annotation_bytes(dataset: str, annotation_uuid: str, version: str) -> Response:
+    """The annotation's JSON document (application/json), as a file <uuid>.json."""
+    name = context.dataset(dataset)
+    item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
+    meta = queries.version_metadata(context.installation(), name, rules.ANNOTATION, item, number)
+    return downloads.send_version_bytes(meta, "application/json", f"{item}.json")
 
 
 @bp.delete("/<annotation_uuid>/<version>")

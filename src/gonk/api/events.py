@@ -13,7 +13,8 @@ bp = Blueprint("events", __name__, url_prefix="/datasets/<dataset>/events")
 def list_events(dataset: str) -> Response:
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
-    bodies = queries.event_page(context.installation(), name, after, limit)
+    bodies = queries.event_page(context.installation(), name, after, limit,
+                                pending=parsing.flag("pending", False))
     # The stored JSON is sent as stored: exactly the hashed object plus its integrity.
     return Response("[" + ",".join(bodies) + "]", mimetype="application/json")
 

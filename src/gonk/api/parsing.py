@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
@@ -104,6 +105,42 @@ def after_and_limit() -> tuple[str | None, int]:
     if not raw.isdigit() or not raw.isascii() or not 1 <= int(raw) <= MAX_LIMIT:
         raise Invalid(f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
     return after, int(raw)
+
+
+def name_filters(check_name: Callable[[object], str]) -> tuple[str | None, str | None]:
+    """A list's ?name= (exact, checked as a name of the kind listed: 400 for one that no item
+    could have) and ?prefix= (an empty prefix filters nothing), never both."""
+    name, prefix = request.args.get("name"), request.args.get("prefix")
+    if name is not None and prefix is not None:
+        raise Invalid("Filter with either ?name= (the exact name) or ?prefix=, not both.")
+    if name is not None:
+        name = check_name(name)
+    if prefix is not None:
+        if len(prefix) > validation.MAX_OBJECT_NAME:
+            raise Invalid(f"'prefix' must be at most {validation.MAX_OBJECT_NAME} characters.")
+        if validation.CONTROL_CHARACTERS.search(prefix):
+            raise Invalid("'prefix' may not contain control characters.")
+    return name, prefix or None
+
+
+def schema_filter() -> str | None:
+    """The annotation list's ?schema=<schema name>; annotations have no name to filter on."""
+    if "name" in request.args or "prefix" in request.args:
+        raise Invalid("Annotations have no name: filter them by the name of their schema with "
+                      "?schema=schema-...")
+    schema = request.args.get("schema")
+    return validation.schema_name(schema) if schema is not None else None
+
+
+def flag(name: str, default: bool) -> bool:
+    """A yes/no query parameter such as the loads' ?bytes= and the downloads' ?download=:
+    `true` or `false` (absent: `default`); anything else is 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise Invalid(f"'{name}' must be true or false.")
 
 
 ITEM_STATUSES = ("accepted", "pending", "deleted", "rejected")

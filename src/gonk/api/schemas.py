@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from .. import queries, service
 from ..domain import rules, validation
-from . import context, parsing
+from . import context, downloads, parsing
 
 bp = Blueprint("schemas", __name__, url_prefix="/datasets/<dataset>/schemas")
 
@@ -29,7 +29,9 @@ def create_schema(dataset: str) -> Response:
 @bp.get("")
 def list_schemas(dataset: str) -> Response:
     name = context.dataset(dataset)
-    return jsonify(queries.list_items(context.installation(), name, rules.SCHEMA, None, None))
+    exact, prefix = parsing.name_filters(validation.schema_name)
+    return jsonify(queries.list_items(context.installation(), name, rules.SCHEMA, None, None,
+                                      name=exact, prefix=prefix))
 
 
 @bp.get("/<segment>")
@@ -54,11 +56,24 @@ def update_schema(dataset: str, segment: str) -> Response:
 
 @bp.get("/<schema_name>/<version>")
 def load_schema(dataset: str, schema_name: str, version: str) -> Response:
+    """The version's metadata, events and base64 bytes; see downloads.load for ?bytes=false."""
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)
-    return jsonify(queries.load_version(context.installation(), name, rules.SCHEMA, None, number,
-                                        schema_name=schema_name))
+    return downloads.load(name, rules.SCHEMA, None, number,
+                          f"/datasets/{name}/schemas/{schema_name}/{number}/bytes",
+                          schema_name=schema_name)
+
+
+@bp.get("/<schema_name>/<version>/bytes")
+def schema_bytes(dataset: str, schema_name: str, version: str) -> Response:
+    """The schema document itself (application/schema+json), as a file <name>.json."""
+    name = context.dataset(dataset)
+    validation.schema_name(schema_name)
+    number = validation.parse_version(version)
+    item = queries.schema_info(context.installation(), name, schema_name)["uuid"]
+    meta = queries.version_metadata(context.installation(), name, rules.SCHEMA, item, number)
+    return downloads.send_version_bytes(meta, meta["format"], f"{schema_name}.json")
 
 
 @bp.delete("/<schema_name>/<version>")

@@ -21,6 +21,14 @@ SCHEMA = "schema"
 ANNOTATION = "annotation"
 
 
+def with_article(noun: str, capital: bool = False) -> str:
+    """`noun` after "a" or "an", for messages that name a kind or an event type: "an object",
+    "a schema", "An OwnerAddEvent". By the first letter (every noun a message names here
+    sounds as it is spelt)."""
+    article = "an" if noun[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+    return f"{article.capitalize() if capital else article} {noun}"
+
+
 # --- records the rules read -----------------------------------------------------------------
 
 
@@ -351,8 +359,8 @@ def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[
         if target is None:
             raise NotFound(f"No object version {item_uuid}/{number} in this dataset.")
         if target.kind != OBJECT:
-            raise Invalid(f"{item_uuid} is a {target.kind}, not an object; annotations attach "
-                          "to objects.")
+            raise Invalid(f"{item_uuid} is {with_article(target.kind)}, not an object; "
+                          "annotations attach to objects.")
         if target.create_rejected:
             raise Conflict(f"Object {item_uuid} version {number} was rejected.")
         if target.delete_accepted:
@@ -402,8 +410,8 @@ def _review(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
     if target is None:
         raise NotFound(f"No event {target_uuid} in this dataset.")
     if target.type not in ev.CONTENT_TYPES:
-        raise Invalid(f"A {target.type} cannot be reviewed; only creates, updates and deletes "
-                      "of schemas, objects and annotations can.")
+        raise Invalid(f"{with_article(target.type, capital=True)} cannot be reviewed; only "
+                      "creates, updates and deletes of schemas, objects and annotations can.")
     if target.review != ev.PENDING:
         raise Conflict(f"Event {target_uuid} was already reviewed: {target.review}.")
     assert target.target_uuid is not None and target.target_version is not None

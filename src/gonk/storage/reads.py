@@ -10,10 +10,13 @@ instead of using the narrower index.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
+from ..domain import events as ev
 from ..domain import rules
 from ..domain.rules import EventInfo, Item, Version
 from . import tables as t
@@ -61,14 +64,95 @@ def created_seq(conn: Connection, dataset_id: int, kind: str, item_uuid: str) ->
         ITEM.dataset_id == dataset_id, ITEM.kind == kind, ITEM.uuid == item_uuid)).scalar()
 
 
+@dataclass(frozen=True)
+class Listed:
+    """An item of a list, with its newest version (whatever that version's status) and, for
+    annotations, the name of the schema that version is validated against."""
+
+    item: Item
+    newest: Version
+    schema_name: str | None = None
+
+
+SCHEMA_ITEM = t.items.alias("schema_item")
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix`, in code point order (the
+    order of the name index: see tables.NAME), or None when there is none (a prefix of only
+    U+10FFFF). So `prefix <= name < bound` is exactly "name starts with prefix", as an index
+    range: no LIKE, whose wildcards (`%`, `_`) and case folding (SQLite) would need care."""
+    chars = list(prefix)
+    while chars:
+        following = ord(chars.pop()) + 1
+        if following <= 0x10FFFF:
+            if 0xD800 <= following <= 0xDFFF:  # surrogates are in no stored text
+                following = 0xE000
+            return "".join(chars) + chr(following)
+    return None
+
+
+def schema_uuids_named(conn: Connection, dataset_id: int, name: str) -> list[str]:
+    """Every schema ever created with this name (a name passes to a new schema once every
+    version of the old one is rejected or deprecated)."""
+    return list(conn.execute(select(ITEM.uuid).where(
+        ITEM.dataset_id == dataset_id, ITEM.kind == rules.SCHEMA, ITEM.name == name)).scalars())
+
+
 def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
-               limit: int | None) -> list[Item]:
-    """Items of one kind created after position `after_seq`, in creation order."""
-    query = ITEMS.select().where(ITEM.dataset_id == dataset_id, ITEM.kind == kind,
-                                 ITEM.created_seq > after_seq).order_by(ITEM.created_seq)
+               limit: int | None, name: str | None = None, prefix: str | None = None,
+               schema_uuids: Sequence[str] | None = None) -> list[Listed]:
+    """Items of one kind created after position `after_seq`, in creation order, each with its
+    newest version (and, for annotations, its schema's name). Filters on the newest version:
+    `name` (equal), `prefix` (the name starts with it) and `schema_uuids` (annotations validated
+    against one of these schemas). Each filter is a range of an index (versions_by_name,
+    versions_by_schema) and the newest-version test a primary-key lookup per row found."""
+    newest = and_(V.dataset_id == ITEM.dataset_id, V.uuid == ITEM.uuid,
+                  V.version == ITEM.versions - 1)
+    columns = [*ITEMS.columns, *VERSIONS.columns]
+    source = t.items.join(t.versions, newest)
+    where: list[Any] = [ITEM.dataset_id == dataset_id, ITEM.kind == kind,
+                        ITEM.created_seq > after_seq]
+    order: Any = ITEM.created_seq
+    if kind == rules.ANNOTATION:
+        schema = SCHEMA_ITEM.c
+        columns.append(schema.name)
+        source = source.join(SCHEMA_ITEM, and_(schema.dataset_id == V.dataset_id,
+                                               schema.uuid == V.schema_uuid))
+    if name is not None or prefix or schema_uuids is not None:
+        # Filtered: the versions' indexes lead (a version's created_seq is its item's), so the
+        # conditions are stated on `versions`.
+        where = [V.dataset_id == dataset_id, V.created_seq > after_seq]
+        order = V.created_seq
+        if schema_uuids is not None:
+            # Only annotations have a schema_uuid: no `kind` term, which would tempt SQLite into
+            # walking versions_in_order instead.
+            where.append(V.schema_uuid.in_(list(schema_uuids)))
+        else:
+            where.append(V.kind == kind)
+        if name is not None:
+            where.append(V.name == name)  # versions_by_name gives them in creation order
+        if prefix:
+            where.append(V.name >= prefix)
+            bound = prefix_upper_bound(prefix)
+            if bound is not None:
+                where.append(V.name < bound)
+            if conn.dialect.name == "sqlite":
+                # Without statistics, SQLite would rather walk versions_in_order to spare the
+                # sort, testing every version of the dataset; an ORDER BY that no index gives
+                # leaves it the narrower range. (PostgreSQL chooses from its statistics.)
+                order = V.created_seq + 0
+    query = select(*columns).select_from(source).where(*where).order_by(order)
     if limit is not None:
         query = query.limit(limit)
-    return [ITEMS.from_row(row) for row in conn.execute(query)]
+    found = []
+    width, version_width = len(ITEMS.columns), len(VERSIONS.columns)
+    for row in conn.execute(query):
+        values = tuple(row)
+        found.append(Listed(ITEMS.from_row(values[:width]),
+                            VERSIONS.from_row(values[width:width + version_width]),
+                            values[-1] if kind == rules.ANNOTATION else None))
+    return found
 
 
 # --- versions -----------------------------------------------------------------------------------
@@ -158,9 +242,13 @@ def event_seq(conn: Connection, dataset_id: int, event_uuid: str) -> int | None:
                                             E.uuid == event_uuid)).scalar()
 
 
-def stored_events(conn: Connection, dataset_id: int, after_seq: int, limit: int) -> list[str]:
+def stored_events(conn: Connection, dataset_id: int, after_seq: int, limit: int,
+                  pending: bool = False) -> list[str]:
     """Events after position `after_seq` in log order, as the JSON text stored (exactly as
-    hashed, plus integrity), at most `limit`."""
-    return list(conn.execute(select(E.body).where(E.dataset_id == dataset_id,
-                                                  E.seq > after_seq)
-                             .order_by(E.seq).limit(limit)).scalars())
+    hashed, plus integrity), at most `limit`; with `pending`, only the content events that
+    await review (on the index events_by_review)."""
+    where = [E.dataset_id == dataset_id, E.seq > after_seq]
+    if pending:
+        where.append(E.review == ev.PENDING)
+    return list(conn.execute(select(E.body).where(*where).order_by(E.seq).limit(limit))
+                .scalars())

@@ -26,6 +26,8 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+NAME = String(255).with_variant(String(255, collation="C"), "postgresql")
+
 # Counters, sizes and version numbers are 64-bit: objects pass 2 GiB, and a version number in a
 # URL may be any integer up to 2**63 - 1 (PostgreSQL's INTEGER stops at 2**31 - 1). Dataset ids
 # stay INTEGER so that SQLite's `id` remains its rowid.
@@ -64,6 +66,8 @@ events = Table(
     Column("target_version", BigInteger, nullable=True),
 )
 Index("events_by_target", events.c.dataset_id, events.c.target_uuid, events.c.target_version)
+# The events awaiting review, in log order (GET /events?pending=true).
+Index("events_by_review", events.c.dataset_id, events.c.review, events.c.seq)
 
 items = Table(
     "items", metadata,
@@ -84,7 +88,10 @@ versions = Table(
     Column("version", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", String(16), nullable=False),
     Column("created_seq", BigInteger, nullable=False),  # the item's, for ordered status lists
-    Column("name", String(255), nullable=True),
+    # Compared byte by byte (code point order) on every database, so that a prefix is a range
+    # of the index below: SQLite's default, and PostgreSQL's "C" collation (a locale's collation
+    # would put "a-b" between "ab" and "ac").
+    Column("name", NAME, nullable=True),
     Column("format", String(255), nullable=True),
     Column("size", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
@@ -99,6 +106,11 @@ versions = Table(
 Index("versions_by_hash", versions.c.dataset_id, versions.c.kind, versions.c.hash)
 Index("versions_in_order", versions.c.dataset_id, versions.c.kind, versions.c.created_seq,
       versions.c.version)
+# Lists filtered by the newest version's name (exact: already in creation order; prefix: a range)
+# and annotations by the schema their newest version uses.
+Index("versions_by_name", versions.c.dataset_id, versions.c.kind, versions.c.name,
+      versions.c.created_seq)
+Index("versions_by_schema", versions.c.dataset_id, versions.c.schema_uuid, versions.c.created_seq)
 
 annotation_links = Table(
     "annotation_links", metadata,

@@ -1,0 +1,137 @@
+"""What the load endpoints of objects, schemas and annotations share: the JSON load (with
+`?bytes=false`, and without the bytes past the JSON limit) and the raw bytes download.
+
+The download streams the stored bytes with the version's mimetype, its sha256 as a strong
+ETag, single Range requests (206, 416), and a Content-Disposition naming the file as its
+object is named (RFC 6266; `filename*` for names beyond ASCII). A blob kept as a local file
+goes out through send_file (sendfile where the server supports it); one in a bucket through
+`_send_stored_blob`, which answers the same, header for header.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, current_app, jsonify, request, send_file
+from werkzeug.datastructures import ContentRange
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import http_date, is_resource_modified, parse_etags
+
+from .. import queries
+from ..storage.blobs import BlobStore
+from . import context, parsing
+
+
+def load(dataset: str, kind: str, item_uuid: str | None, version: int, bytes_url: str,
+         schema_name: str | None = None) -> Response:
+    """GET .../<item>/<version>: metadata, events, links and the base64 bytes. "bytes" is null,
+    with "bytes_url" where to download them, when the client asks `?bytes=false` or when the
+    version is larger than the JSON limit (MAX_CONTENT_LENGTH)."""
+    with_bytes = parsing.flag("bytes", default=True)
+    result = queries.load_version(context.installation(), dataset, kind, item_uuid, version,
+                                  schema_name=schema_name, with_bytes=with_bytes,
+                                  max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+    if result["bytes"] is None:
+        result["bytes_url"] = bytes_url
+    return jsonify(result)
+
+
+def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Response:
+    """The bytes of a version (metadata as queries.version_metadata returns it), as a file
+    named `filename`: shown inline, or saved (`attachment`) with ?download=true."""
+    disposition = "attachment" if parsing.flag("download", default=False) else "inline"
+    blobs = context.installation().blobs
+    digest = meta["hash"]
+    try:
+        path = blobs.local_path(digest)
+        if path is not None:
+            response = send_file(path, mimetype=mimetype, conditional=True, etag=digest,
+                                 max_age=None, download_name=filename,
+                                 as_attachment=disposition == "attachment")
+        else:
+            response = _send_stored_blob(blobs, digest, mimetype)
+    except RequestedRangeNotSatisfiable as exc:
+        return _range_not_satisfiable(exc)
+    response.headers.set("Content-Disposition", disposition, **_filename_params(filename))
+    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
+
+
+def filename_of(name: str, fallback: str) -> str:
+    """The file name a download of an object named `name` gets: its last path component (an
+    object name may be a path such as "2024/birds/owl.jpg"); `fallback` if that is empty."""
+    return name.rstrip("/").rsplit("/", 1)[-1] or fallback
+
+
+def _filename_params(filename: str) -> dict[str, str]:
+    """Content-Disposition's filename parameters, as send_file writes them (RFC 6266): the
+    name itself when it is ASCII, else an ASCII approximation plus `filename*` in UTF-8."""
+    try:
+        filename.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+        return {"filename": simple or "download",
+                "filename*": "UTF-8''" + quote(filename, safe="!#$&+-.^_`|~")}
+    return {"filename": filename}
+
+
+def _send_stored_blob(blobs: BlobStore, digest: str, mimetype: str) -> Response:
+    """What send_file(conditional=True, etag=digest) answers for a file, for a blob read
+    through the store: the same headers (Last-Modified from the blob's time, ETag,
+    Accept-Ranges, Date; the caller sets Content-Disposition), 304 for a matching
+    If-None-Match (or If-Modified-Since), a single Range as 206 (honouring If-Range),
+    RequestedRangeNotSatisfiable for any other range. Only the bytes sent are read, in chunks,
+    from the store."""
+    stat = blobs.stat(digest)
+    response = current_app.response_class(None, mimetype=mimetype, direct_passthrough=True)
+    response.last_modified = datetime.fromtimestamp(stat.modified, UTC)
+    response.set_etag(digest)
+    response.accept_ranges = "bytes"
+    response.headers["Date"] = http_date()
+    span = _single_range(response, stat.size)
+    if span is not None:
+        response.status_code = 206
+        response.content_range = ContentRange("bytes", span[0], span[1], stat.size)
+    elif not _modified_since_client_copy(response):
+        response.status_code = 412 if parse_etags(request.headers.get("If-Match")) else 304
+    start, stop = span or (0, stat.size)
+    response.content_length = stop - start
+    if request.method == "GET" and response.status_code != 304 and stop > start:
+        response.response = blobs.read_range(digest, start, stop - 1)
+    return response
+
+
+def _modified_since_client_copy(response: Response, ignore_if_range: bool = True) -> bool:
+    """werkzeug's test of If-None-Match / If-Modified-Since (or, with ignore_if_range=False,
+    If-Range), against the response's ETag and Last-Modified, as send_file applies it."""
+    return is_resource_modified(request.environ, response.headers.get("ETag"),
+                                last_modified=response.headers.get("Last-Modified"),
+                                ignore_if_range=ignore_if_range)
+
+
+def _single_range(response: Response, size: int) -> tuple[int, int] | None:
+    """(start, stop) of the one range to send, or None for the whole body: no Range header, an
+    empty blob, or an If-Range that no longer matches. Raises RequestedRangeNotSatisfiable for
+    a malformed, multiple or out-of-bounds range, as send_file does."""
+    if not size or "Range" not in request.headers:
+        return None
+    if "If-Range" in request.headers and _modified_since_client_copy(response, False):
+        return None
+    requested = request.range
+    span = requested.range_for_length(size) if requested is not None else None
+    if span is None:
+        raise RequestedRangeNotSatisfiable(length=size)
+    return span
+
+
+def _range_not_satisfiable(exc: RequestedRangeNotSatisfiable) -> Response:
+    """416 as a JSON error like every other, with the Content-Range: bytes */<size> that tells
+    the client the size (the generic error handler would drop it)."""
+    response = jsonify({"error": exc.description})
+    response.status_code = 416
+    if exc.length is not None:
+        response.headers["Content-Range"] = f"{exc.units} */{exc.length}"
+    return response
