@@ -71,7 +71,19 @@ def _storage_options(command: Any) -> Any:
     return command
 
 
-@click.group(help="Gonk API: datasets of versioned objects, schemas and annotations. The "
+class _GonkCommands(click.Group):
+    """The command group: a refusal or a storage failure that a command did not handle itself
+    (the database or the bucket going away mid-command, a full disk) ends it like every other
+    error, "Error: <message>" and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GonkError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=_GonkCommands, help="Gonk API: datasets of versioned objects, schemas and annotations. The "
                   "storage options (--data-dir, --database-url, --blob-url) may be given "
                   "before or after the command.")
 @_storage_options

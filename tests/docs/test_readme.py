@@ -47,3 +47,54 @@ def test_readme_quick_start_commands_match_ci() -> None:
     test_command = "pip install -e '.[test]' && mypy && python -m pytest"
     assert test_command in text
     assert test_command in ci.splitlines()[-1]
+
+
+def _walkthrough(heading: str) -> str:
+    section = README.read_text().split(heading, 1)[1]
+    code = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert code, f"the README lost the walkthrough under {heading!r}"
+    return code.group(1)
+
+
+def test_the_deployment_walkthrough_runs_pasted_as_one_block(tmp_path: Path,
+                                                             s3_server: str) -> None:
+    """The "Deploying several servers" block, run by bash as one paste. Only what would clash
+    with other tests changes: its ports become free ones, its database a new one, and the
+    `pip install` lines are skipped (the test environment has those packages)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support import postgres
+    from tests.support.processes import free_port
+
+    block = _walkthrough("## Deploying several servers")
+    database_url = postgres.create_database()
+    try:
+        script = block.replace("createdb -h 127.0.0.1 -U postgres gonk", ": createdb")
+        script = script.replace("postgresql://postgres@127.0.0.1:5432/gonk", database_url)
+        script = re.sub(r"^pip install", ": pip install", script, flags=re.M)
+        for port in ("9000", "8001", "8002"):
+            assert port in script
+            script = script.replace(port, str(free_port()))
+        env = {**os.environ, "TMPDIR": str(tmp_path),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        for name in list(env):
+            if name.startswith(("GONK_", "AWS_")):
+                del env[name]
+        log = tmp_path / "output.txt"
+        with open(log, "w") as out:  # a file, not a pipe: the servers it starts keep theirs open
+            shell = subprocess.Popen(["bash", "-c", script], env=env, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                shell.wait(timeout=180)
+            finally:
+                os.killpg(shell.pid, signal.SIGTERM)  # the servers and moto it left running
+        output = log.read_text()
+        assert '{"dataset":"birds"}' in output, output
+        assert '"name":"sighting.txt"' in output, output
+        assert re.search(r"^birds: OK", output, re.M), output
+        assert '"versions":1' in output, output
+    finally:
+        postgres.drop_database(database_url)

@@ -161,3 +161,27 @@ def test_health_needs_no_key_and_says_ok(alice: Client) -> None:
     assert response.status_code == 200
     assert response.json == {"status": "ok", "database": "ok", "blob_store": "ok"}
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("site", ["database"], indirect=True)
+def test_a_command_hit_by_an_outage_says_so_in_one_line(site: SimpleNamespace, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gonk-api verify` opens the installation, then the database goes away under it: one
+    line, exit 1, no traceback."""
+    from click.testing import CliRunner
+
+    from gonk import cli, queries
+
+    _populated(site.alice)
+    list_datasets = queries.list_datasets
+
+    def cut_then_list(installation: Installation) -> list[str]:
+        site.link.refuse()  # after the command opened the installation, before it reads
+        return list_datasets(installation)
+
+    monkeypatch.setattr(queries, "list_datasets", cut_then_list)
+    result = CliRunner().invoke(cli.main, ["verify", "--data-dir", str(tmp_path / "data"),
+                                           "--database-url", site.installation.database_url])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: "), result.output
+    assert "Traceback" not in result.output
