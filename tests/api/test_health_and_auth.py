@@ -3,6 +3,7 @@ Authorization: Bearer."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -30,16 +31,17 @@ def test_health_takes_only_get(alice: Client) -> None:
 
 
 def _take_away_the_blob_store(installation: Installation) -> Callable[[], None]:
-    """Remove the blob directory (files) or the bucket (S3, still empty here); returns how to
-    put it back."""
-    root = getattr(installation.blobs, "root", None)
+    """Remove the blob directory (files), or point the store at a bucket that does not exist
+    (S3: the test session's bucket is shared); returns how to put it back."""
+    store = installation.blobs
+    root = getattr(store, "root", None)
     if root is not None:
         moved = root.with_name(root.name + "-moved")
         root.rename(moved)
         return lambda: moved.rename(root)
-    client, bucket = installation.blobs.client, installation.blobs.bucket  # type: ignore[attr-defined]
-    client.delete_bucket(Bucket=bucket)
-    return lambda: client.create_bucket(Bucket=bucket)
+    bucket = store.bucket  # type: ignore[attr-defined]
+    store.bucket = f"no-such-bucket-{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
+    return lambda: setattr(store, "bucket", bucket)
 
 
 def test_health_is_503_when_the_blob_store_is_gone(alice: Client,

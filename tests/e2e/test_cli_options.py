@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import select
+import selectors
 import signal
 import subprocess
 import time
@@ -145,8 +145,11 @@ def listening(argv: Sequence[str | Path], env: dict[str, str],
         assert proc.stdout is not None
         try:
             deadline, seen = time.monotonic() + 30, b""
+            # a selector (epoll), not select(): a long test session's descriptors pass 1024
+            watch = selectors.DefaultSelector()
+            watch.register(proc.stdout, selectors.EVENT_READ)
             while True:
-                ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+                ready = watch.select(0.2)
                 if ready:
                     chunk = os.read(proc.stdout.fileno(), 65536)
                     seen += chunk

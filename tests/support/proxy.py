@@ -12,7 +12,7 @@ the target (PostgreSQL, moto's S3 server). A test points Gonk at `link.port` and
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import socket
 import struct
 import threading
@@ -118,19 +118,26 @@ class FaultyLink:
         upstream.settimeout(None)
         self._track(upstream)
         pair = {client: upstream, upstream: client}
+        # a selector (epoll), not select(): a long test session's descriptors pass 1024
+        watch = selectors.DefaultSelector()
         try:
+            for sock in pair:
+                watch.register(sock, selectors.EVENT_READ)
             while True:
-                ready, _, _ = select.select(list(pair), [], [], 1.0)
+                ready = watch.select(1.0)
                 if self.mode != FORWARD and not ready:
                     continue
-                for sock in ready:
+                for key, _ in ready:
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
                     data = sock.recv(65536)
                     if not data:
                         return
                     pair[sock].sendall(data)
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             return
         finally:
+            watch.close()
             for sock in pair:
                 with contextlib.suppress(OSError):
                     sock.close()

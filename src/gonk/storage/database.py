@@ -212,6 +212,13 @@ class _WriterQueue:
         finally:
             self._threads.release()
 
+    def close(self) -> None:
+        """Close the lock file (opened by the first write of this process)."""
+        with self._threads:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
 
 class Database:
     def __init__(self, url: str) -> None:
@@ -267,3 +274,5 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._sqlite_queue is not None:
+            self._sqlite_queue.close()
