@@ -260,6 +260,11 @@ def test_review_of_review_or_owner_event_is_400(alice, bob, ds):
         for verb in ("accept", "reject"):
             assert_error(alice.put(f"{BASE}/{target}/{verb}"), 400)
     assert events(alice) == log
+    # the message reads as English: "An OwnerAddEvent", "A ReviewAcceptEvent"
+    refused = alice.put(f"{BASE}/{owner_add}/accept").json["error"]
+    assert refused.startswith("An OwnerAddEvent cannot be reviewed"), refused
+    refused = alice.put(f"{BASE}/{review}/accept").json["error"]
+    assert refused.startswith("A ReviewAcceptEvent cannot be reviewed"), refused
 
 
 def test_non_owner_review_is_403(alice, bob, ds):
