@@ -75,7 +75,10 @@ class Writer:
 
         return requests.post(f"{self.base}/datasets/{DATASET}/objects",
                              params={"name": attempt.name}, data=slowly(), timeout=TIMEOUT,
-                             headers={**headers, "Content-Type": "application/octet-stream"})
+                             # a type of its own: application/octet-stream would be guessed from
+                             # the first chunk, read before the upload's temporary file exists,
+                             # making kills mid-upload (which leave one for gc) rarer
+                             headers={**headers, "Content-Type": "application/x-crash-test"})
 
     def run(self) -> None:
         n = 0
