@@ -80,7 +80,7 @@ def _make_legacy(data_dir: Path) -> None:
                                ("dp", "delete_pending"), ("da", "delete_accepted")]:
         db.execute(f"ALTER TABLE versions RENAME COLUMN {spelled_out} TO {short}")
     db.execute("DROP TABLE alembic_version")
-    for index in ("versions_by_name", "versions_by_schema", "events_by_review"):  # from 0003
+    for index in ("versions_by_name", "versions_by_schema", "events_awaiting_review"):  # from 0003
         db.execute(f"DROP INDEX {index}")
     db.execute("DROP INDEX links_by_object")
     db.execute("CREATE INDEX links_by_object ON annotation_links "

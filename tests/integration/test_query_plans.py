@@ -75,7 +75,7 @@ FILTERED_BY = {
     "/datasets/ds/objects?name=0.txt": "versions_by_name",
     "/datasets/ds/schemas?prefix=schema-": "versions_by_name",
     "/datasets/ds/annotations?schema=schema-label": "versions_by_schema",
-    "/datasets/ds/events?pending=true&limit=2": "events_by_review",
+    "/datasets/ds/events?pending=true&limit=2": "events_awaiting_review",
 }
 
 

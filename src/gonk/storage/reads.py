@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
-from ..domain import events as ev
 from ..domain import rules
 from ..domain.rules import EventInfo, Item, Version
 from . import tables as t
@@ -105,7 +104,7 @@ def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
     """Items of one kind created after position `after_seq`, in creation order, each with its
     newest version (and, for annotations, its schema's name). Filters on the newest version:
     `name` (equal), `prefix` (the name starts with it) and `schema_uuids` (annotations validated
-    against one of these schemas). Each filter is a range of an index (versions_by_name,
+    against one of these schemas). Each filter is a range of a partial index (versions_by_name,
     versions_by_schema) and the newest-version test a primary-key lookup per row found."""
     newest = and_(V.dataset_id == ITEM.dataset_id, V.uuid == ITEM.uuid,
                   V.version == ITEM.versions - 1)
@@ -246,9 +245,10 @@ def stored_events(conn: Connection, dataset_id: int, after_seq: int, limit: int,
                   pending: bool = False) -> list[str]:
     """Events after position `after_seq` in log order, as the JSON text stored (exactly as
     hashed, plus integrity), at most `limit`; with `pending`, only the content events that
-    await review (on the index events_by_review)."""
+    await review (on the partial index events_awaiting_review, whose condition the query states
+    as the index does, literally)."""
     where = [E.dataset_id == dataset_id, E.seq > after_seq]
     if pending:
-        where.append(E.review == ev.PENDING)
+        where.append(t.AWAITING_REVIEW)
     return list(conn.execute(select(E.body).where(*where).order_by(E.seq).limit(limit))
                 .scalars())

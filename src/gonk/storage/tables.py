@@ -22,7 +22,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
 )
+
+from ..domain.events import PENDING
 
 metadata = MetaData()
 
@@ -66,8 +69,13 @@ events = Table(
     Column("target_version", BigInteger, nullable=True),
 )
 Index("events_by_target", events.c.dataset_id, events.c.target_uuid, events.c.target_version)
-# The events awaiting review, in log order (GET /events?pending=true).
-Index("events_by_review", events.c.dataset_id, events.c.review, events.c.seq)
+# The events awaiting review, in log order (GET /events?pending=true): a partial index, so it
+# holds only pending events (an accept or reject takes the event out of it), and events that are
+# never reviewed (owner changes, reviews) cost it nothing. A query uses it only when it states
+# the same condition literally (storage/reads.py: AWAITING_REVIEW).
+AWAITING_REVIEW = events.c.review == literal_column(f"'{PENDING}'")
+Index("events_awaiting_review", events.c.dataset_id, events.c.seq,
+      sqlite_where=AWAITING_REVIEW, postgresql_where=AWAITING_REVIEW)
 
 items = Table(
     "items", metadata,
@@ -108,9 +116,15 @@ Index("versions_in_order", versions.c.dataset_id, versions.c.kind, versions.c.cr
       versions.c.version)
 # Lists filtered by the newest version's name (exact: already in creation order; prefix: a range)
 # and annotations by the schema their newest version uses.
+# Partial: annotation versions have no name, and only annotation versions have a schema, so each
+# index skips the rows it could never find (a comparison on the column implies IS NOT NULL, so
+# both databases use them for the filters' queries).
 Index("versions_by_name", versions.c.dataset_id, versions.c.kind, versions.c.name,
-      versions.c.created_seq)
-Index("versions_by_schema", versions.c.dataset_id, versions.c.schema_uuid, versions.c.created_seq)
+      versions.c.created_seq, sqlite_where=versions.c.name.isnot(None),
+      postgresql_where=versions.c.name.isnot(None))
+Index("versions_by_schema", versions.c.dataset_id, versions.c.schema_uuid, versions.c.created_seq,
+      sqlite_where=versions.c.schema_uuid.isnot(None),
+      postgresql_where=versions.c.schema_uuid.isnot(None))
 
 annotation_links = Table(
     "annotation_links", metadata,

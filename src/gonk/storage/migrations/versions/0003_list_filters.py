@@ -12,6 +12,7 @@ Revises: 0002
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
@@ -19,10 +20,13 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+# (name, table, columns, the partial index's condition): see storage/tables.py
 INDEXES = [
-    ("versions_by_name", "versions", ["dataset_id", "kind", "name", "created_seq"]),
-    ("versions_by_schema", "versions", ["dataset_id", "schema_uuid", "created_seq"]),
-    ("events_by_review", "events", ["dataset_id", "review", "seq"]),
+    ("versions_by_name", "versions", ["dataset_id", "kind", "name", "created_seq"],
+     "name IS NOT NULL"),
+    ("versions_by_schema", "versions", ["dataset_id", "schema_uuid", "created_seq"],
+     "schema_uuid IS NOT NULL"),
+    ("events_awaiting_review", "events", ["dataset_id", "seq"], "review = 'PENDING'"),
 ]
 
 
@@ -33,12 +37,13 @@ def _postgresql() -> bool:
 def upgrade() -> None:
     if _postgresql():
         op.execute('ALTER TABLE versions ALTER COLUMN name TYPE VARCHAR(255) COLLATE "C"')
-    for name, table, columns in INDEXES:
-        op.create_index(name, table, columns)
+    for name, table, columns, condition in INDEXES:
+        op.create_index(name, table, columns, sqlite_where=sa.text(condition),
+                        postgresql_where=sa.text(condition))
 
 
 def downgrade() -> None:
-    for name, table, _ in INDEXES:
+    for name, table, _, _ in INDEXES:
         op.drop_index(name, table_name=table)
     if _postgresql():
         op.execute('ALTER TABLE versions ALTER COLUMN name TYPE VARCHAR(255) COLLATE "default"')
