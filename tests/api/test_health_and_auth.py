@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from gonk.installation import Installation
-from tests.support.http import Client
+from tests.support.http import Client, b64
 
 
 def test_health_answers_without_a_key(alice: Client) -> None:
@@ -44,8 +44,19 @@ def _take_away_the_blob_store(installation: Installation) -> Callable[[], None]:
     return lambda: setattr(store, "bucket", bucket)
 
 
-def test_health_is_503_when_the_blob_store_is_gone(alice: Client,
-                                                   installation: Installation) -> None:
+def test_a_blob_store_gone_is_503_everywhere_and_never_made_anew(
+        alice: Client, installation: Installation) -> None:
+    """The blob directory renamed (an unmounted volume) or the bucket gone: /health, writes and
+    reads of bytes answer 503 naming the blob store; nothing is written meanwhile (a blob
+    directory is not created afresh, which would hide blobs written during the outage once the
+    real one is back); all works again when it is back."""
+    assert alice.post("/datasets", {"name": "birds"}).status_code == 200
+    created = alice.post("/datasets/birds/objects", {"name": "a.txt", "mimetype": "text/plain",
+                                                     "object": b64("before")})
+    assert created.status_code == 200
+    stored = f"/datasets/birds/objects/{created.json['uuid']}/0"
+    events_before = alice.get("/datasets/birds/events").json
+    root = getattr(installation.blobs, "root", None)
     put_back = _take_away_the_blob_store(installation)
     try:
         response = alice.flask.get("/health")
@@ -55,9 +66,24 @@ def test_health_is_503_when_the_blob_store_is_gone(alice: Client,
         assert response.json["database"] == "ok"
         assert "blob store" in response.json["error"]
         assert int(response.headers["Retry-After"]) > 0
+        for write in (
+                lambda: alice.post("/datasets/birds/objects", {
+                    "name": "b.txt", "mimetype": "text/plain", "object": b64("during")}),
+                lambda: alice.request("POST", "/datasets/birds/objects?name=c.txt",
+                                      data=b"raw, during", headers={
+                                          "x-api-key": alice.key, "Content-Type": "text/plain"}),
+                lambda: alice.get(stored),
+                lambda: alice.get(f"{stored}/bytes")):
+            refused = write()
+            assert refused.status_code == 503, refused.get_data(as_text=True)
+            assert refused.json["component"] == "blob store"
+        if root is not None:
+            assert not root.exists()
     finally:
         put_back()
     assert alice.flask.get("/health").status_code == 200
+    assert alice.get("/datasets/birds/events").json == events_before
+    assert alice.get(f"{stored}/bytes").get_data() == b"before"
 
 
 @pytest.mark.parametrize("header", ["Bearer {key}", "bearer {key}", "BEARER  {key} "])

@@ -48,6 +48,7 @@ def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Re
     try:
         path = blobs.local_path(digest)
         if path is not None:
+            blobs.stat(digest)  # a blob directory gone is 503 (BlobStoreUnavailable), as on S3
             response = send_file(path, mimetype=mimetype, conditional=True, etag=digest,
                                  max_age=None, download_name=filename,
                                  as_attachment=disposition == "attachment")
@@ -62,8 +63,9 @@ def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Re
 
 def filename_of(name: str, fallback: str) -> str:
     """The file name a download of an object named `name` gets: its last path component (an
-    object name may be a path such as "2024/birds/owl.jpg"); `fallback` if that is empty."""
-    return name.rstrip("/").rsplit("/", 1)[-1] or fallback
+    object name may be a path such as "2024/birds/owl.jpg", or a Windows path such as an old
+    browser's "C:\\Users\\me\\owl.jpg"); `fallback` if that is empty."""
+    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or fallback
 
 
 def _filename_params(filename: str) -> dict[str, str]:

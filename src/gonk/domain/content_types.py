@@ -49,11 +49,11 @@ def _by_name(name: str) -> str | None:
 
 
 def _reads_as_text(head: bytes) -> bool:
-    """UTF-8 without NUL bytes; a character cut off at the end of the sample does not count
-    against it (the head is a prefix)."""
+    """UTF-8 without NUL bytes; when the head is a prefix of longer content (HEAD_BYTES long),
+    a character cut off at its end does not count against it."""
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 3:
+        if len(head) < HEAD_BYTES or exc.start < len(head) - 3:
             return False
     return b"\x00" not in head

@@ -61,16 +61,39 @@ def _is_disk_full(exc: DBAPIError) -> bool:
         isinstance(cause, OSError) and cause.errno == errno.ENOSPC)
 
 
+# SQLite's primary result codes that mean the database cannot be used right now (busy or locked
+# past the busy timeout, an I/O error, a read-only or vanished file), unlike SQLITE_ERROR, which
+# SQLite also reports as OperationalError for a mistake in a statement (no such column...).
+_SQLITE_UNAVAILABLE = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR,
+                                 sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN,
+                                 sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOLFS})
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    """The driver says the database cannot be used now, rather than that a statement is wrong.
+    psycopg reports statement mistakes as ProgrammingError and DataError, never as
+    OperationalError or InterfaceError; sqlite3 reports some as OperationalError, and binding
+    mistakes as InterfaceError, so its result code decides."""
+    original = exc.orig
+    if isinstance(original, sqlite3.Error):
+        code = getattr(original, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
+    return True
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
     """Inside a request's transaction: the database gone (refused, dropped, timed out, shut
     down, locked past the busy timeout) is DatabaseUnavailable (503), a full disk
-    InsufficientStorage (507). Other driver errors (a bug in a statement) pass unchanged."""
+    InsufficientStorage (507). Other driver errors (a bug in a statement) pass unchanged, to be
+    the 500 a bug is."""
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
         if _is_disk_full(exc):
             raise InsufficientStorage("database") from exc
+        if not _is_unavailable(exc):
+            raise
         raise DatabaseUnavailable(reason(exc)) from exc
     except PoolTimeout as exc:
         raise DatabaseUnavailable(f"no free database connection: {exc}") from exc

@@ -77,7 +77,9 @@ class LocalBlobStore:
 
     def put(self, data: bytes) -> str:
         digest = sha256_hex(data)
-        if not self._reuse(self.path(digest)):
+        with self._writing():
+            reused = self._reuse(self.path(digest))
+        if not reused:
             self.put_stream([data])
         return digest
 
@@ -98,8 +100,16 @@ class LocalBlobStore:
         BlobStoreUnavailable when the directory cannot be written (read-only, I/O error,
         permissions), leaving nothing behind: the temporary file is removed, and nothing ever
         reaches a blob's final name but a complete, flushed file."""
-        try:
+        with self._writing():
             return self._put_stream(chunks, max_bytes)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The operating system's refusals of a write, as a request answers them: a full disk
+        or quota is InsufficientStorage (507); a read-only, failing or forbidden directory
+        BlobStoreUnavailable (503)."""
+        try:
+            yield
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise InsufficientStorage("blob store") from exc
@@ -108,12 +118,30 @@ class LocalBlobStore:
                                            f"{exc.strerror or exc}.") from exc
             raise
 
+    def _present(self) -> None:
+        """BlobStoreUnavailable unless the blob directory is there. A directory that went away
+        (an unmounted volume, a rename) is never made anew behind the operator's back: blobs
+        written into a fresh one would be missing once the real one is back."""
+        if not self.root.is_dir():
+            raise BlobStoreUnavailable(f"The blob directory {self.root} is missing.")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A blob that cannot be found because the whole blob directory is gone is the store
+        being unavailable (503), not a missing blob."""
+        try:
+            yield
+        except FileNotFoundError:
+            self._present()
+            raise
+
     def _put_stream(self, chunks: Iterable[bytes], max_bytes: int | None) -> StoredBlob:
         tmp_name = self.tmp / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
         try:
             fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileNotFoundError:  # no temporary directory yet (or it was removed by hand)
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            self._present()
+            self.tmp.mkdir(exist_ok=True)
             fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         measured = MeasuredStream(max_bytes)
         try:
@@ -131,6 +159,7 @@ class LocalBlobStore:
             try:
                 os.replace(tmp_name, final)
             except FileNotFoundError:  # the first blob under this prefix
+                self._present()
                 _make_directories(final.parent)
                 os.replace(tmp_name, final)
         except BaseException:
@@ -141,23 +170,26 @@ class LocalBlobStore:
         return blob
 
     def get(self, digest: str) -> bytes:
-        return self.path(digest).read_bytes()
+        with self._reading():
+            return self.path(digest).read_bytes()
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
     def size(self, digest: str) -> int:
-        return self.path(digest).stat().st_size
+        return self.stat(digest).size
 
     def stat(self, digest: str) -> BlobStat:
-        info = self.path(digest).stat()
+        with self._reading():
+            info = self.path(digest).stat()
         return BlobStat(info.st_size, info.st_mtime)
 
     def read_range(self, digest: str, start: int, end_inclusive: int) -> ChunkStream:
         """The file is opened at once (so a missing blob raises FileNotFoundError here, not
         midway through a response) and closed when the stream ends or is closed."""
         check_range(start)
-        handle = self.path(digest).open("rb")
+        with self._reading():
+            handle = self.path(digest).open("rb")
         handle.seek(start)
         return ChunkStream(handle.read, max(0, end_inclusive - start + 1), handle.close)
 
@@ -211,7 +243,12 @@ class LocalBlobStore:
         except FileNotFoundError:
             return 0
         stat = aside.stat()
-        if stat.st_mtime >= older_than or is_referenced():
+        try:
+            keep = stat.st_mtime >= older_than or is_referenced()
+        except BaseException:  # the database failed mid-question: put the blob back, then say so
+            os.replace(aside, final)
+            raise
+        if keep:
             os.replace(aside, final)
             return 0
         aside.unlink()

@@ -30,6 +30,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from ...domain.errors import InsufficientStorage
 from ..database import storage_timeout
 from .store import (
     UPLOAD_PREFIX,
@@ -100,10 +101,16 @@ _SERVER_TROUBLE = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", 
                              "503", "500", "502", "504"})
 
 
+_FULL = frozenset({"XMinioStorageFull", "QuotaExceeded", "XMinioAdminBucketQuotaExceeded"})
+
+
+def _http_status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
 def _is_server_trouble(exc: ClientError) -> bool:
     """The endpoint answered, but with a 5xx (overloaded, failing, throttling): unavailable."""
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return _error_code(exc) in _SERVER_TROUBLE or int(status or 0) >= 500
+    return _error_code(exc) in _SERVER_TROUBLE or _http_status(exc) >= 500
 
 
 def _first_line(exc: BaseException) -> str:
@@ -224,6 +231,8 @@ class S3BlobStore:
                 raise BlobStoreUnavailable(self._refusal(exc)) from exc
             if code in _MISSING:
                 raise FileNotFoundError(f"no such blob: s3://{self.bucket}/{key}") from None
+            if code in _FULL or _http_status(exc) == 507:
+                raise InsufficientStorage("blob store") from exc
             if _is_server_trouble(exc):
                 raise BlobStoreUnavailable(f"{self.describe()} at {self.endpoint} answered "
                                            f"{code or 'an error'}: {_first_line(exc)}") from exc
@@ -346,9 +355,20 @@ class S3BlobStore:
 
     # --- reading -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """S3 answers 404 alike for a missing key and a missing bucket: when a blob is not
+        found, ask about the bucket, so that a bucket gone (deleted, renamed, another account)
+        is the store being unavailable (503), not a blob missing."""
+        try:
+            yield
+        except FileNotFoundError:
+            self.ping()
+            raise
+
     def get(self, digest: str) -> bytes:
         key = self._blob_key(digest)
-        with self._translated(key):
+        with self._reading(), self._translated(key):
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
             with contextlib.closing(body):
                 return bytes(body.read())
@@ -360,7 +380,8 @@ class S3BlobStore:
         return self.stat(digest).size
 
     def stat(self, digest: str) -> BlobStat:
-        return self._stat_key(self._blob_key(digest))
+        with self._reading():
+            return self._stat_key(self._blob_key(digest))
 
     def local_path(self, digest: str) -> None:
         return None
@@ -371,10 +392,11 @@ class S3BlobStore:
         check_range(start)
         key = self._blob_key(digest)
         if end_inclusive < start:
-            self._stat_key(key)  # still say whether the blob exists
+            with self._reading():
+                self._stat_key(key)  # still say whether the blob exists
             return ChunkStream(lambda _: b"", 0, lambda: None)
         try:
-            with self._translated(key):
+            with self._reading(), self._translated(key):
                 response = self.client.get_object(Bucket=self.bucket, Key=key,
                                                   Range=f"bytes={start}-{end_inclusive}")
         except ClientError as exc:
@@ -429,12 +451,13 @@ class S3BlobStore:
         if not upload_id:
             self._delete(self._base + key)
             return
-        try:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._base + key,
-                                               UploadId=upload_id)
-        except ClientError as exc:
-            if _error_code(exc) not in ("NoSuchUpload", *_MISSING):
-                raise
+        with self._translated(key):
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._base + key,
+                                                   UploadId=upload_id)
+            except ClientError as exc:
+                if _error_code(exc) not in ("NoSuchUpload", *_MISSING):
+                    raise
 
     def restore_set_aside(self) -> int:
         """Put back every gc/<digest> (a garbage collection killed midway) unless the blob is
@@ -490,7 +513,12 @@ class S3BlobStore:
             keep = True  # gone meanwhile, not by us: put our copy back, to be safe
         if not keep:
             self._delete(final)
-            keep = is_referenced() or self._key_exists(final)
+            try:
+                keep = is_referenced() or self._key_exists(final)
+            except BaseException:  # the database (or S3) failed mid-question: put it back
+                with contextlib.suppress(Exception):  # else the next gc's restore_set_aside
+                    self._copy(aside, final)
+                raise
         if keep:
             if not self._key_exists(final):
                 self._copy(aside, final)
