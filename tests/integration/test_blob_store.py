@@ -31,10 +31,15 @@ def test_blob_lands_under_its_prefix_named_by_its_hash(tmp_path: Path) -> None:
 
 
 def test_missing_directories_are_made_again(tmp_path: Path) -> None:
-    """A prefix or temporary directory removed by hand (or a store never `create`d) does not
-    break uploads."""
+    """A prefix or temporary directory removed by hand does not break uploads; a blob directory
+    that is not there at all (a volume not mounted, a store never `create`d) is never made
+    anew: the store is unavailable, and nothing is written."""
     store = LocalBlobStore(tmp_path / "blobs")
     data = b"no directories yet"
+    with pytest.raises(BlobStoreUnavailable, match="missing"):
+        store.put(data)
+    assert not store.root.exists()
+    store.root.mkdir()
     digest = store.put(data)
     assert store.get(digest) == data
     shutil.rmtree(tmp_path / "blobs" / digest[:2])

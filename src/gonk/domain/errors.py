@@ -74,8 +74,8 @@ class Unavailable(GonkError):
         self.reason = reason
 
     def public_message(self) -> str:
-        return (f"The {self.component} is unavailable right now; the request was not carried "
-                f"out. Try again in a few seconds.")
+        return (f"The {self.component} is unavailable right now; the request could not be "
+                "completed. Try again in a few seconds.")
 
     def to_json(self) -> dict[str, Any]:
         return {"error": self.public_message(), "component": self.component, **self.extra}
