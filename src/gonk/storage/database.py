@@ -55,7 +55,8 @@ _POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 def _is_disk_full(exc: DBAPIError) -> bool:
     original = exc.orig
     if isinstance(original, sqlite3.Error):
-        return getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        code = getattr(original, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
     cause = original.__cause__ if original is not None else None
     return getattr(original, "sqlstate", None) == _POSTGRES_DISK_FULL or (
         isinstance(cause, OSError) and cause.errno == errno.ENOSPC)
