@@ -25,9 +25,9 @@ from tests.support import postgres, s3
 from tests.support.http import Client, b64
 from tests.support.proxy import FaultyLink
 
-# A hung request must give up within a few multiples of GONK_STORAGE_TIMEOUT (set to 2 s here);
+# A hung request must give up within a few multiples of GONK_STORAGE_TIMEOUT (set to 1 s here);
 # 40 s would mean a worker stuck on a dead connection, which is what these tests exist to catch.
-STORAGE_TIMEOUT = 2
+STORAGE_TIMEOUT = 1
 HUNG = 40.0
 
 
