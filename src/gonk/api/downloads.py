@@ -48,10 +48,13 @@ def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Re
     try:
         path = blobs.local_path(digest)
         if path is not None:
-            blobs.stat(digest)  # a blob directory gone is 503 (BlobStoreUnavailable), as on S3
-            response = send_file(path, mimetype=mimetype, conditional=True, etag=digest,
-                                 max_age=None, download_name=filename,
-                                 as_attachment=disposition == "attachment")
+            try:
+                response = send_file(path, mimetype=mimetype, conditional=True, etag=digest,
+                                     max_age=None, download_name=filename,
+                                     as_attachment=disposition == "attachment")
+            except FileNotFoundError:
+                blobs.stat(digest)  # a blob directory gone: 503 (BlobStoreUnavailable), as on S3
+                raise
         else:
             response = _send_stored_blob(blobs, digest, mimetype)
     except RequestedRangeNotSatisfiable as exc:
