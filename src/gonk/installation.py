@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .domain.content import ValidatorCache
 from .domain.errors import Unavailable
+from .limits import Limits
 from .storage import revision
 from .storage.blobs import BlobStoreUnavailable, open_blob_store
 from .storage.database import Database, DatabaseUnavailable, resolve_url, shown
@@ -75,6 +77,11 @@ class Installation:
         except (ValueError, DatabaseUnavailable, BlobStoreUnavailable) as exc:
             raise StorageError(str(exc)) from None
         self.known_datasets: set[str] = set()  # datasets are never deleted: safe to remember
+        try:
+            self.limits = Limits.from_environment()
+        except ValueError as exc:
+            raise StorageError(str(exc)) from None
+        self.validators = ValidatorCache(self.limits.schema_cache_bytes)
 
     def where(self) -> str:
         """The installation in words, for messages."""

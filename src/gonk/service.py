@@ -90,6 +90,7 @@ def remove_owner(installation: Installation, dataset: str, author: str,
 def create_schema(installation: Installation, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
     validation.schema_name(name)
+    content.check_size(data, "schema", installation.limits.max_schema_bytes)
     content.check_schema(data)
     digest = _stored(installation, dataset, data).digest
     meta = ev.object_metadata(ev.new_uuid(), 0, name, ev.SCHEMA_FORMAT, len(data), digest)
@@ -107,6 +108,7 @@ def _schema_item(state: rules.StateView, dataset: str, name: str) -> rules.Item:
 
 def update_schema(installation: Installation, dataset: str, author: str, name: str,
                   data: bytes) -> dict[str, Any]:
+    content.check_size(data, "schema", installation.limits.max_schema_bytes)
     content.check_schema(data)
     digest = _stored(installation, dataset, data).digest
     with _locked(installation, dataset) as log:
@@ -172,21 +174,26 @@ def _checked_schema(installation: Installation, dataset: str, ref: dict[str, Any
 
     Runs before the bytes are stored and the dataset is locked: a schema version's bytes never
     change, and the rules check its status again under the lock."""
+    content.check_size(data, "annotation", installation.limits.max_annotation_bytes)
     with installation.db.read() as conn:
         state = SqlState(conn, datasets.get(conn, dataset).id)
         item = _schema_item(state, dataset, ref["name"])
         schema = rules.check_schema_ref(state, {"uuid": item.uuid, "version": ref["version"]})
-    content.check_annotation(data, schema.hash, lambda: installation.blobs.get(schema.hash))
+    content.check_annotation(data, schema.hash, lambda: installation.blobs.get(schema.hash),
+                             installation.validators, installation.limits.validation_seconds)
     return schema
 
 
 def create_annotation(installation: Installation, dataset: str, author: str,
                       schema_ref: dict[str, Any], object_identifiers: list[dict[str, Any]],
                       data: bytes) -> dict[str, Any]:
+    # Everything whose cost grows with the request is checked before the dataset's lock: the
+    # identifiers' shape here (linear), their objects under the lock by `decide`, in one query.
+    objects = rules.parse_object_identifiers(object_identifiers,
+                                             installation.limits.max_object_identifiers)
     schema = _checked_schema(installation, dataset, schema_ref, data)
     digest = installation.blobs.put(data)
     with _locked(installation, dataset) as log:
-        objects = rules.check_object_identifiers(log.state, object_identifiers)
         meta = ev.annotation_metadata(ev.new_uuid(), 0, schema.uuid, schema.version, len(data),
                                       digest)
         log.append(ev.annotation_create(

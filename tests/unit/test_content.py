@@ -10,6 +10,7 @@ import pytest
 
 from gonk.domain import content
 from gonk.domain.errors import DoesNotConform
+from gonk.limits import Limits
 
 DRAFTS = {
     "draft-04": "http://json-schema.org/draft-04/schema#",
@@ -55,12 +56,16 @@ def does_not_conform(data: bytes) -> DoesNotConform:
     return err
 
 
+CACHE = content.ValidatorCache(Limits().schema_cache_bytes)
+SECONDS = Limits().validation_seconds
+
+
 def check(schema: Any, document: Any, raw: bytes | None = None) -> None:
     """check_annotation with a schema given as a value (its hash keys the validator cache)."""
     schema_bytes = schema if isinstance(schema, bytes) else dumps(schema)
     data = raw if raw is not None else dumps(document)
     content.check_annotation(data, hashlib.sha256(schema_bytes).hexdigest(),
-                             lambda: schema_bytes)
+                             lambda: schema_bytes, CACHE, SECONDS)
 
 
 def annotation_error(schema: Any, document: Any = None, raw: bytes | None = None
@@ -98,7 +103,7 @@ def test_seed_example_schema_is_valid() -> None:
 
 def test_schema_without_dollar_schema_is_valid_as_2020_12() -> None:
     content.check_schema(b'{"type": "object", "properties": {"a": {"type": "integer"}}}')
-    assert content.dialect_of({"type": "object"}) is content.validators.Draft202012Validator
+    assert content.dialect_of({"type": "object"}) is content.DIALECTS["json-schema.org/draft/2020-12/schema"]
 
 
 def test_empty_and_boolean_schemas_are_valid() -> None:
@@ -281,10 +286,10 @@ def test_validator_is_cached_by_schema_hash() -> None:
         loads.append(1)
         return schema_bytes
 
-    content.check_annotation(b'{"k": 1}', digest, load)
-    content.check_annotation(b'{"k": 2}', digest, load)
+    content.check_annotation(b'{"k": 1}', digest, load, CACHE, SECONDS)
+    content.check_annotation(b'{"k": 2}', digest, load, CACHE, SECONDS)
     with pytest.raises(DoesNotConform):
-        content.check_annotation(b"{}", digest, load)
+        content.check_annotation(b"{}", digest, load, CACHE, SECONDS)
     assert len(loads) == 1
 
 

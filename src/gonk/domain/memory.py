@@ -47,6 +47,9 @@ class MemoryState:
     def version(self, item_uuid: str, version: int) -> Version | None:
         return self.versions.get((item_uuid, version))
 
+    def versions_of(self, keys: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], Version]:
+        return {key: self.versions[key] for key in keys if key in self.versions}
+
     def schema_named(self, name: str) -> Item | None:
         uuids = self.schema_names.get(name)
         return self.items[uuids[-1]] if uuids else None

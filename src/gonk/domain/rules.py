@@ -119,6 +119,9 @@ class StateView(Protocol):
 
     def version(self, item_uuid: str, version: int) -> Version | None: ...
 
+    def versions_of(self, keys: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], Version]:
+        """The versions of these (uuid, version) pairs that exist, in one lookup."""
+
     def schema_named(self, name: str) -> Item | None:
         """The newest schema item with that name (the one that holds the name, if any does)."""
 
@@ -340,12 +343,17 @@ def check_schema_ref(state: StateView, ref: dict[str, Any]) -> Version:
     return schema
 
 
-def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[str, int], ...]:
-    """The objects an annotation is attached to: a non-empty list of distinct, live object
-    versions."""
+def parse_object_identifiers(identifiers: Any, limit: int | None = None
+                             ) -> tuple[tuple[str, int], ...]:
+    """The object versions an annotation is attached to, by shape only: a non-empty list of
+    distinct {uuid, version}, at most `limit` of them (new requests have a limit; events already
+    in a log are replayed without one). Linear in the list; reads no state."""
     if not isinstance(identifiers, list) or not identifiers:
         raise Invalid("'object_identifiers' must be a non-empty list of {uuid, version}.")
-    seen: list[tuple[str, int]] = []
+    if limit is not None and len(identifiers) > limit:
+        raise Invalid(f"An annotation may be attached to at most {limit} object versions; "
+                      f"this one lists {len(identifiers)}.")
+    seen: dict[tuple[str, int], None] = {}  # a dict keeps the order they were listed in
     for ident in identifiers:
         if not isinstance(ident, dict) or set(ident) != {"uuid", "version"}:
             raise Invalid("Each object identifier must be an object {\"uuid\", \"version\"}.")
@@ -353,9 +361,17 @@ def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[
                validation.parse_version(ident["version"], "object version"))
         if key in seen:
             raise Invalid(f"Object {key[0]} version {key[1]} is listed twice.")
-        seen.append(key)
-    for item_uuid, number in seen:
-        target = state.version(item_uuid, number)
+        seen[key] = None
+    return tuple(seen)
+
+
+def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[str, int], ...]:
+    """The objects an annotation is attached to: a non-empty list of distinct, live object
+    versions. The state is read once for all of them (StateView.versions_of)."""
+    keys = parse_object_identifiers(identifiers)
+    found = state.versions_of(keys)
+    for item_uuid, number in keys:
+        target = found.get((item_uuid, number))
         if target is None:
             raise NotFound(f"No object version {item_uuid}/{number} in this dataset.")
         if target.kind != OBJECT:
@@ -365,7 +381,7 @@ def check_object_identifiers(state: StateView, identifiers: Any) -> tuple[tuple[
             raise Conflict(f"Object {item_uuid} version {number} was rejected.")
         if target.delete_accepted:
             raise Conflict(f"Object {item_uuid} version {number} is deleted.")
-    return tuple(seen)
+    return keys
 
 
 def _annotation_write(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, select, tuple_
 
 from ..domain import rules
 from ..domain.memory import make_snapshot
@@ -42,6 +42,9 @@ _LIVE_OBJECT_WITH_HASH = Prepared(select(V.uuid, V.version).where(
     V.dataset_id == bindparam("p_dataset_id"), V.kind == rules.OBJECT,
     V.hash == bindparam("p_hash"), LIVE).limit(1))
 
+VERSIONS_PER_QUERY = 250
+"""Pairs looked up by one query (500 parameters: under every SQLite build's limit)."""
+
 _INSERT_OWNER = OWNERS.inserter()
 _DELETE_OWNER = Prepared(t.owners.delete().where(*OWNERS.key_condition()))
 _INSERT_ITEM = ITEMS.inserter()
@@ -72,6 +75,19 @@ class SqlState:
 
     def event(self, event_uuid: str) -> EventInfo | None:
         return self._lookup(EVENTS, _EVENT, event_uuid)
+
+    def versions_of(self, keys: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], Version]:
+        """One query per VERSIONS_PER_QUERY keys, each a primary-key lookup: (uuid, version) IN
+        a list of pairs (row values, which both SQLite and PostgreSQL take)."""
+        found: dict[tuple[str, int], Version] = {}
+        for start in range(0, len(keys), VERSIONS_PER_QUERY):
+            chunk = list(keys[start:start + VERSIONS_PER_QUERY])
+            rows = self.conn.execute(VERSIONS.select().where(
+                V.dataset_id == self.dataset_id, tuple_(V.uuid, V.version).in_(chunk)))
+            for row in rows:
+                record = VERSIONS.from_row(row)
+                found[(record.uuid, record.version)] = record
+        return found
 
     def _lookup(self, table: RecordTable[R], statement: Prepared, *key: Any) -> R | None:
         row = statement.first(self.conn, table.key_params(self.dataset_id, *key))
