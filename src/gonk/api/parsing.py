@@ -16,6 +16,16 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
 
 
+def refuse_nul_in_url() -> None:
+    """400 for a NUL character anywhere in the path or the query: PostgreSQL refuses NUL in
+    text (SQLite takes it), so it is refused here, before any lookup, the same on every backend.
+    No name, identifier or query value Gonk accepts can hold one."""
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                     for key, value in request.args.items(multi=True)):
+        raise Invalid("The URL holds a NUL character (%00); no name, identifier or query value "
+                      "may contain one.")
+
+
 def json_body() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(
