@@ -24,7 +24,7 @@ class Limits:
     """The most object versions one annotation may be attached to (400 beyond)."""
     validation_seconds: float = 5.0
     """How long validating one annotation against its schema may take (422 beyond)."""
-    schema_cache_bytes: int = 32 * MiB
+    schema_cache_bytes: int = 16 * MiB
     """How much schema text each worker keeps compiled (least recently used first out); the
     memory it takes is about ten times this."""
 
