@@ -8,6 +8,7 @@ giving up after a generous bound, so a regression fails instead of hanging the s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from tests.support.api import (
     DS,
@@ -26,6 +28,9 @@ from tests.support.api import (
     events,
 )
 from tests.support.http import Client, b64
+from tests.unit.test_bounded_validation import JSON, SCHEMAS
+
+_NAMES = itertools.count()
 
 ANSWER_WITHIN = 10.0  # seconds: generous; the attacks below took minutes before the fix
 ONE_STORAGE = pytest.mark.parametrize("storage_kind", ["sqlite-files"], indirect=True)
@@ -273,3 +278,26 @@ def test_many_object_identifiers_are_checked_together(alice: Client, ds: str,
 ])
 def test_nul_in_the_url_is_400_on_every_backend(alice: Client, ds: str, path: str) -> None:
     assert_error(alice.get(path), 400, "NUL")
+
+
+# --- property-based, through the API -----------------------------------------------------------
+
+
+@ONE_STORAGE
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(schema=SCHEMAS, document=JSON)
+def test_generated_schemas_and_annotations_never_get_a_500(alice: Client, obj: str,
+                                                           schema: Any, document: Any) -> None:
+    """Whatever schema and annotation a client sends, the answer is 200 or a 4xx JSON error,
+    and the log grows by exactly the events of the 200s."""
+    name = f"schema-h{next(_NAMES)}"
+    before = len(events(alice))
+    created = alice.post(f"/datasets/{DS}/schemas", {"name": name, "schema": b64(schema)})
+    assert created.status_code in (200, 413, 422), created.json
+    if created.status_code != 200:
+        assert len(events(alice)) == before
+        return
+    resp = annotate(alice, obj, document, name)
+    assert resp.status_code in (200, 413, 422), resp.json
+    assert len(events(alice)) == before + 1 + (resp.status_code == 200)
