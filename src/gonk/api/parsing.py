@@ -22,8 +22,8 @@ def refuse_nul_in_url() -> None:
     No name, identifier or query value Gonk accepts can hold one."""
     if "\x00" in request.path or any("\x00" in key or "\x00" in value
                                      for key, value in request.args.items(multi=True)):
-        raise Invalid("The URL holds a NUL character (%00); no name, identifier or query value "
-                      "may contain one.")
+        raise Invalid("The URL holds a NUL character (%00): a control character that no name, "
+                      "username, identifier or query value may contain.")
 
 
 def json_body() -> dict[str, Any]:
