@@ -197,8 +197,10 @@ def _app_config(max_json_bytes: int | None, max_stream_bytes: int | None) -> dic
     return config
 
 
-@main.command(help="Run Flask's development server (use for trying Gonk out; for a team, use "
-                   "`gonk-api serve`). Prints the address once it listens.")
+@main.command(help="Run Flask's development server, for one person trying Gonk out on their "
+                   "own machine: a thread per connection, not hardened against slow or "
+                   "abusive clients (for a team, use `gonk-api serve`). Prints the address once "
+                   "it listens.")
 @_address_options
 @_limit_options
 @_storage_options
@@ -208,7 +210,7 @@ def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
     from werkzeug.serving import make_server
 
     from .api import create_app
-    from .server import serving_line
+    from .server import DevRequestHandler, serving_line
 
     installation = _open(ctx)
     app = create_app(installation=installation,
@@ -216,7 +218,7 @@ def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
     # What app.run does without a reloader or debugger, with the socket bound before the line
     # is printed, so that it shows the real port (also with --port 0). A port in use: werkzeug
     # says so and exits 1.
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=DevRequestHandler)
     server.log_startup()
     click.echo(serving_line(installation.where(), *server.socket.getsockname()[:2]))
     server.serve_forever()
@@ -235,12 +237,23 @@ def run(ctx: click.Context, host: str, port: int, max_json_bytes: int | None,
                    "requests in progress on healthy workers, such as long uploads, are not cut.")
 @click.option("--access-log", default="-", show_default=True,
               help="Where to write the access log ('-' is standard output); '' turns it off.")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True,
+              help="Seconds a client has to send a request's line and headers (from its first "
+                   "byte; a new connection that sends nothing is closed after as long); past "
+                   "it, 408 and the connection is closed. Until then the request holds no "
+                   "thread.")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=20.0,
+              show_default=True,
+              help="Longest pause while a client sends a request body; the body must also "
+                   "keep up 500 bytes/s on average once that many seconds of waiting are used "
+                   "up. Past either, the request fails (400) and nothing is stored.")
 @_limit_options
 @_storage_options
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads: int,
-          timeout: int, access_log: str, max_json_bytes: int | None,
-          max_stream_bytes: int | None) -> None:
+          timeout: int, access_log: str, header_timeout: float, body_timeout: float,
+          max_json_bytes: int | None, max_stream_bytes: int | None) -> None:
     from .server import default_workers
     from .server import serve as run_server
 
@@ -248,7 +261,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
     where = installation.where()
     installation.close()
     run_server(_storage(ctx), host, port, workers or default_workers(), threads, timeout,
-               access_log or None, _app_config(max_json_bytes, max_stream_bytes), where)
+               access_log or None, _app_config(max_json_bytes, max_stream_bytes), where,
+               header_timeout, body_timeout)
 
 
 @main.command("import", help="Add every file under PATHS as objects of DATASET (streaming; "

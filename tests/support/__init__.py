@@ -8,6 +8,7 @@
 - storage.py    installations of every storage kind (STORAGE_KINDS) for `gonk-api` processes
 - postgres.py   PostgreSQL databases of their own for the tests
 - s3.py         moto's S3 server, buckets and AWS_* variables (and their fixtures)
+- wire.py       HTTP/1.1 as raw bytes on sockets: broken framing, pipelining, slow clients
 
 Imported as `from tests.support.<module> import ...`; tests/conftest.py registers the package
 for pytest's assert rewriting before importing it.

@@ -15,7 +15,8 @@ from ..installation import Installation
 from ..users import user_for_key
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
-from . import annotations, datasets, errors, events, health, objects, owners, schemas
+from . import annotations, datasets, errors, events, health, objects, owners, parsing, schemas
+from .bodies import GonkRequest
 
 DEFAULT_MAX_JSON_BYTES = 64 * 1024**2
 DEFAULT_MAX_STREAM_BYTES = 10 * 1024**3
@@ -44,6 +45,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
     GONK_MAX_STREAM_BYTES (raw uploads; env of the same name, default 10 GiB).
     """
     app = Flask("gonk")
+    app.request_class = GonkRequest  # bodies read exactly as framed (api/bodies.py)
     app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get(MAX_JSON_ENV, DEFAULT_MAX_JSON_BYTES))
     app.config["GONK_MAX_STREAM_BYTES"] = int(
         os.environ.get(MAX_STREAM_ENV, DEFAULT_MAX_STREAM_BYTES))
@@ -56,12 +58,18 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
         installation = Installation.open(Path(data_dir), database_url, blob_url)
     app.extensions["gonk"] = installation
 
+    # before anything reads the URL: a NUL would otherwise reach the database
+    app.before_request(parsing.refuse_nul_in_url)
+
     @app.before_request
     def _authenticate() -> None:
         if request.routing_exception is not None:
             return  # unknown route or method: answer 404/405 whoever asks
         if request.endpoint in health.UNAUTHENTICATED:
             return
+        if request.method == "OPTIONS" \
+                and getattr(request.url_rule, "provide_automatic_options", False):
+            return  # Flask answers it without a view: which methods, as a 405 says to anyone
         key = _api_key()
         if not key:
             raise Unauthorized("Missing API key: send it in the x-api-key header (or as "

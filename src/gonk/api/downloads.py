@@ -2,10 +2,11 @@
 `?bytes=false`, and without the bytes past the JSON limit) and the raw bytes download.
 
 The download streams the stored bytes with the version's mimetype, its sha256 as a strong
-ETag, single Range requests (206, 416), and a Content-Disposition naming the file as its
-object is named (RFC 6266; `filename*` for names beyond ASCII). A blob kept as a local file
-goes out through send_file (sendfile where the server supports it); one in a bucket through
-`_send_stored_blob`, which answers the same, header for header.
+ETag (an If-Match it does not satisfy: 412), single Range requests (206, 416), and a
+Content-Disposition naming the file as its object is named (RFC 6266; `filename*` for names
+beyond ASCII). A blob kept as a local file goes out through send_file (sendfile where the
+server supports it); one in a bucket through `_send_stored_blob`, which answers the same,
+header for header.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Re
     disposition = "attachment" if parsing.flag("download", default=False) else "inline"
     blobs = context.installation().blobs
     digest = meta["hash"]
+    refused = _if_match_fails(digest)
+    if refused is not None:
+        return refused
+    # If-Match holds, settled: werkzeug must not weigh it again (it takes `*` for a mismatch,
+    # and lets a matching If-Match override If-None-Match, which RFC 9110 checks next).
+    request.environ.pop("HTTP_IF_MATCH", None)
     try:
         path = blobs.local_path(digest)
         if path is not None:
@@ -61,6 +68,25 @@ def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Re
         return _range_not_satisfiable(exc)
     response.headers.set("Content-Disposition", disposition, **_filename_params(filename))
     response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
+
+
+def _if_match_fails(digest: str) -> Response | None:
+    """412 with a JSON error when the request has an If-Match that the version's ETag (its
+    sha256, a strong validator) does not satisfy, else None. Checked first, as RFC 9110
+    section 13.2.2 orders preconditions: werkzeug's own check (in send_file) set 412 on a
+    response that still carried the whole file, and skipped it altogether for a Range request
+    (206 with the bytes). An If-Match naming no valid entity tag fails too."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = parse_etags(header)
+    if tags.star_tag or tags.is_strong(digest):
+        return None
+    response = jsonify({"error": f"Precondition failed: If-Match does not name this version's "
+                                 f"ETag (\"{digest}\"); nothing was sent."})
+    response.status_code = 412
+    response.set_etag(digest)
     return response
 
 
@@ -101,7 +127,7 @@ def _send_stored_blob(blobs: BlobStore, digest: str, mimetype: str) -> Response:
         response.status_code = 206
         response.content_range = ContentRange("bytes", span[0], span[1], stat.size)
     elif not _modified_since_client_copy(response):
-        response.status_code = 412 if parse_etags(request.headers.get("If-Match")) else 304
+        response.status_code = 304  # (a failing If-Match never gets here: _if_match_fails)
     start, stop = span or (0, stat.size)
     response.content_length = stop - start
     if request.method == "GET" and response.status_code != 304 and stop > start:

@@ -1,11 +1,21 @@
-"""One place that turns errors into JSON responses with the right status code."""
+"""One place that turns errors into JSON responses with the right status code, and the answers
+the router gives without a view (404 for a path no route has, 405, OPTIONS) into JSON too."""
 
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from gunicorn.http.errors import NoMoreData, ParseException
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
 
 from ..domain.errors import GonkError, InsufficientStorage, Unavailable
 
@@ -16,7 +26,53 @@ def _json(status: int, body: dict) -> tuple[Response, int]:
     return jsonify(body), status
 
 
+BODY_UNREADABLE = ("The request body could not be read: it ended before its Content-Length, "
+                   "its chunked framing is malformed, or it stopped arriving. Nothing was "
+                   "carried out.")
+# %2F in the path: no Gonk URL has a slash inside a segment, and the server hands the path over
+# decoded, where it would be taken for a separator (see _no_encoded_slashes).
+ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
+
+
 def register(app: Flask) -> None:
+    # Empty path segments (`/datasets//D/objects`) are a 404 like any other unknown path, not a
+    # 308 redirect to the path with the slashes merged (werkzeug's default), whose Location is
+    # built from the client's Host header.
+    app.url_map.merge_slashes = False
+
+    @app.url_value_preprocessor
+    def _no_encoded_slashes(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        """A path with %2F is refused as unknown, before authentication as every 404 is:
+        `/datasets/D%2Fobjects` is not `/datasets/D/objects`. (Runs before the
+        before_request functions, whichever registered first.)"""
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+        if ENCODED_SLASH.search(raw.partition("?")[0]):
+            raise NotFound()
+
+    @app.after_request
+    def _options(response: Response) -> Response:
+        """Flask answers OPTIONS on every route by itself, with an Allow header and an empty
+        body: give it the JSON body every other answer has."""
+        if request.method == "OPTIONS" and response.status_code == 200 \
+                and getattr(request.url_rule, "provide_automatic_options", False):
+            allowed = [m.strip() for m in response.headers.get("Allow", "").split(",")]
+            response.set_data(jsonify({"allow": sorted(m for m in allowed if m)}).get_data())
+            response.mimetype = "application/json"
+        return response
+
+    @app.errorhandler(ClientDisconnected)
+    def _body_unreadable(error: ClientDisconnected) -> tuple[Response, int]:
+        """The body ended before its Content-Length, or a read of it failed (too slow under
+        `serve`, broken chunked framing under `run`): the client's doing, never a 500."""
+        return _json(400, {"error": BODY_UNREADABLE})
+
+    @app.errorhandler(ParseException)
+    @app.errorhandler(NoMoreData)
+    def _body_framing(error: Exception) -> tuple[Response, int]:
+        """gunicorn's chunked decoder refusing the body (a bad chunk size or extension, a
+        missing CRLF, a trailer too large) or the connection ending inside it."""
+        return _json(400, {"error": BODY_UNREADABLE})
+
     @app.errorhandler(GonkError)
     def _domain(error: GonkError) -> tuple[Response, int]:
         response, status = _json(error.status, error.to_json())
@@ -31,7 +87,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _no_route(error: NotFound) -> tuple[Response, int]:
-        return _json(404, {"error": f"No such endpoint: {request.method} {request.path}"})
+        path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") \
+            or request.path
+        return _json(404, {"error": f"No such endpoint: {request.method} "
+                                    f"{path.partition('?')[0]}"})
 
     @app.errorhandler(MethodNotAllowed)
     def _method(error: MethodNotAllowed) -> tuple[Response, int]:
