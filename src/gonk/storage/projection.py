@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, tuple_
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from ..domain import rules
 from ..domain.memory import make_snapshot
@@ -77,13 +77,16 @@ class SqlState:
         return self._lookup(EVENTS, _EVENT, event_uuid)
 
     def versions_of(self, keys: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], Version]:
-        """One query per VERSIONS_PER_QUERY keys, each a primary-key lookup: (uuid, version) IN
-        a list of pairs (row values, which both SQLite and PostgreSQL take)."""
+        """One query per VERSIONS_PER_QUERY keys: an OR of primary-key lookups. (Row values,
+        `(uuid, version) IN (VALUES ...)`, make SQLite walk the dataset's versions instead;
+        tests/integration/test_query_plans.py checks the plan.)"""
         found: dict[tuple[str, int], Version] = {}
         for start in range(0, len(keys), VERSIONS_PER_QUERY):
-            chunk = list(keys[start:start + VERSIONS_PER_QUERY])
+            chunk = keys[start:start + VERSIONS_PER_QUERY]
             rows = self.conn.execute(VERSIONS.select().where(
-                V.dataset_id == self.dataset_id, tuple_(V.uuid, V.version).in_(chunk)))
+                V.dataset_id == self.dataset_id,
+                or_(*(and_(V.uuid == item_uuid, V.version == number)
+                      for item_uuid, number in chunk))))
             for row in rows:
                 record = VERSIONS.from_row(row)
                 found[(record.uuid, record.version)] = record
