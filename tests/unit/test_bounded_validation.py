@@ -81,6 +81,42 @@ def test_a_stored_schema_with_a_refused_pattern_gives_422_not_500() -> None:
         validate({"pattern": "(?=a)a"}, "a")
 
 
+def test_patterns_under_names_of_data_keywords_are_still_patterns() -> None:
+    """A property or definition may be named like a data keyword (enum, const...): what it
+    holds is a schema, and its patterns are checked."""
+    for schema, where in [
+            ({"properties": {"enum": {"pattern": "(a)\\1"}}}, "/properties/enum/pattern"),
+            ({"$defs": {"const": {"pattern": "(?=a)"}}, "$ref": "#/$defs/const"},
+             "/$defs/const/pattern"),
+            ({"dependentSchemas": {"default": {"pattern": "("}}},
+             "/dependentSchemas/default/pattern")]:
+        with pytest.raises(DoesNotConform) as info:
+            content.check_schema(dumps(schema))
+        assert where in [d["path"] for d in info.value.extra["details"]]
+
+
+def test_pattern_properties_are_checked_joined_too() -> None:
+    """additionalProperties matches a schema's patternProperties joined by `|`: each may fit
+    RE2's budget while the join does not."""
+    first = "(?:" + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678" + "){1000}"
+    second = "(?:" + "bcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + "){1000}"
+    json_schema.compile_pattern(first), json_schema.compile_pattern(second)
+    with pytest.raises(DoesNotConform, match="regular expression"):
+        content.check_schema(dumps({"patternProperties": {first: {}, second: {}},
+                                    "additionalProperties": False}))
+
+
+def test_schema_patterns_are_never_compiled_by_python_re() -> None:
+    """RE2 syntax Python's `re` lacks is accepted, and a huge pattern is refused by RE2 in a
+    moment (Python's `re` spent seconds on it and kept it in its cache)."""
+    content.check_schema(dumps({"pattern": "^\\p{Lu}\\p{Ll}+$"}))
+    validate({"pattern": "^\\p{Lu}\\p{Ll}+$"}, "Éa")
+    started = time.monotonic()
+    with pytest.raises(DoesNotConform, match="regular expression"):
+        content.check_schema(dumps({"pattern": "a" * (3 * 1024 * 1024)}))
+    assert time.monotonic() - started < 5
+
+
 # --- keywords ----------------------------------------------------------------------------------
 
 
@@ -133,6 +169,40 @@ def test_time_budget() -> None:
     with pytest.raises(DoesNotConform, match="longer than this server's limit of 0.02 s"):
         validate(schema, list(range(100000)), seconds=0.02)
     validate(schema, list(range(100)), seconds=5)
+
+
+def test_nested_references_under_unevaluated_properties_meet_the_budget() -> None:
+    """unevaluatedProperties follows $ref and dependentSchemas in helpers that call themselves,
+    not keywords: ten keys and eight levels were minutes of work before they checked the
+    deadline."""
+    keys = [f"k{i}" for i in range(10)]
+    defs: dict[str, Any] = {f"d{i}": {"dependentSchemas": {k: {"$ref": f"#/$defs/d{i + 1}"}
+                                                           for k in keys}} for i in range(8)}
+    defs["d8"] = {"type": "object"}
+    schema = {"unevaluatedProperties": False, "$ref": "#/$defs/d0", "$defs": defs}
+    content.check_schema(dumps(schema))
+    started = time.monotonic()
+    with pytest.raises(DoesNotConform, match="longer than this server's limit"):
+        validate(schema, dict.fromkeys(keys, 1), seconds=0.5)
+    assert time.monotonic() - started < 5
+
+
+def test_many_patterns_against_many_keys_meet_the_budget() -> None:
+    """patternProperties matches every pattern against every key inside one keyword call."""
+    schema = {"patternProperties": {f"^p{i}$": {} for i in range(250)},
+              "additionalProperties": False}
+    started = time.monotonic()
+    with pytest.raises(DoesNotConform, match="longer than this server's limit"):
+        validate(schema, {f"key-{i}": i for i in range(20000)}, seconds=0.3)
+    assert time.monotonic() - started < 5
+
+
+def test_deeply_nested_enum_values_are_refused_at_creation() -> None:
+    deep: Any = 1
+    for _ in range(600):
+        deep = [deep]
+    with pytest.raises(DoesNotConform, match="nested too deeply"):
+        content.check_schema(dumps({"enum": [deep, *range(10)]}))
 
 
 # --- the validator cache -----------------------------------------------------------------------

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import referencing
 import referencing.exceptions
+from jsonschema import FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from . import json_schema
-from .errors import DoesNotConform, TooLarge
+from .errors import DoesNotConform, GonkError, TooLarge
 
 if TYPE_CHECKING:
     # The stubs (types-jsonschema) name jsonschema's reference-resolution error only by its
@@ -94,7 +95,8 @@ def check_schema(data: bytes) -> None:
                              details=[{"path": "", "message": f"got {type(schema).__name__}"}])
     dialect = dialect_of(schema)
     try:
-        dialect.check_schema(schema)
+        dialect.check_schema(schema, format_checker=_formats_but_regex(dialect))
+        json_schema.enum_sets(schema)  # every enum value can be compared (not nested too deep)
     except SchemaError as exc:
         raise DoesNotConform(
             f"The schema is not a valid JSON Schema ({dialect.__name__}).",
@@ -102,6 +104,14 @@ def check_schema(data: bytes) -> None:
     except RecursionError:
         raise DoesNotConform("The schema is nested too deeply.") from None
     _check_patterns(schema)
+
+
+def _formats_but_regex(dialect: type[Validator]) -> FormatChecker:
+    """The dialect's format checks for its metaschema, but "regex", which would compile every
+    pattern with Python's `re` (seconds for a large one, and memory kept in `re`'s cache):
+    patterns are checked by RE2 alone (_check_patterns)."""
+    checker = dialect.FORMAT_CHECKER
+    return FormatChecker(formats=[name for name in checker.checkers if name != "regex"])
 
 
 def _check_patterns(schema: Any) -> None:
@@ -179,18 +189,21 @@ def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], by
     bytes have hash `schema_hash` (read with `load_schema` when not in `cache`), within
     `seconds` of validation."""
     document = parse_json(data, "annotation")
-    compiled = cache.get(schema_hash, load_schema)
     try:
+        compiled = cache.get(schema_hash, load_schema)
         with json_schema.ValidationBudget(seconds), json_schema.EnumSets(compiled.enum_sets):
             errors = sorted(islice(compiled.validator.iter_errors(document), MAX_DETAILS),
                             key=_position)
+    except GonkError:  # the schema's own refusal, or its store unavailable (503): as they are
+        raise
     except json_schema.BudgetExceeded:
         raise DoesNotConform(
             f"Validating the annotation against its schema took longer than this server's "
             f"limit of {seconds:g} s, so it was refused. Split it, or simplify the schema "
             "(GONK_VALIDATION_SECONDS sets the limit).") from None
     except RecursionError:
-        raise DoesNotConform("The annotation is nested too deeply.") from None
+        raise DoesNotConform("The annotation (or a value in its schema) is nested too "
+                             "deeply.") from None
     except json_schema.PatternRefused as exc:
         raise DoesNotConform(
             f"The schema has a regular expression Gonk cannot run: {exc.pattern[:200]!r} "

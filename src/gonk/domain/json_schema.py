@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 MAX_PATTERN_MEMORY = 1024**2
 """RE2's memory budget for one compiled pattern (its program and its DFA caches); a pattern
 whose program does not fit is refused. 1 MiB holds any pattern a person writes by hand."""
-MAX_CACHED_PATTERNS = 256
+MAX_CACHED_PATTERNS = 64
+"""Compiled patterns kept per worker: at most 64 MiB with MAX_PATTERN_MEMORY each."""
 
 
 class PatternRefused(ValueError):
@@ -110,7 +111,10 @@ def compile_pattern(pattern: str) -> Any:
 
 
 def search(pattern: str, text: str) -> Any:
-    """`re.search` with RE2's linear-time matching."""
+    """`re.search` with RE2's linear-time matching. It checks the validation deadline first:
+    jsonschema matches every pattern against every key of an object inside one keyword call
+    (patternProperties, additionalProperties), so a keyword's work can be long."""
+    check_deadline()
     return compile_pattern(pattern).search(text)
 
 
@@ -149,8 +153,11 @@ def _install_re2() -> None:
 _install_re2()
 
 # Keywords whose values are data, never schemas: a pattern-like string inside them is not a
-# pattern.
+# pattern. (Only as keywords: a property or a definition may be named "enum".)
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+# Keywords whose value maps names (of properties, definitions) to schemas.
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions",
+                        "dependentSchemas", "dependencies"})
 
 
 def pattern_problems(schema: Any) -> list[tuple[str, PatternRefused]]:
@@ -158,24 +165,32 @@ def pattern_problems(schema: Any) -> list[tuple[str, PatternRefused]]:
     JSON Pointer to it. It looks everywhere but inside data keywords (enum, const, default,
     examples), also under keywords it does not know, since a `$ref` may point there."""
     problems: list[tuple[str, PatternRefused]] = []
-    stack: list[tuple[Any, str]] = [(schema, "")]
+    # (node, its JSON Pointer, whether it is a map of names to schemas)
+    stack: list[tuple[Any, str, bool]] = [(schema, "", False)]
     while stack:
-        node, path = stack.pop()
+        node, path, names = stack.pop()
         if isinstance(node, list):
-            stack.extend((value, f"{path}/{index}") for index, value in enumerate(node))
+            stack.extend((value, f"{path}/{index}", False) for index, value in enumerate(node))
             continue
         if not isinstance(node, dict):
             continue
         for key, value in node.items():
             where = f"{path}/{_pointer_part(key)}"
+            if names:  # every value is a schema, whatever its name
+                stack.append((value, where, False))
+                continue
             if key in _DATA_KEYWORDS:
                 continue
             if key == "pattern" and isinstance(value, str):
                 _try_pattern(value, where, problems)
             elif key == "patternProperties" and isinstance(value, dict):
+                found = len(problems)
                 for pattern in value:
                     _try_pattern(pattern, f"{where}/{_pointer_part(pattern)}", problems)
-            stack.append((value, where))
+                if len(problems) == found and len(value) > 1:
+                    # additionalProperties matches them joined into one expression
+                    _try_pattern("|".join(value), where, problems)
+            stack.append((value, where, key in _NAME_MAPS))
     return sorted(problems, key=lambda problem: problem[0])
 
 
@@ -221,15 +236,49 @@ class ValidationBudget:
 Keyword = Callable[[Any, Any, Any, Any], Iterator[ValidationError] | None]
 
 
+def check_deadline() -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise BudgetExceeded
+
+
 def _within_budget(keyword: Keyword) -> Keyword:
     def checked(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
-        deadline = _DEADLINE.get()
-        if deadline is not None and time.monotonic() > deadline:
-            raise BudgetExceeded
+        check_deadline()
         return keyword(validator, value, instance, schema)
 
     checked.__name__ = getattr(keyword, "__name__", "keyword")
     return checked
+
+
+# jsonschema's helpers behind unevaluatedProperties and unevaluatedItems follow $ref,
+# $dynamicRef and dependentSchemas by calling themselves (through their module's global name),
+# not through keywords: each call checks the deadline too, or a schema of nested references
+# would grow their work exponentially past it.
+_RECURSIVE_HELPERS = ("find_evaluated_property_keys_by_schema",
+                      "find_evaluated_item_indexes_by_schema")
+
+
+def _install_helper_deadlines() -> None:
+    for module in _KEYWORD_MODULES:
+        for name in _RECURSIVE_HELPERS:
+            helper = getattr(module, name, None)
+            if helper is None or getattr(helper, "_gonk_checked", False):
+                continue
+
+            def checked(*args: Any, _helper: Any = helper) -> Any:
+                check_deadline()
+                return _helper(*args)
+
+            checked._gonk_checked = True  # type: ignore[attr-defined]
+            setattr(module, name, checked)
+    if not all(getattr(getattr(jsonschema._keywords, name, None), "_gonk_checked", False)
+               for name in _RECURSIVE_HELPERS):
+        raise RuntimeError("jsonschema's unevaluated* helpers were not found; this jsonschema "
+                           "release is not supported")
+
+
+_install_helper_deadlines()
 
 
 # --- equality in linear time -------------------------------------------------------------------

@@ -79,7 +79,8 @@ class SqlState:
     def versions_of(self, keys: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], Version]:
         """One query per VERSIONS_PER_QUERY keys: an OR of primary-key lookups. (Row values,
         `(uuid, version) IN (VALUES ...)`, make SQLite walk the dataset's versions instead;
-        tests/integration/test_query_plans.py checks the plan.)"""
+        tests/integration/test_query_plans.py checks the plan its workload's annotations
+        make.)"""
         found: dict[tuple[str, int], Version] = {}
         for start in range(0, len(keys), VERSIONS_PER_QUERY):
             chunk = keys[start:start + VERSIONS_PER_QUERY]
