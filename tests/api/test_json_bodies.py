@@ -22,6 +22,7 @@ from gonk.api import parsing
 from gonk.domain import validation
 from gonk.domain.errors import InsufficientStorage, Invalid
 from tests.support.api import DS, assert_error, events
+from tests.support.generated import GeneratedBody
 
 BASE = f"/datasets/{DS}/objects"
 FILES = ["sqlite-files"]  # what is checked here does not depend on the database
@@ -257,53 +258,18 @@ def test_a_chunked_body_past_the_limit_is_413_whatever_its_start(app, alice, ds,
         assert ("?name=" in body["error"]) is (status == 413)
 
 
-class _GeneratedJson(io.RawIOBase):
+class _GeneratedJson(GeneratedBody):
     """An object create's JSON body whose "object" is `blocks` times the base64 of BIG, made
     as it is read (the test never holds it), with the sha256 of the bytes it stands for."""
 
-    BLOCK = BIG_B64.encode()
-
     def __init__(self, blocks: int) -> None:
-        self.head = b'{"name": "huge.bin", "mimetype": "application/x-huge", "object": "'
-        self.tail = b'"}'
-        self.size = blocks * len(self.BLOCK)
-        self.length = len(self.head) + self.size + len(self.tail)
-        self.position = 0
+        block = BIG_B64.encode()
+        super().__init__(b'{"name": "huge.bin", "mimetype": "application/x-huge", "object": "',
+                         block, blocks * len(block), b'"}')
         digest = hashlib.sha256()
         for _ in range(blocks):
             digest.update(BIG)
         self.sha = digest.hexdigest()
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self.position = offset if whence == io.SEEK_SET else self.length + offset
-        return self.position
-
-    def tell(self) -> int:
-        return self.position
-
-    def readinto(self, buffer: Any) -> int:
-        out = bytearray()
-        start, stop = self.position, min(self.length, self.position + len(buffer))
-        data_start, data_end = len(self.head), len(self.head) + self.size
-        while start < stop:
-            if start < data_start:
-                piece = self.head[start:min(stop, data_start)]
-            elif start < data_end:
-                offset = (start - data_start) % len(self.BLOCK)
-                piece = self.BLOCK[offset:offset + min(stop, data_end) - start]
-            else:
-                piece = self.tail[start - data_end:stop - data_end]
-            out += piece
-            start += len(piece)
-        buffer[:len(out)] = out
-        self.position = stop
-        return len(out)
 
 
 @pytest.mark.parametrize("storage_kind", ["sqlite-files", "sqlite-s3"])

@@ -9,6 +9,7 @@
 - postgres.py   PostgreSQL databases of their own for the tests
 - s3.py         moto's S3 server, buckets and AWS_* variables (and their fixtures)
 - wire.py       HTTP/1.1 as raw bytes on sockets: broken framing, pipelining, slow clients
+- generated.py  a large request body made as it is read (memory tests)
 
 Imported as `from tests.support.<module> import ...`; tests/conftest.py registers the package
 for pytest's assert rewriting before importing it.
