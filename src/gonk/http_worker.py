@@ -275,12 +275,9 @@ class GonkWorker(ThreadWorker):
 
     def _on_head_bytes(self, conn: TConn, _sock: object) -> None:
         head = self._heads[conn]
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
+        data = _received(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client closed its end: let the parser say what it makes of the rest
             if head.data:
                 self._dispatch(conn, head)
@@ -461,12 +458,9 @@ class GonkWorker(ThreadWorker):
 
     def _on_linger_bytes(self, conn: TConn, _sock: object) -> None:
         linger = self._lingering[conn]
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
+        data = _received(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         linger.drained += len(data)
         if not data or linger.drained >= LINGER_BYTES:
             self._end_linger(conn)
@@ -539,3 +533,14 @@ class GonkWorker(ThreadWorker):
             util.write_nonblock(client, response)
         except Exception:
             self.log.debug("Failed to send error message.")
+
+
+def _received(conn: TConn) -> bytes | None:
+    """What a readable non-blocking socket has, b"" once the client has closed its end or the
+    connection failed, None when there was nothing after all."""
+    try:
+        return conn.sock.recv(RECV_BYTES)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
