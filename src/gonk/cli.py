@@ -404,12 +404,14 @@ def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
     for verdict in report.verdicts:
         click.echo(verdict.line())
     click.echo(f"Copied {report.users} users, {report.datasets} datasets, {report.events} "
-               f"events and {report.blobs} blobs ({report.blob_bytes} bytes) to "
+               f"events, {report.releases} releases and {report.blobs} blobs "
+               f"({report.blob_bytes} bytes) to "
                f"{target.where()} + {target.blobs.describe()}; every chain verified.")
 
 
-@main.command(help="Recompute every hash chain and rebuild derived state from the log; exit 1 "
-                   "at the first broken link or mismatch.")
+@main.command(help="Recompute every hash chain and rebuild derived state from the log, and "
+                   "check every release's point and manifest; exit 1 at the first broken link "
+                   "or mismatch.")
 @click.argument("datasets", nargs=-1)
 @_storage_options
 @click.pass_context

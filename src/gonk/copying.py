@@ -1,8 +1,8 @@
 """`gonk-api copy`: move a whole installation to other storage (for example from the embedded
 SQLite + files to PostgreSQL + S3) without losing history.
 
-Everything is copied: users (their key hashes, so keys keep working), and every dataset's events
-in log order with the bytes they reference. Each event is appended on arrival through the same
+Everything is copied: users (their key hashes, so keys keep working), every dataset's events
+in log order with the bytes they reference, and its releases. Each event is appended on arrival through the same
 rules and chain code as a live write, so the target's derived state is rebuilt, not copied, and
 the integrity it computes must equal the source's, event by event; a difference stops the copy.
 At the end every target dataset is verified like `gonk-api verify` does. The target must be
@@ -21,6 +21,7 @@ from .domain import integrity
 from .domain.errors import GonkError
 from .installation import Installation
 from .storage import datasets, log, users
+from .storage import releases as stored_releases
 from .storage.log import DatasetLog
 from .verify import Verdict, content_hash, verify_dataset
 
@@ -38,6 +39,7 @@ class CopyReport:
     events: int = 0
     blobs: int = 0
     blob_bytes: int = 0
+    releases: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -104,12 +106,26 @@ def copy_installation(source: Installation, target: Installation,
         if source_head != target_head:
             raise CopyFailed(f"{ds.name}: the copied chain ends at {target_head}, the source's "
                              f"at {source_head}")
+        report.releases += _copy_releases(source, target, ds.name)
         verdict = verify_dataset(target, ds.name)
         report.verdicts.append(verdict)
         if not verdict.ok:
             raise CopyFailed(f"{ds.name}: the copy does not verify: {verdict.message}")
         report.datasets += 1
     return report
+
+
+def _copy_releases(source: Installation, target: Installation, dataset: str) -> int:
+    """The dataset's releases as they are (name, author, creation time, point, counts and
+    manifest sha256), in creation order; the verify that follows recomputes each manifest on
+    the target."""
+    with source.db.read() as conn:
+        every = stored_releases.page(conn, datasets.get(conn, dataset).id, 0, None)
+    with target.db.write() as conn:
+        target_id = datasets.get(conn, dataset).id
+        for release in every:
+            stored_releases.insert_release(conn, target_id, release)
+    return len(every)
 
 
 def _append_all(target: Installation, dataset: str, events: list[Mapping[str, Any]]) -> None:

@@ -1,5 +1,9 @@
 """The read side: use cases that read, shaped as the API returns them (the queries themselves
-are in storage/reads.py)."""
+are in storage/reads.py).
+
+Every read of objects, schemas, annotations and events takes `as_of`: None for the current
+state, or a point of the dataset's log (an event uuid or a release name, releases.py), to
+answer exactly what the same request would have answered right after that event."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from .domain import rules
 from .domain.errors import NotFound
 from .domain.rules import Item, Version
 from .installation import Installation
+from .releases import point_seq
 from .storage import datasets, reads
 from .storage.database import Connection
 
@@ -41,7 +46,8 @@ def _after_seq(conn: Connection, ds: int, kind: str, after: str | None) -> int:
 
 def list_items(installation: Installation, dataset: str, kind: str, after: str | None,
                limit: int | None, name: str | None = None, prefix: str | None = None,
-               schema_name: str | None = None) -> list[dict[str, Any]]:
+               schema_name: str | None = None, as_of: str | None = None
+               ) -> list[dict[str, Any]]:
     """Items in creation order: [{"uuid", "versions"}] plus, from the newest version, objects'
     "name" and annotations' "schema": {"uuid", "version", "name"}; schemas are {"name", "uuid",
     "versions"}. Filters: the newest version's `name` or name `prefix`, and for annotations
@@ -49,13 +55,14 @@ def list_items(installation: Installation, dataset: str, kind: str, after: str |
     it); `after` stays the cursor."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
+        at = point_seq(conn, ds, as_of)
         schema_uuids = None
         if schema_name is not None:
-            schema_uuids = reads.schema_uuids_named(conn, ds, schema_name)
+            schema_uuids = reads.schema_uuids_named(conn, ds, schema_name, at)
             if not schema_uuids:
                 raise NotFound(f"No schema named {schema_name} in dataset {dataset}.")
         listed = reads.items_page(conn, ds, kind, _after_seq(conn, ds, kind, after), limit,
-                                  name=name, prefix=prefix, schema_uuids=schema_uuids)
+                                  name=name, prefix=prefix, schema_uuids=schema_uuids, at=at)
     if kind == rules.SCHEMA:
         return [{"name": i.item.name, "uuid": i.item.uuid, "versions": i.item.versions}
                 for i in listed]
@@ -68,36 +75,42 @@ def list_items(installation: Installation, dataset: str, kind: str, after: str |
 
 
 def item_info(installation: Installation, dataset: str, kind: str,
-              item_uuid: str) -> dict[str, Any]:
+              item_uuid: str, as_of: str | None = None) -> dict[str, Any]:
     with installation.db.read() as conn:
-        item = reads.item(conn, datasets.get(conn, dataset).id, item_uuid)
+        ds = datasets.get(conn, dataset).id
+        item = reads.item(conn, ds, item_uuid, point_seq(conn, ds, as_of))
     if item is None or item.kind != kind:
         raise NotFound(f"No {NOUN[kind]} {item_uuid} in dataset {dataset}.")
     return {"uuid": item.uuid, "versions": item.versions}
 
 
-def _schema_item(conn: Connection, ds: int, dataset: str, name: str) -> Item:
+def _schema_item(conn: Connection, ds: int, dataset: str, name: str,
+                 at: int | None = None) -> Item:
     """The schema item a name refers to: the newest one created with that name."""
-    item = reads.schema_named(conn, ds, name)
+    item = reads.schema_named(conn, ds, name, at)
     if item is None:
         raise NotFound(f"No schema named {name} in dataset {dataset}.")
     return item
 
 
-def schema_info(installation: Installation, dataset: str, name: str) -> dict[str, Any]:
+def schema_info(installation: Installation, dataset: str, name: str,
+                as_of: str | None = None) -> dict[str, Any]:
     with installation.db.read() as conn:
-        item = _schema_item(conn, datasets.get(conn, dataset).id, dataset, name)
+        ds = datasets.get(conn, dataset).id
+        item = _schema_item(conn, ds, dataset, name, point_seq(conn, ds, as_of))
     return {"name": item.name, "uuid": item.uuid, "versions": item.versions}
 
 
 def list_by_status(installation: Installation, dataset: str, kind: str, status: str,
-                   after: str | None, limit: int | None) -> list[dict[str, Any]]:
+                   after: str | None, limit: int | None, as_of: str | None = None
+                   ) -> list[dict[str, Any]]:
     """One entry per version in that status, by the uuid's creation then version. A page never
     splits one uuid's versions: it is extended past `limit` to finish the last uuid."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
+        at = point_seq(conn, ds, as_of)
         found = reads.versions_page(conn, ds, kind, status, _after_seq(conn, ds, kind, after),
-                                    limit)
+                                    limit, at)
     if kind == rules.SCHEMA:
         return [{"uuid": v.uuid, "name": v.name, "version": v.version} for v in found]
     return [{"uuid": v.uuid, "version": v.version} for v in found]
@@ -116,43 +129,47 @@ def _metadata(v: Version) -> dict[str, Any]:
 
 
 def _version(conn: Connection, ds: int, dataset: str, kind: str, item_uuid: str | None,
-             number: int, schema_name: str | None = None) -> Version:
+             number: int, schema_name: str | None = None, at: int | None = None) -> Version:
     if schema_name is not None:
-        item_uuid = _schema_item(conn, ds, dataset, schema_name).uuid
-    found = reads.version(conn, ds, item_uuid, number) if item_uuid is not None else None
+        item_uuid = _schema_item(conn, ds, dataset, schema_name, at).uuid
+    found = reads.version(conn, ds, item_uuid, number, at) if item_uuid is not None else None
     if found is None or found.kind != kind:
         what = schema_name if schema_name is not None else item_uuid
         raise NotFound(f"No {NOUN[kind]} {what} version {number} in dataset {dataset}.")
     return found
 
 
-def version_metadata(installation: Installation, dataset: str, kind: str, item_uuid: str,
-                     version: int) -> dict[str, Any]:
+def version_metadata(installation: Installation, dataset: str, kind: str, item_uuid: str | None,
+                     version: int, schema_name: str | None = None,
+                     as_of: str | None = None) -> dict[str, Any]:
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
-        return _metadata(_version(conn, ds, dataset, kind, item_uuid, version))
+        return _metadata(_version(conn, ds, dataset, kind, item_uuid, version, schema_name,
+                                  point_seq(conn, ds, as_of)))
 
 
-def objects_with_hash(installation: Installation, dataset: str,
-                      digest: str) -> list[dict[str, Any]]:
+def objects_with_hash(installation: Installation, dataset: str, digest: str,
+                      as_of: str | None = None) -> list[dict[str, Any]]:
     """Objects holding these bytes in a version that is neither rejected nor deleted: what a
     create of the same bytes would collide with (used by `gonk-api import` to skip files)."""
     with installation.db.read() as conn:
-        found = reads.live_objects_with_hash(conn, datasets.get(conn, dataset).id, digest)
+        ds = datasets.get(conn, dataset).id
+        found = reads.live_objects_with_hash(conn, ds, digest, point_seq(conn, ds, as_of))
     return [{"uuid": item_uuid, "version": number} for item_uuid, number in found]
 
 
 def load_version(installation: Installation, dataset: str, kind: str, item_uuid: str | None,
                  version: int, schema_name: str | None = None, max_bytes: int | None = None,
-                 with_bytes: bool = True) -> dict[str, Any]:
+                 with_bytes: bool = True, as_of: str | None = None) -> dict[str, Any]:
     """Metadata, base64 bytes and events of one version; for objects the annotations attached
     to it, for annotations the objects it is attached to. "bytes" is None (and the blob is not
     read) without `with_bytes`, or for a version larger than `max_bytes`: the caller points to
     the raw-bytes endpoint instead."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
-        found = _version(conn, ds, dataset, kind, item_uuid, version, schema_name)
-        touched = reads.events_touching(conn, ds, found.uuid, version)
+        at = point_seq(conn, ds, as_of)
+        found = _version(conn, ds, dataset, kind, item_uuid, version, schema_name, at)
+        touched = reads.events_touching(conn, ds, found.uuid, version, at)
         result: dict[str, Any] = {
             NOUN[kind]: _metadata(found),
             "bytes": None,
@@ -161,7 +178,7 @@ def load_version(installation: Installation, dataset: str, kind: str, item_uuid:
         if kind == rules.OBJECT:
             result["annotations"] = [
                 {"uuid": a.uuid, "versions": a.versions}
-                for a in reads.annotations_of_object(conn, ds, found.uuid, version)]
+                for a in reads.annotations_of_object(conn, ds, found.uuid, version, at)]
         elif kind == rules.ANNOTATION:
             result["objects"] = [
                 {"uuid": object_uuid, "version": number}
@@ -175,7 +192,7 @@ def load_version(installation: Installation, dataset: str, kind: str, item_uuid:
 
 
 def event_page(installation: Installation, dataset: str, after: str | None,
-               limit: int, pending: bool = False) -> list[str]:
+               limit: int, pending: bool = False, as_of: str | None = None) -> list[str]:
     """Stored JSON of events in log order after the cursor: exactly as hashed, plus integrity.
     With `pending`, only the events awaiting review; the cursor may be any event of the
     dataset (one reviewed since it was read included)."""
@@ -187,4 +204,5 @@ def event_page(installation: Installation, dataset: str, after: str | None,
             if seq is None:
                 raise NotFound(f"The 'after' cursor {after} names no event of this dataset.")
             after_seq = seq
-        return reads.stored_events(conn, ds, after_seq, limit, pending=pending)
+        return reads.stored_events(conn, ds, after_seq, limit, pending=pending,
+                                   at=point_seq(conn, ds, as_of))

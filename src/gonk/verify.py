@@ -1,5 +1,7 @@
 """`gonk-api verify`: recompute each dataset's hash chain and rebuild its derived state from the
-log alone, through the same rules as the live write path, then compare with the stored state."""
+log alone, through the same rules as the live write path, then compare with the stored state;
+then check each release: its point still carries the integrity it recorded, and its manifest
+recomputes to its manifest_sha256."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from .domain import integrity, rules
 from .domain.errors import GonkError
 from .domain.memory import MemoryState
 from .installation import Installation
+from .releases import check_releases
 from .storage import datasets
 from .storage.log import event_bodies
 from .storage.projection import SqlState
@@ -73,5 +76,8 @@ def verify_dataset(installation: Installation, name: str) -> Verdict:
             return Verdict(name, False, seq, f"derived state differs from the log in {part}: "
                            f"the log gives {only_rebuilt[:3]}, the database has "
                            f"{only_stored[:3]}")
+    wrong = check_releases(installation, row.id)
+    if wrong is not None:
+        return Verdict(name, False, seq, wrong)
     return Verdict(name, True, seq, f"{seq} events, chain intact, state matches the log, "
-                   f"head {head}")
+                   f"releases intact, head {head}")

@@ -29,7 +29,7 @@ def list_annotations(dataset: str) -> Response:
     after, limit = parsing.after_and_limit()
     schema_name = parsing.schema_filter()
     return jsonify(queries.list_items(context.installation(), name, rules.ANNOTATION, after, limit,
-                                      schema_name=schema_name))
+                                      schema_name=schema_name, as_of=parsing.point()))
 
 
 @bp.get("/<segment>")
@@ -63,7 +63,8 @@ def annotation_bytes(dataset: str, annotation_uuid: str, version: str) -> Respon
     """The annotation's JSON document (application/json), as a file <uuid>.json."""
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(annotation_uuid, version, "annotation")
-    meta = queries.version_metadata(context.installation(), name, rules.ANNOTATION, item, number)
+    meta = queries.version_metadata(context.installation(), name, rules.ANNOTATION, item, number,
+                                    as_of=parsing.point())
     return downloads.send_version_bytes(meta, "application/json", f"{item}.json")
 
 

@@ -34,9 +34,10 @@ def load(dataset: str, kind: str, item_uuid: str | None, version: int, bytes_url
     with_bytes = parsing.flag("bytes", default=True)
     result = queries.load_version(context.installation(), dataset, kind, item_uuid, version,
                                   schema_name=schema_name, with_bytes=with_bytes,
-                                  max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+                                  max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+                                  as_of=parsing.point())
     if result["bytes"] is None:
-        result["bytes_url"] = bytes_url
+        result["bytes_url"] = parsing.with_as_of(bytes_url)
     return jsonify(result)
 
 

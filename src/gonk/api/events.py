@@ -14,7 +14,7 @@ def list_events(dataset: str) -> Response:
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
     bodies = queries.event_page(context.installation(), name, after, limit,
-                                pending=parsing.flag("pending", False))
+                                pending=parsing.flag("pending", False), as_of=parsing.point())
     # The stored JSON is sent as stored: exactly the hashed object plus its integrity.
     return Response("[" + ",".join(bodies) + "]", mimetype="application/json")
 

@@ -14,10 +14,11 @@ def info_or_status(dataset: str, kind: str, segment: str) -> Any:
     """GET .../<segment>: an item's info, or one page of a status list."""
     if validation.is_uuid(segment):
         return queries.item_info(context.installation(), dataset, kind,
-                                 validation.parse_uuid(segment))
+                                 validation.parse_uuid(segment), as_of=parsing.point())
     status = parsing.status_word(segment, parsing.ITEM_STATUSES)
     after, limit = parsing.after_and_limit()
-    return queries.list_by_status(context.installation(), dataset, kind, status, after, limit)
+    return queries.list_by_status(context.installation(), dataset, kind, status, after, limit,
+                                  as_of=parsing.point())
 
 
 def uuid_for_update(segment: str) -> str:

@@ -268,11 +268,12 @@ def list_objects(dataset: str) -> Response:
         digest = request.args["hash"]
         if not validation.is_sha256(digest):
             raise Invalid("'hash' must be a sha256 digest: 64 lowercase hex characters.")
-        return jsonify(queries.objects_with_hash(context.installation(), name, digest))
+        return jsonify(queries.objects_with_hash(context.installation(), name, digest,
+                                                 as_of=parsing.point()))
     after, limit = parsing.after_and_limit()
     exact, prefix = parsing.name_filters(validation.object_name)
     return jsonify(queries.list_items(context.installation(), name, rules.OBJECT, after, limit,
-                                      name=exact, prefix=prefix))
+                                      name=exact, prefix=prefix, as_of=parsing.point()))
 
 
 @bp.get("/<segment>")
@@ -310,7 +311,8 @@ def object_bytes(dataset: str, object_uuid: str, version: str) -> Response:
     component of its name) in Content-Disposition: see downloads.send_version_bytes."""
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
-    meta = queries.version_metadata(context.installation(), name, rules.OBJECT, item, number)
+    meta = queries.version_metadata(context.installation(), name, rules.OBJECT, item, number,
+                                    as_of=parsing.point())
     return downloads.send_version_bytes(meta, meta["format"],
                                         downloads.filename_of(meta["name"], meta["hash"]))
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from flask import request
 
@@ -105,8 +106,9 @@ def object_identifiers(body: dict[str, Any]) -> list[dict[str, Any]]:
     return parsed
 
 
-def after_and_limit() -> tuple[str | None, int]:
-    after = request.args.get("after")
+def after_and_limit(cursor: bool = True) -> tuple[str | None, int]:
+    """?after= (a uuid; with `cursor` False the caller reads it itself) and ?limit=."""
+    after = request.args.get("after") if cursor else None
     if after is not None:
         after = validation.parse_uuid(after, "'after' cursor")
     raw = request.args.get("limit")
@@ -140,6 +142,21 @@ def schema_filter() -> str | None:
                       "?schema=schema-...")
     schema = request.args.get("schema")
     return validation.schema_name(schema) if schema is not None else None
+
+
+def point(name: str = "as_of") -> str | None:
+    """A point of the log named in the query (?as_of=, ?from=, ?to=): an event uuid or a
+    release name, resolved by releases.resolve_point (400 for neither shape, 404 unknown)."""
+    value = request.args.get(name)
+    if value is not None and not value:
+        raise Invalid(f"'{name}' must be an event uuid or a release name, not empty.")
+    return value
+
+
+def with_as_of(url: str) -> str:
+    """A URL of this API carrying the request's ?as_of= on (a load's "bytes_url")."""
+    as_of = request.args.get("as_of")
+    return f"{url}?as_of={quote(as_of, safe='')}" if as_of else url
 
 
 def flag(name: str, default: bool) -> bool:

@@ -31,17 +31,18 @@ def list_schemas(dataset: str) -> Response:
     name = context.dataset(dataset)
     exact, prefix = parsing.name_filters(validation.schema_name)
     return jsonify(queries.list_items(context.installation(), name, rules.SCHEMA, None, None,
-                                      name=exact, prefix=prefix))
+                                      name=exact, prefix=prefix, as_of=parsing.point()))
 
 
 @bp.get("/<segment>")
 def schema_info_or_status(dataset: str, segment: str) -> Response:
     name = context.dataset(dataset)
     if _is_name(segment):
-        return jsonify(queries.schema_info(context.installation(), name, segment))
+        return jsonify(queries.schema_info(context.installation(), name, segment,
+                                           as_of=parsing.point()))
     status = parsing.status_word(segment, parsing.SCHEMA_STATUSES)
     return jsonify(queries.list_by_status(context.installation(), name, rules.SCHEMA, status,
-                                          None, None))
+                                          None, None, as_of=parsing.point()))
 
 
 @bp.patch("/<segment>")
@@ -71,8 +72,8 @@ def schema_bytes(dataset: str, schema_name: str, version: str) -> Response:
     name = context.dataset(dataset)
     validation.schema_name(schema_name)
     number = validation.parse_version(version)
-    item = queries.schema_info(context.installation(), name, schema_name)["uuid"]
-    meta = queries.version_metadata(context.installation(), name, rules.SCHEMA, item, number)
+    meta = queries.version_metadata(context.installation(), name, rules.SCHEMA, None, number,
+                                    schema_name=schema_name, as_of=parsing.point())
     return downloads.send_version_bytes(meta, meta["format"], f"{schema_name}.json")
 
 

@@ -6,7 +6,7 @@ tests of the rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from typing import Any
 
 from . import rules
@@ -86,10 +86,9 @@ class MemoryState:
                             (version.uuid, version.version))
                 case LinksAdded(annotation_uuid, objects):
                     self.links.update(rules.links_of(annotation_uuid, objects))
-                case ReviewRecorded(event_uuid, review):
-                    old = self.events[event_uuid]
-                    self.events[event_uuid] = EventInfo(
-                        old.seq, old.uuid, old.type, review, old.target_uuid, old.target_version)
+                case ReviewRecorded(event_uuid, review, seq):
+                    self.events[event_uuid] = replace(self.events[event_uuid], review=review,
+                                                      reviewed_seq=seq)
                 case EventRecorded(info):
                     self.events[info.uuid] = info
                 case _:

@@ -60,6 +60,12 @@ class Version:
     create_rejected: bool = False  # ... and was rejected
     delete_pending: bool = False  # a deletion of it awaits review
     delete_accepted: bool = False  # it was deleted (schemas: deprecated)
+    # Where in the log (event seq) the flags changed, so that a status at any earlier point is
+    # one condition on the row (reads "as of" a point: domain/points.py):
+    added_seq: int = 0  # the create or update event that made this version
+    reviewed_seq: int | None = None  # the review that accepted or rejected that event
+    deleted_seq: int | None = None  # the review that accepted its deletion
+    delete_requested_seq: int | None = None  # its first delete event (accepted or not)
 
     @property
     def live(self) -> bool:
@@ -89,6 +95,7 @@ class EventInfo:
     review: str | None  # PENDING / ACCEPTED / REJECTED for content events, None otherwise
     target_uuid: str | None  # the item version the event touched
     target_version: int | None
+    reviewed_seq: int | None = None  # content events: the seq of the review that decided it
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,7 @@ class FlagsChanged:
 class ReviewRecorded:
     event_uuid: str
     review: str
+    seq: int  # the review event's position
 
 
 @dataclass(frozen=True)
@@ -294,7 +302,8 @@ def _object_write(state: StateView, event: dict[str, Any], seq: int) -> list[Cha
                 "An object with the same bytes already exists in this dataset.",
                 existing={"uuid": duplicate[0], "version": duplicate[1]},
             )
-    changes.append(VersionAdded(Version(item_uuid, version, kind, name, fmt, size, digest)))
+    changes.append(VersionAdded(Version(item_uuid, version, kind, name, fmt, size, digest,
+                                        added_seq=seq)))
     changes.append(_recorded(event, seq, (item_uuid, version), ev.PENDING))
     return changes
 
@@ -325,7 +334,8 @@ def _delete(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
     if target.delete_pending:
         raise Conflict(f"A deletion of this {noun} version is already pending review.")
     return [
-        FlagsChanged(replace(target, delete_pending=True)),
+        FlagsChanged(replace(target, delete_pending=True, delete_requested_seq=(
+            seq if target.delete_requested_seq is None else target.delete_requested_seq))),
         _recorded(event, seq, (item_uuid, number), ev.PENDING),
     ]
 
@@ -413,7 +423,8 @@ def _annotation_write(state: StateView, event: dict[str, Any], seq: int) -> list
             )
         changes.append(ItemSaved(replace(item, versions=item.versions + 1)))
     changes.append(VersionAdded(Version(
-        item_uuid, version, ANNOTATION, None, None, size, digest, schema.uuid, schema.version)))
+        item_uuid, version, ANNOTATION, None, None, size, digest, schema.uuid, schema.version,
+        added_seq=seq)))
     changes.append(_recorded(event, seq, (item_uuid, version), ev.PENDING))
     return changes
 
@@ -438,9 +449,10 @@ def _review(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
             if version.kind == ANNOTATION:
                 check_schema_ref(state, {"uuid": version.schema_uuid,
                                           "version": version.schema_version})
-            flags = replace(version, create_pending=False)
+            flags = replace(version, create_pending=False, reviewed_seq=seq)
         else:
-            flags = replace(version, create_pending=False, create_rejected=True)
+            flags = replace(version, create_pending=False, create_rejected=True,
+                            reviewed_seq=seq)
     elif accept:
         if version.create_rejected:
             raise Conflict("This version's creation was rejected, so its deletion cannot be "
@@ -448,11 +460,11 @@ def _review(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
         if version.create_pending:
             raise Conflict("This version's creation is still pending; review it before "
                            "accepting its deletion.")
-        flags = replace(version, delete_pending=False, delete_accepted=True)
+        flags = replace(version, delete_pending=False, delete_accepted=True, deleted_seq=seq)
     else:
         flags = replace(version, delete_pending=False)
     return [
-        ReviewRecorded(target_uuid, ev.ACCEPTED if accept else ev.REJECTED),
+        ReviewRecorded(target_uuid, ev.ACCEPTED if accept else ev.REJECTED, seq),
         FlagsChanged(flags),
         _recorded(event, seq, (version.uuid, version.version)),
     ]

@@ -46,6 +46,21 @@ def is_sha256(text: object) -> bool:
     return isinstance(text, str) and SHA256_HEX.fullmatch(text) is not None
 
 
+RELEASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_RELEASE_DESCRIPTION = 10_000
+
+
+def release_name(name: object) -> str:
+    """1 to 128 of A-Z a-z 0-9 . _ -, starting with a letter or digit, and not shaped like a
+    UUID: wherever a point is named (`as_of`, `from`, `to`), a UUID is an event's."""
+    if not isinstance(name, str) or not RELEASE_NAME.fullmatch(name):
+        raise Invalid("Release names are 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and "
+                      "'-', starting with a letter or a digit.")
+    if is_uuid(name):
+        raise Invalid("A release name may not be a UUID: a UUID names an event of the log.")
+    return name
+
+
 def parse_uuid(text: object, what: str = "identifier") -> str:
     """A UUID in any case, returned in the canonical 36-character lowercase form."""
     if not is_uuid(text):

@@ -135,9 +135,9 @@ class SqlState:
                     _INSERT_LINK.run_many(conn, [
                         LINKS.insert_params(ds, link)
                         for link in rules.links_of(annotation_uuid, objects)])
-                case rules.ReviewRecorded(event_uuid, review):
+                case rules.ReviewRecorded(event_uuid, review, seq):
                     _SET_REVIEW.run(conn, {"p_dataset_id": ds, "p_uuid": event_uuid,
-                                           "p_review": review})
+                                           "p_review": review, "p_reviewed_seq": seq})
                 case _:
                     raise TypeError(f"cannot apply {change!r} here")
 

@@ -1,5 +1,6 @@
 """The read side's queries: pages of items and versions, one version, what is attached to what,
-pages of the log. Each returns records (records.py) or plain values; gonk/queries.py shapes them
+pages of the log. Each takes `at`: None for the current state, or a position in the log (an
+event's seq) to answer as of right after that event (the conditions are in points.py). Each returns records (records.py) or plain values; gonk/queries.py shapes them
 as the API answers.
 
 Every query here is narrowed by an index to the rows it needs (tests/integration/
@@ -14,10 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from dataclasses import replace
+
+from sqlalchemy import Connection, and_, func, or_, select
 
 from ..domain import rules
+from ..domain.events import PENDING
 from ..domain.rules import EventInfo, Item, Version
+from . import points
 from . import tables as t
 from .projection import LIVE, SCHEMA_NAMED
 from .records import EVENTS, ITEMS, VERSIONS
@@ -25,8 +30,11 @@ from .records import EVENTS, ITEMS, VERSIONS
 ITEM, V, E, LINK = t.items.c, t.versions.c, t.events.c, t.annotation_links.c
 
 
-def status_condition(status: str) -> Any:
-    """The SQL form of Version.status_words for one status word."""
+def status_condition(status: str, at: int | None = None) -> Any:
+    """The SQL form of Version.status_words for one status word (at a point: as it was
+    then)."""
+    if at is not None:
+        return and_(points.exists_at(at), points.status_at(status, at))
     return {
         "accepted": and_(V.create_pending.is_(False), V.create_rejected.is_(False),
                          V.delete_accepted.is_(False)),
@@ -45,16 +53,38 @@ def owner_names(conn: Connection, dataset_id: int) -> list[str]:
         t.owners.c.dataset_id == dataset_id).order_by(t.owners.c.rank)).scalars())
 
 
-def item(conn: Connection, dataset_id: int, item_uuid: str) -> Item | None:
+def item(conn: Connection, dataset_id: int, item_uuid: str, at: int | None = None
+         ) -> Item | None:
+    """An item (at a point: None if it was created later, and with the versions it had)."""
     row = conn.execute(ITEMS.select().where(ITEM.dataset_id == dataset_id,
                                             ITEM.uuid == item_uuid)).first()
-    return ITEMS.from_row(row) if row is not None else None
+    found = ITEMS.from_row(row) if row is not None else None
+    return _item_at(conn, dataset_id, found, at)
 
 
-def schema_named(conn: Connection, dataset_id: int, name: str) -> Item | None:
-    """The schema item a name refers to: the newest one created with that name."""
-    row = conn.execute(SCHEMA_NAMED, {"p_dataset_id": dataset_id, "p_name": name}).first()
-    return ITEMS.from_row(row) if row is not None else None
+def _item_at(conn: Connection, dataset_id: int, found: Item | None, at: int | None
+             ) -> Item | None:
+    if found is None or at is None:
+        return found
+    if found.created_seq > at:
+        return None
+    if found.versions > 1:
+        newest = conn.execute(select(func.max(V.version)).where(
+            V.dataset_id == dataset_id, V.uuid == found.uuid, V.added_seq <= at)).scalar()
+        found = replace(found, versions=newest + 1 if newest is not None else 0)
+    return found
+
+
+def schema_named(conn: Connection, dataset_id: int, name: str, at: int | None = None
+                 ) -> Item | None:
+    """The schema item a name refers to: the newest one created with that name (by `at`)."""
+    if at is None:
+        row = conn.execute(SCHEMA_NAMED, {"p_dataset_id": dataset_id, "p_name": name}).first()
+        return ITEMS.from_row(row) if row is not None else None
+    row = conn.execute(ITEMS.select().where(
+        ITEM.dataset_id == dataset_id, ITEM.kind == rules.SCHEMA, ITEM.name == name,
+        ITEM.created_seq <= at).order_by(ITEM.created_seq.desc()).limit(1)).first()
+    return _item_at(conn, dataset_id, ITEMS.from_row(row) if row is not None else None, at)
 
 
 def created_seq(conn: Connection, dataset_id: int, kind: str, item_uuid: str) -> int | None:
@@ -91,23 +121,34 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return None
 
 
-def schema_uuids_named(conn: Connection, dataset_id: int, name: str) -> list[str]:
-    """Every schema ever created with this name (a name passes to a new schema once every
-    version of the old one is rejected or deprecated)."""
-    return list(conn.execute(select(ITEM.uuid).where(
-        ITEM.dataset_id == dataset_id, ITEM.kind == rules.SCHEMA, ITEM.name == name)).scalars())
+def schema_uuids_named(conn: Connection, dataset_id: int, name: str, at: int | None = None
+                       ) -> list[str]:
+    """Every schema ever created with this name (by `at`): a name passes to a new schema once
+    every version of the old one is rejected or deprecated."""
+    where = [ITEM.dataset_id == dataset_id, ITEM.kind == rules.SCHEMA, ITEM.name == name]
+    if at is not None:
+        where.append(ITEM.created_seq <= at)
+    return list(conn.execute(select(ITEM.uuid).where(*where)).scalars())
 
 
 def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
                limit: int | None, name: str | None = None, prefix: str | None = None,
-               schema_uuids: Sequence[str] | None = None) -> list[Listed]:
+               schema_uuids: Sequence[str] | None = None, at: int | None = None
+               ) -> list[Listed]:
     """Items of one kind created after position `after_seq`, in creation order, each with its
     newest version (and, for annotations, its schema's name). Filters on the newest version:
     `name` (equal), `prefix` (the name starts with it) and `schema_uuids` (annotations validated
     against one of these schemas). Each filter is a range of a partial index (versions_by_name,
-    versions_by_schema) and the newest-version test a primary-key lookup per row found."""
-    newest = and_(V.dataset_id == ITEM.dataset_id, V.uuid == ITEM.uuid,
-                  V.version == ITEM.versions - 1)
+    versions_by_schema) and the newest-version test a primary-key lookup per row found.
+
+    At a point `at`: the items created by then, each with its newest version then (one more
+    primary-key range per row), and the filters apply to that version."""
+    if at is None:
+        newest = and_(V.dataset_id == ITEM.dataset_id, V.uuid == ITEM.uuid,
+                      V.version == ITEM.versions - 1)
+    else:
+        newest = and_(V.dataset_id == ITEM.dataset_id, V.uuid == ITEM.uuid,
+                      V.version == points.newest_version_at(at, ITEM.dataset_id, ITEM.uuid))
     columns = [*ITEMS.columns, *VERSIONS.columns]
     source = t.items.join(t.versions, newest)
     where: list[Any] = [ITEM.dataset_id == dataset_id, ITEM.kind == kind,
@@ -141,6 +182,10 @@ def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
                 # sort, testing every version of the dataset; an ORDER BY that no index gives
                 # leaves it the narrower range. (PostgreSQL chooses from its statistics.)
                 order = V.created_seq + 0
+        if at is not None:
+            where.append(V.created_seq <= at)
+    elif at is not None:
+        where.append(ITEM.created_seq <= at)
     query = select(*columns).select_from(source).where(*where).order_by(order)
     if limit is not None:
         query = query.limit(limit)
@@ -148,8 +193,11 @@ def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
     width, version_width = len(ITEMS.columns), len(VERSIONS.columns)
     for row in conn.execute(query):
         values = tuple(row)
-        found.append(Listed(ITEMS.from_row(values[:width]),
-                            VERSIONS.from_row(values[width:width + version_width]),
+        listed_item = ITEMS.from_row(values[:width])
+        newest_version = VERSIONS.from_row(values[width:width + version_width])
+        if at is not None:  # the versions it had then
+            listed_item = replace(listed_item, versions=newest_version.version + 1)
+        found.append(Listed(listed_item, newest_version,
                             values[-1] if kind == rules.ANNOTATION else None))
     return found
 
@@ -157,18 +205,26 @@ def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
 # --- versions -----------------------------------------------------------------------------------
 
 
-def version(conn: Connection, dataset_id: int, item_uuid: str, number: int) -> Version | None:
+def version(conn: Connection, dataset_id: int, item_uuid: str, number: int,
+            at: int | None = None) -> Version | None:
+    """One version (None at a point before it was created)."""
     row = conn.execute(VERSIONS.select().where(
         V.dataset_id == dataset_id, V.uuid == item_uuid, V.version == number)).first()
-    return VERSIONS.from_row(row) if row is not None else None
+    found = VERSIONS.from_row(row) if row is not None else None
+    if found is not None and at is not None and found.added_seq > at:
+        return None
+    return found
 
 
 def versions_page(conn: Connection, dataset_id: int, kind: str, status: str, after_seq: int,
-                  limit: int | None) -> list[Version]:
+                  limit: int | None, at: int | None = None) -> list[Version]:
     """Versions in one status (a word of Version.status_words) of items created after position
     `after_seq`, by their item's creation then version. A page never splits one item's
-    versions: it is extended past `limit` to finish the last item."""
-    where = [V.dataset_id == dataset_id, V.kind == kind, status_condition(status)]
+    versions: it is extended past `limit` to finish the last item. At a point `at`: the
+    versions that existed then, in the status they had then."""
+    where = [V.dataset_id == dataset_id, V.kind == kind, status_condition(status, at)]
+    if at is not None:
+        where.append(V.created_seq <= at)
     query = VERSIONS.select().where(*where, V.created_seq > after_seq).order_by(
         V.created_seq, V.version)
     found = [VERSIONS.from_row(row) for row in conn.execute(
@@ -180,12 +236,13 @@ def versions_page(conn: Connection, dataset_id: int, kind: str, status: str, aft
     return found
 
 
-def live_objects_with_hash(conn: Connection, dataset_id: int,
-                           digest: str) -> list[tuple[str, int]]:
+def live_objects_with_hash(conn: Connection, dataset_id: int, digest: str,
+                           at: int | None = None) -> list[tuple[str, int]]:
     """(uuid, version) of object versions holding these bytes that are neither rejected nor
-    deleted, by the object's creation then version."""
+    deleted (at `at`: then), by the object's creation then version."""
+    live = LIVE if at is None else and_(points.exists_at(at), points.live_at(at))
     rows = conn.execute(select(V.uuid, V.version, V.created_seq).where(
-        V.dataset_id == dataset_id, V.kind == rules.OBJECT, V.hash == digest, LIVE))
+        V.dataset_id == dataset_id, V.kind == rules.OBJECT, V.hash == digest, live))
     return [(row.uuid, row.version)
             for row in sorted(rows, key=lambda r: (r.created_seq, r.version))]
 
@@ -204,21 +261,27 @@ def is_referenced(conn: Connection, digest: str) -> bool:
 
 
 def events_touching(conn: Connection, dataset_id: int, item_uuid: str,
-                    number: int) -> list[EventInfo]:
+                    number: int, at: int | None = None) -> list[EventInfo]:
     """The events whose target is this version (its create/update, deletions, and the reviews
-    of those), in log order."""
+    of those), in log order; at a point, those up to it, with the review they had then (a
+    content event reviewed later was still PENDING)."""
     rows = conn.execute(EVENTS.select().where(
         E.dataset_id == dataset_id, E.target_uuid == item_uuid, E.target_version == number))
-    return sorted((EVENTS.from_row(row) for row in rows), key=lambda info: info.seq)
+    found = sorted((EVENTS.from_row(row) for row in rows), key=lambda info: info.seq)
+    if at is None:
+        return found
+    return [replace(info, review=PENDING, reviewed_seq=None)
+            if info.reviewed_seq is not None and info.reviewed_seq > at else info
+            for info in found if info.seq <= at]
 
 
 def annotations_of_object(conn: Connection, dataset_id: int, object_uuid: str,
-                          number: int) -> list[Item]:
-    """The annotation items attached to this object version, in creation order."""
+                          number: int, at: int | None = None) -> list[Item]:
+    """The annotation items attached to this object version (by `at`), in creation order."""
     annotation_uuids = conn.execute(select(LINK.annotation_uuid).where(
         LINK.dataset_id == dataset_id, LINK.object_uuid == object_uuid,
         LINK.object_version == number)).scalars().all()
-    found = [item(conn, dataset_id, annotation_uuid) for annotation_uuid in annotation_uuids]
+    found = [item(conn, dataset_id, annotation_uuid, at) for annotation_uuid in annotation_uuids]
     return sorted((a for a in found if a is not None), key=lambda a: a.created_seq)
 
 
@@ -241,14 +304,34 @@ def event_seq(conn: Connection, dataset_id: int, event_uuid: str) -> int | None:
                                             E.uuid == event_uuid)).scalar()
 
 
+def event_point(conn: Connection, dataset_id: int, event_uuid: str
+                ) -> tuple[int, str, str] | None:
+    """(seq, uuid, integrity) of an event of this dataset, or None."""
+    row = conn.execute(select(E.seq, E.uuid, E.integrity).where(
+        E.dataset_id == dataset_id, E.uuid == event_uuid)).first()
+    return (row.seq, row.uuid, row.integrity) if row is not None else None
+
+
+def event_at(conn: Connection, dataset_id: int, seq: int) -> tuple[int, str, str] | None:
+    """(seq, uuid, integrity) of the event at a position of the log, or None."""
+    row = conn.execute(select(E.seq, E.uuid, E.integrity).where(
+        E.dataset_id == dataset_id, E.seq == seq)).first()
+    return (row.seq, row.uuid, row.integrity) if row is not None else None
+
+
 def stored_events(conn: Connection, dataset_id: int, after_seq: int, limit: int,
-                  pending: bool = False) -> list[str]:
+                  pending: bool = False, at: int | None = None) -> list[str]:
     """Events after position `after_seq` in log order, as the JSON text stored (exactly as
     hashed, plus integrity), at most `limit`; with `pending`, only the content events that
     await review (on the partial index events_awaiting_review, whose condition the query states
-    as the index does, literally)."""
+    as the index does, literally). At a point `at`: the events up to it, and with `pending`
+    those awaiting review then."""
     where = [E.dataset_id == dataset_id, E.seq > after_seq]
-    if pending:
+    if at is not None:
+        where.append(E.seq <= at)
+        if pending:
+            where += [E.review.isnot(None), or_(E.reviewed_seq.is_(None), E.reviewed_seq > at)]
+    elif pending:
         where.append(t.AWAITING_REVIEW)
     return list(conn.execute(select(E.body).where(*where).order_by(E.seq).limit(limit))
                 .scalars())

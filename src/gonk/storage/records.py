@@ -49,6 +49,26 @@ class User:
     created_at: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """A named point of a dataset's log and what its content was there (releases.py)."""
+
+    id: int  # creation order
+    name: str
+    description: str
+    author: str
+    created_at: str
+    event_seq: int  # the point: the event's 1-based position in the dataset's log
+    event_uuid: str
+    event_integrity: str
+    objects: int
+    schemas: int
+    annotations: int
+    bytes: int
+    stale_annotations: int
+    manifest_sha256: str
+
+
 class RecordTable(Generic[R]):
     """A table whose rows are `record`s. `key`: the columns that find one row (within its
     dataset, for tables with `dataset_id`); `changing`: the fields the rules change in a row
@@ -154,19 +174,21 @@ def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
 
 DATASETS = RecordTable(t.datasets, Dataset, key=["name"], generated=["id"])
 USERS = RecordTable(t.users, User, key=["name"])
+RELEASES = RecordTable(t.releases, Release, key=["name"], generated=["id"])
 OWNERS = RecordTable(t.owners, Owner, key=["username"])
 ITEMS = RecordTable(t.items, Item, key=["uuid"], changing=["versions"])
 # A version also stores its item's `created_seq` (so status lists run in creation order on one
 # index); the insert takes it from the item row.
 VERSIONS = RecordTable(t.versions, Version, key=["uuid", "version"],
                        changing=["create_pending", "create_rejected", "delete_pending",
-                                 "delete_accepted"],
+                                 "delete_accepted", "reviewed_seq", "deleted_seq",
+                                 "delete_requested_seq"],
                        extra=["created_seq"])
 LINKS = RecordTable(t.annotation_links, Link,
                     key=["annotation_uuid", "object_uuid", "object_version"])
 # The log: each event's JSON exactly as hashed plus `integrity`; the other columns are what the
 # rules need to know about it (EventInfo), of which a review changes `review`.
-EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], changing=["review"],
+EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], changing=["review", "reviewed_seq"],
                      extra=["body", "integrity"])
 
 PROJECTION_TABLES = (OWNERS, ITEMS, VERSIONS, LINKS, EVENTS)

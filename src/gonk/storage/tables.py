@@ -67,6 +67,7 @@ events = Table(
     Column("review", String(8), nullable=True),
     Column("target_uuid", String(36), nullable=True),
     Column("target_version", BigInteger, nullable=True),
+    Column("reviewed_seq", BigInteger, nullable=True),  # the seq of the review that decided it
 )
 Index("events_by_target", events.c.dataset_id, events.c.target_uuid, events.c.target_version)
 # The events awaiting review, in log order (GET /events?pending=true): a partial index, so it
@@ -110,6 +111,11 @@ versions = Table(
     Column("create_rejected", Boolean, nullable=False),
     Column("delete_pending", Boolean, nullable=False),
     Column("delete_accepted", Boolean, nullable=False),
+    # where in the log each flag changed (rules.Version; reads "as of" a point: reads.py)
+    Column("added_seq", BigInteger, nullable=False),
+    Column("reviewed_seq", BigInteger, nullable=True),
+    Column("deleted_seq", BigInteger, nullable=True),
+    Column("delete_requested_seq", BigInteger, nullable=True),
 )
 Index("versions_by_hash", versions.c.dataset_id, versions.c.kind, versions.c.hash)
 Index("versions_in_order", versions.c.dataset_id, versions.c.kind, versions.c.created_seq,
@@ -144,5 +150,28 @@ owners = Table(
     Column("username", String(64), primary_key=True),
     Column("rank", BigInteger, nullable=False),  # seq of the OwnerAddEvent: lower ranks higher
 )
+
+# Releases are not derived from the log: each names a point of it (an event) and records what
+# was there, so `verify` can prove the point and the content are still the same. They are never
+# changed or deleted. `id` orders them (creation order, across datasets).
+releases = Table(
+    "releases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),  # the point: 1-based position in the log
+    Column("event_uuid", String(36), nullable=False),
+    Column("event_integrity", String(64), nullable=False),
+    Column("objects", BigInteger, nullable=False),
+    Column("schemas", BigInteger, nullable=False),
+    Column("annotations", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("stale_annotations", BigInteger, nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+)
+Index("releases_by_name", releases.c.dataset_id, releases.c.name, unique=True)
 
 DERIVED_TABLES = (items, versions, annotation_links, owners)

@@ -1,0 +1,78 @@
+"""Releases (named points of a dataset's log), their manifests, and diffs between points.
+
+Releases are made by owners, never change and are never deleted: PATCH, PUT and DELETE on one
+are 405 (Flask answers them, as JSON: errors.py).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from .. import releases
+from ..domain import validation
+from ..domain.errors import Invalid
+from . import context, parsing
+
+bp = Blueprint("releases", __name__, url_prefix="/datasets/<dataset>")
+
+
+def _optional_string(body: dict[str, object], key: str) -> str | None:
+    if body.get(key) is None:
+        return None
+    return parsing.string_field(body, key)
+
+
+@bp.post("/releases")
+def create_release(dataset: str) -> Response:
+    name = context.dataset(dataset)
+    body = parsing.json_body()
+    release_name = validation.release_name(parsing.string_field(body, "name"))
+    description = _optional_string(body, "description") or ""
+    if len(description) > validation.MAX_RELEASE_DESCRIPTION:
+        raise Invalid(f"'description' may be at most {validation.MAX_RELEASE_DESCRIPTION} "
+                      "characters.")
+    at = _optional_string(body, "at")
+    if at is not None:
+        at = validation.parse_uuid(at, "'at' event uuid")
+    return jsonify(releases.create_release(context.installation(), name, context.user(),
+                                           release_name, description, at))
+
+
+@bp.get("/releases")
+def list_releases(dataset: str) -> Response:
+    name = context.dataset(dataset)
+    after = request.args.get("after")
+    if after is not None:
+        after = validation.release_name(after)
+    _, limit = parsing.after_and_limit(cursor=False)
+    return jsonify(releases.list_releases(context.installation(), name, after, limit))
+
+
+@bp.get("/releases/<release>")
+def get_release(dataset: str, release: str) -> Response:
+    name = context.dataset(dataset)
+    return jsonify(releases.get_release(context.installation(), name,
+                                        validation.release_name(release)))
+
+
+@bp.get("/releases/<release>/manifest")
+def manifest(dataset: str, release: str) -> Response:
+    """JSON Lines, streamed: one RFC 8785 line per version in the release's content. The ETag
+    is the manifest's sha256 (the release's manifest_sha256)."""
+    name = context.dataset(dataset)
+    found, lines = releases.release_manifest(context.installation(), name,
+                                             validation.release_name(release))
+    response = Response(lines, mimetype=releases.MANIFEST_MIMETYPE)
+    response.set_etag(found.manifest_sha256)
+    response.headers["Content-Disposition"] = f'inline; filename="{found.name}.jsonl"'
+    return response
+
+
+@bp.get("/diff")
+def diff(dataset: str) -> Response:
+    """Changes between the content at ?from= (omitted: the empty dataset) and at ?to=
+    (omitted: the latest event), paged with ?after=<uuid> and ?limit=."""
+    name = context.dataset(dataset)
+    after, limit = parsing.after_and_limit()
+    return jsonify(releases.diff_page(context.installation(), name, parsing.point("from"),
+                                      parsing.point("to"), after, limit))

@@ -1,0 +1,304 @@
+"""Points of a dataset's log, releases (named points) and their manifests, and diffs.
+
+A **point** is "right after one event of the dataset's log", named by the event's uuid or by a
+release's name. The **content** at a point is what storage/points.py reads: per item, its newest
+version accepted and not deleted there; annotations only when every object version they link to
+is in the content.
+
+A release is a row of its own (storage/releases.py), not an event: the log stays exactly the
+seed's, and a release only names a point of it, with what it held. It records the point's
+integrity and the sha256 of its manifest, so `gonk-api verify` proves later that neither the log
+up to the point nor the content there has changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .domain import events as ev
+from .domain import rules, validation
+from .domain.errors import Conflict, Forbidden, Invalid, NotFound
+from .installation import Installation
+from .storage import datasets, points, reads
+from .storage import releases as stored
+from .storage.database import Connection
+from .storage.records import Release
+
+MANIFEST_MIMETYPE = "application/jsonl"
+ANNOTATION_MIMETYPE = "application/json"
+DIFF_KINDS = points.KINDS
+
+
+@dataclass(frozen=True)
+class Point:
+    """An event of a dataset's log, as a point to read at."""
+
+    seq: int  # 1-based position in the log (0: before the first event, the empty dataset)
+    uuid: str
+    integrity: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"uuid": self.uuid, "index": self.seq - 1, "integrity": self.integrity}
+
+
+def resolve_point(conn: Connection, dataset_id: int, text: str, what: str = "as_of") -> Point:
+    """The point a query parameter names: an event uuid (any case) or a release name. 400 for
+    text that is neither shape; 404 for an event of another dataset (or none) or an unknown release."""
+    if validation.is_uuid(text):
+        found = reads.event_point(conn, dataset_id, validation.parse_uuid(text))
+        if found is None:
+            raise NotFound(f"'{what}' names no event of this dataset: {text}.")
+        return Point(*found)
+    try:
+        name = validation.release_name(text)
+    except Invalid:
+        raise Invalid(f"'{what}' must be an event uuid or a release name; {text!r} is "
+                      "neither.") from None
+    release = stored.get(conn, dataset_id, name)
+    if release is None:
+        raise NotFound(f"'{what}' names no release of this dataset: {name}.")
+    return Point(release.event_seq, release.event_uuid, release.event_integrity)
+
+
+def point_seq(conn: Connection, dataset_id: int, text: str | None) -> int | None:
+    """The seq of an `as_of` parameter, or None without one (the current state)."""
+    return None if text is None else resolve_point(conn, dataset_id, text).seq
+
+
+# --- the content at a point, and manifests -----------------------------------------------------
+
+def manifest_line(entry: points.Entry) -> bytes:
+    """One line of a manifest: RFC 8785 canonical JSON of the version, and a newline. (The keys
+    are ASCII and the values strings and integers, for which sorted keys and Python's compact
+    encoding without ASCII escapes are exactly RFC 8785: tests/unit/test_manifest_lines.py
+    checks it against the rfc8785 package.)"""
+    v = entry.version
+    line: dict[str, Any] = {"kind": v.kind, "uuid": v.uuid, "version": v.version,
+                            "name": v.name, "size": v.size, "sha256": v.hash}
+    if v.kind == rules.ANNOTATION:
+        line["mimetype"] = ANNOTATION_MIMETYPE
+        line["schema"] = {"uuid": v.schema_uuid, "version": v.schema_version}
+        line["objects"] = [{"uuid": o, "version": n} for o, n in entry.objects]
+    else:
+        line["mimetype"] = v.format
+    return (json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            + "\n").encode("utf-8")
+
+
+@dataclass
+class Counts:
+    objects: int = 0
+    schemas: int = 0
+    annotations: int = 0
+    bytes: int = 0
+    stale_annotations: int = 0
+
+    def add(self, item: points.ItemAt) -> None:
+        entry = item.at[0]
+        if item.stale[0]:
+            self.stale_annotations += 1
+        if entry is None:
+            return
+        self.bytes += entry.version.size
+        if item.kind == rules.OBJECT:
+            self.objects += 1
+        elif item.kind == rules.SCHEMA:
+            self.schemas += 1
+        else:
+            self.annotations += 1
+
+    def as_json(self) -> dict[str, int]:
+        return {"objects": self.objects, "schemas": self.schemas,
+                "annotations": self.annotations, "bytes": self.bytes,
+                "stale_annotations": self.stale_annotations}
+
+
+def content_at(installation: Installation, dataset_id: int, at: int,
+               counts: Counts | None = None) -> Iterator[points.Entry]:
+    """Every version in the content at `at`, in manifest order, one read transaction per batch
+    (the content at a past point never changes: later events only ever record positions after
+    it). `counts`, when given, is filled as the entries go by."""
+    for kind in points.KINDS:
+        after = 0
+        while True:
+            with installation.db.read() as conn:
+                batch = points.items_at(conn, dataset_id, kind, (at,), after)
+            if not batch:
+                break
+            for item in batch:
+                if counts is not None:
+                    counts.add(item)
+                entry = item.at[0]
+                if entry is not None:
+                    yield entry
+            after = batch[-1].created_seq
+
+
+def manifest(installation: Installation, dataset_id: int, at: int,
+             counts: Counts | None = None) -> Iterator[bytes]:
+    for entry in content_at(installation, dataset_id, at, counts):
+        yield manifest_line(entry)
+
+
+# --- releases --------------------------------------------------------------------------------
+
+def release_json(release: Release) -> dict[str, Any]:
+    return {
+        "name": release.name, "description": release.description, "author": release.author,
+        "created": release.created_at,
+        "at": Point(release.event_seq, release.event_uuid, release.event_integrity).as_json(),
+        "counts": {"objects": release.objects, "schemas": release.schemas,
+                   "annotations": release.annotations, "bytes": release.bytes,
+                   "stale_annotations": release.stale_annotations},
+        "manifest_sha256": release.manifest_sha256,
+    }
+
+
+def create_release(installation: Installation, dataset: str, author: str, name: str,
+                   description: str, at: str | None) -> dict[str, Any]:
+    """Name a point of the dataset's log (`at`: an event uuid; None: the latest event). Owners
+    only. The content is read in batches outside any lock: at a point already in the log it
+    cannot change any more."""
+    validation.release_name(name)
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset)
+        if author not in reads.owner_names(conn, ds.id):
+            raise Forbidden(f"Only an owner of this dataset may make releases; {author} is not "
+                            "an owner.")
+        if stored.get(conn, ds.id, name) is not None:
+            raise _taken(name)
+        if at is None:
+            found = reads.event_at(conn, ds.id, ds.event_count)
+            assert found is not None  # a dataset's log starts with its first owner
+        else:
+            found = reads.event_point(conn, ds.id, validation.parse_uuid(at, "'at' event uuid"))
+            if found is None:
+                raise NotFound(f"'at' names no event of dataset {dataset}: {at}.")
+    point = Point(*found)
+    counts = Counts()
+    digest = hashlib.sha256()
+    for line in manifest(installation, ds.id, point.seq, counts):
+        digest.update(line)
+    release = Release(0, name, description, author, ev.now(), point.seq, point.uuid,
+                      point.integrity, counts.objects, counts.schemas, counts.annotations,
+                      counts.bytes, counts.stale_annotations, digest.hexdigest())
+    with installation.db.write() as conn:
+        return release_json(stored.insert_release(conn, ds.id, release))
+
+
+def _taken(name: str) -> Conflict:
+    return Conflict(f"A release named {name} already exists in this dataset.",
+                    existing={"name": name})
+
+
+def _release(conn: Connection, dataset_id: int, dataset: str, name: str) -> Release:
+    release = stored.get(conn, dataset_id, validation.release_name(name))
+    if release is None:
+        raise NotFound(f"No release named {name} in dataset {dataset}.")
+    return release
+
+
+def get_release(installation: Installation, dataset: str, name: str) -> dict[str, Any]:
+    with installation.db.read() as conn:
+        return release_json(_release(conn, datasets.get(conn, dataset).id, dataset, name))
+
+
+def list_releases(installation: Installation, dataset: str, after: str | None,
+                  limit: int | None) -> list[dict[str, Any]]:
+    """In creation order; `after`: the name of the last release of the previous page."""
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset).id
+        after_id = 0
+        if after is not None:
+            cursor = stored.get(conn, ds, validation.release_name(after))
+            if cursor is None:
+                raise NotFound(f"The 'after' cursor {after} names no release of this dataset.")
+            after_id = cursor.id
+        return [release_json(r) for r in stored.page(conn, ds, after_id, limit)]
+
+
+def release_manifest(installation: Installation, dataset: str,
+                     name: str) -> tuple[Release, Iterator[bytes]]:
+    """The release, and its manifest's lines as they are read (404 before the first line)."""
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset).id
+        release = _release(conn, ds, dataset, name)
+    return release, manifest(installation, ds, release.event_seq)
+
+
+def check_releases(installation: Installation, dataset_id: int) -> str | None:
+    """What is wrong with the dataset's releases (None: nothing): each release's point must
+    still carry the integrity it recorded, and its manifest recompute to its sha256."""
+    with installation.db.read() as conn:
+        every = stored.page(conn, dataset_id, 0, None)
+    for release in every:
+        with installation.db.read() as conn:
+            found = reads.event_at(conn, dataset_id, release.event_seq)
+        if found is None or found[1:] != (release.event_uuid, release.event_integrity):
+            now = f"event {found[1]} with integrity {found[2]}" if found else "no event"
+            return (f"release {release.name}: its point #{release.event_seq} was event "
+                    f"{release.event_uuid} with integrity {release.event_integrity}; the log "
+                    f"now has {now} there")
+        digest = hashlib.sha256()
+        for line in manifest(installation, dataset_id, release.event_seq):
+            digest.update(line)
+        if digest.hexdigest() != release.manifest_sha256:
+            return (f"release {release.name}: its manifest recomputes to sha256 "
+                    f"{digest.hexdigest()}, not the {release.manifest_sha256} it recorded")
+    return None
+
+
+# --- diffs -----------------------------------------------------------------------------------
+
+def _side(entry: points.Entry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {"version": entry.version.version, "name": entry.version.name,
+            "sha256": entry.version.hash}
+
+
+def diff_page(installation: Installation, dataset: str, from_point: str | None,
+              to_point: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+    """The changes between the content at two points (`from` None: the empty dataset; `to`
+    None: the latest event), by kind (schemas, objects, annotations) then creation order, at
+    most `limit`, after the change whose uuid is `after`. Each page reads items from the
+    cursor on, in batches, until it has `limit` changes: its cost does not grow with its
+    position."""
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset)
+        start = 0 if from_point is None else resolve_point(conn, ds.id, from_point, "from").seq
+        end = (ds.event_count if to_point is None
+               else resolve_point(conn, ds.id, to_point, "to").seq)
+        kind_index, after_seq = 0, 0
+        if after is not None:
+            cursor = reads.item(conn, ds.id, validation.parse_uuid(after, "'after' cursor"))
+            if cursor is None:
+                raise NotFound(f"The 'after' cursor {after} names nothing in this dataset.")
+            kind_index, after_seq = DIFF_KINDS.index(cursor.kind), cursor.created_seq
+    changes: list[dict[str, Any]] = []
+    count = min(points.BATCH, limit + 1)
+    for kind in DIFF_KINDS[kind_index:]:
+        while len(changes) < limit:
+            with installation.db.read() as conn:
+                batch = points.items_at(conn, ds.id, kind, (start, end), after_seq, count)
+            if not batch:
+                break
+            for item in batch:
+                old, new = item.at
+                after_seq = item.created_seq
+                if old is None and new is None:
+                    continue
+                if old is not None and new is not None and old.version == new.version:
+                    continue
+                change = "added" if old is None else "removed" if new is None else "changed"
+                changes.append({"kind": kind, "uuid": item.uuid, "change": change,
+                                "from": _side(old), "to": _side(new)})
+                if len(changes) == limit:
+                    return changes
+            count = min(points.BATCH, count * 2)
+        after_seq = 0
+    return changes

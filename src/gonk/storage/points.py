@@ -1,0 +1,206 @@
+"""Reading a dataset at a point of its log: "right after event #seq".
+
+A version records where in the log each of its status flags changed (rules.Version: added_seq,
+reviewed_seq, deleted_seq, delete_requested_seq) and an event records the review that decided it
+(reviewed_seq), so a status at any earlier point is one condition on a row: no request replays
+the log. This module holds those conditions (used by reads.py for the as-of variant of every
+list and load) and the **content** at a point, which releases, their manifests and diffs read:
+
+    for each object, schema and annotation uuid, its newest version that was accepted and not
+    deleted at the point; an annotation only when every object version it links to is in the
+    content (the others are "stale").
+
+The content is read item by item in creation order, a batch of items per query, so a release of
+a dataset of any size streams in constant memory, and a page of a diff costs the same at its
+first and its last page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, or_, select
+
+from ..domain import rules
+from ..domain.events import DELETE_TYPES
+from ..domain.rules import Version
+from . import tables as t
+from .records import VERSIONS
+
+V, E, ITEM, LINK = t.versions.c, t.events.c, t.items.c, t.annotation_links.c
+
+KINDS = (rules.SCHEMA, rules.OBJECT, rules.ANNOTATION)
+"""The order of a manifest and of a diff: schemas, then objects, then annotations."""
+
+BATCH = 500
+"""Items read per batch of content (and uuids per IN list: under every SQLite build's limit of
+bound parameters)."""
+
+
+# --- statuses at a point, as SQL conditions on `versions` ------------------------------------
+
+def exists_at(at: int) -> Any:
+    """The version had been created (its create or update event was at or before `at`)."""
+    return V.added_seq <= at
+
+
+def _deletion_pending_at(at: int) -> Any:
+    """A deletion of the version had been requested and not yet reviewed at `at`. The first
+    request's position (a column of the row) rules out every version never asked to be deleted
+    before the log's delete events are looked at (events_by_target)."""
+    return and_(V.delete_requested_seq <= at, exists().where(
+        E.dataset_id == V.dataset_id, E.target_uuid == V.uuid, E.target_version == V.version,
+        E.type.in_(sorted(DELETE_TYPES)), E.seq <= at,
+        or_(E.reviewed_seq.is_(None), E.reviewed_seq > at)))
+
+
+def status_at(status: str, at: int) -> Any:
+    """The condition for one status word (rules.Version.status_words) at `at`, for versions
+    that existed then (combine with exists_at)."""
+    decided = V.reviewed_seq <= at
+    not_deleted = or_(V.deleted_seq.is_(None), V.deleted_seq > at)
+    return {
+        "accepted": and_(decided, V.create_rejected.is_(False), not_deleted),
+        "pending": or_(V.reviewed_seq.is_(None), V.reviewed_seq > at, _deletion_pending_at(at)),
+        "deleted": V.deleted_seq <= at,
+        "rejected": and_(V.create_rejected.is_(True), decided),
+    }[status]
+
+
+def live_at(at: int) -> Any:
+    """Neither rejected nor deleted at `at` (rules.Version.live, then)."""
+    return and_(or_(V.create_rejected.is_(False), V.reviewed_seq.is_(None), V.reviewed_seq > at),
+                or_(V.deleted_seq.is_(None), V.deleted_seq > at))
+
+
+def accepted_at(version: Version, at: int) -> bool:
+    """In the content at `at`: accepted by then and not deleted by then (Python's form of
+    status_at("accepted"), for rows already read)."""
+    return (version.reviewed_seq is not None and version.reviewed_seq <= at
+            and not version.create_rejected
+            and (version.deleted_seq is None or version.deleted_seq > at))
+
+
+def newest_version_at(at: int, dataset_id: Any, item_uuid: Any) -> Any:
+    """Scalar subquery: the newest version number of an item that existed at `at` (None before
+    the item was created). Versions are created in order, so the item had this many plus one
+    versions then."""
+    v2 = t.versions.alias("v_at")
+    return select(v2.c.version).where(
+        v2.c.dataset_id == dataset_id, v2.c.uuid == item_uuid, v2.c.added_seq <= at,
+    ).order_by(v2.c.version.desc()).limit(1).scalar_subquery()
+
+
+# --- the content at a point ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    """One version in the content at a point: a line of a manifest."""
+
+    version: Version
+    created_seq: int  # its item's creation position (the order of manifests and diffs)
+    objects: tuple[tuple[str, int], ...] = ()  # annotations: linked object versions, sorted
+
+
+@dataclass(frozen=True)
+class ItemAt:
+    """One item and what it was in the content at each of several points (None: not in the
+    content there)."""
+
+    kind: str
+    uuid: str
+    created_seq: int
+    at: tuple[Entry | None, ...]
+    stale: tuple[bool, ...]  # an annotation accepted there but linked to an object that is not
+
+
+def items_at(conn: Connection, dataset_id: int, kind: str, points: Sequence[int],
+             after_seq: int = 0, count: int = BATCH) -> list[ItemAt]:
+    """Up to `count` items of `kind` created after position `after_seq`, in creation order,
+    each with its content entry at every point of `points`. Three or four indexed queries,
+    whatever the position."""
+    items = conn.execute(select(ITEM.uuid, ITEM.created_seq).where(
+        ITEM.dataset_id == dataset_id, ITEM.kind == kind, ITEM.created_seq > after_seq,
+    ).order_by(ITEM.created_seq).limit(count)).all()
+    if not items:
+        return []
+    first, last = items[0].created_seq, items[-1].created_seq
+    # Only versions ever accepted can be in a content (versions_in_order: one range).
+    candidates: dict[str, list[Version]] = {}
+    for row in conn.execute(VERSIONS.select().where(
+            V.dataset_id == dataset_id, V.kind == kind, V.created_seq >= first,
+            V.created_seq <= last, V.reviewed_seq.isnot(None),
+            V.create_rejected.is_(False))):
+        version = VERSIONS.from_row(row)
+        candidates.setdefault(version.uuid, []).append(version)
+    chosen = {uuid: tuple(_newest_accepted(found, at) for at in points)
+              for uuid, found in candidates.items()}
+    links: dict[str, tuple[tuple[str, int], ...]] = {}
+    objects_at: dict[str, tuple[int | None, ...]] = {}
+    if kind == rules.ANNOTATION and chosen:
+        links = _links(conn, dataset_id, list(chosen))
+        objects_at = _object_versions_at(
+            conn, dataset_id, sorted({o for linked in links.values() for o, _ in linked}), points)
+    result = []
+    for row in items:
+        entries: list[Entry | None] = []
+        stale: list[bool] = []
+        for i, picked in enumerate(chosen.get(row.uuid, (None,) * len(points))):
+            if picked is None:
+                entries.append(None)
+                stale.append(False)
+                continue
+            linked = links.get(row.uuid, ())
+            if any(objects_at.get(o, ())[i:i + 1] != (v,) for o, v in linked):
+                entries.append(None)
+                stale.append(True)
+                continue
+            entries.append(Entry(picked, row.created_seq, linked))
+            stale.append(False)
+        result.append(ItemAt(kind, row.uuid, row.created_seq, tuple(entries), tuple(stale)))
+    return result
+
+
+def _newest_accepted(versions: list[Version], at: int) -> Version | None:
+    best: Version | None = None
+    for version in versions:
+        if accepted_at(version, at) and (best is None or version.version > best.version):
+            best = version
+    return best
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), BATCH):
+        yield values[start:start + BATCH]
+
+
+def _links(conn: Connection, dataset_id: int,
+           annotation_uuids: list[str]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The object versions each annotation links to, sorted (as a manifest lists them)."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for chunk in _chunks(annotation_uuids):
+        for row in conn.execute(select(
+                LINK.annotation_uuid, LINK.object_uuid, LINK.object_version).where(
+                LINK.dataset_id == dataset_id, LINK.annotation_uuid.in_(chunk))):
+            found.setdefault(row.annotation_uuid, []).append(
+                (row.object_uuid, row.object_version))
+    return {uuid: tuple(sorted(linked)) for uuid, linked in found.items()}
+
+
+def _object_versions_at(conn: Connection, dataset_id: int, object_uuids: list[str],
+                        points: Sequence[int]) -> dict[str, tuple[int | None, ...]]:
+    """Per object, the version in the content at each point (None: none)."""
+    candidates: dict[str, list[Version]] = {}
+    for chunk in _chunks(object_uuids):
+        for row in conn.execute(VERSIONS.select().where(
+                V.dataset_id == dataset_id, V.uuid.in_(chunk), V.reviewed_seq.isnot(None),
+                V.create_rejected.is_(False))):
+            version = VERSIONS.from_row(row)
+            candidates.setdefault(version.uuid, []).append(version)
+    result = {}
+    for uuid, found in candidates.items():
+        newest = (_newest_accepted(found, at) for at in points)
+        result[uuid] = tuple(v.version if v is not None else None for v in newest)
+    return result
