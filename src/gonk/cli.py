@@ -431,3 +431,85 @@ def verify(ctx: click.Context, datasets: tuple[str, ...]) -> None:
             sys.exit(1)
     if not names:
         click.echo("No datasets to verify.")
+
+
+def _remote_options(command: Any) -> Any:
+    """--url and --key, as `import` has them: read through a server instead of locally."""
+    command = click.option("--key", envvar="GONK_API_KEY",
+                           help="API key for --url [env GONK_API_KEY].")(command)
+    return click.option("--url", envvar="GONK_URL", help="Read through this Gonk server "
+                        "(e.g. http://127.0.0.1:5000) instead of the local installation "
+                        "[env GONK_URL].")(command)
+
+
+def _source(ctx: click.Context, dataset: str, url: str | None, key: str | None) -> Any:
+    """Where export and diff read: the server at --url, else the local installation."""
+    from .exporting import LocalSource, RemoteSource
+
+    validation.dataset_name(dataset)
+    if url:
+        if not key:
+            _fail("--url needs --key (or GONK_API_KEY).")
+        return RemoteSource(url, key, dataset)
+    return LocalSource(_open(ctx), dataset)
+
+
+@main.command(help="Write release NAME of DATASET into the folder DIR as plain files: "
+                   "manifest.jsonl (the release's manifest, checked against its sha256), each "
+                   "object under objects/<its name> (names that cannot be safe paths, or that "
+                   "clash, go to objects/_gonk_renamed/<uuid>.<version>[.<ext>]), each schema "
+                   "under schemas/<name>.json, and objects.jsonl, schemas.jsonl and "
+                   "annotations.jsonl (each line: the manifest line, plus the file's path or "
+                   "the annotation document). Every file is checked against its sha256; files "
+                   "already there are skipped, so an interrupted export is finished by running "
+                   "it again. Local by default; with --url, through a running server.")
+@click.argument("dataset")
+@click.option("--release", "release", required=True, metavar="NAME",
+              help="The release to export.")
+@click.option("--out", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write into (created if missing).")
+@_remote_options
+@_storage_options
+@click.pass_context
+def export(ctx: click.Context, dataset: str, release: str, out: Path, url: str | None,
+           key: str | None) -> None:
+    from .exporting import Export
+
+    try:
+        job = Export(_source(ctx, dataset, url, key), dataset, release, out)
+        bar: Any = click.progressbar(length=max(job.total_bytes, 1),
+                                     label=f"Exporting {dataset} release {release}",
+                                     file=sys.stderr)
+        with bar:
+            summary = job.run(bar.update)
+    except OSError as exc:
+        _fail(str(exc))
+    for name, path, reason in summary.renamed:
+        click.echo(f"renamed: {validation.CONTROL_CHARACTERS.sub('?', name)} -> {path} "
+                   f"({reason})", err=True)
+    if summary.strays:
+        click.echo(f"Note: {summary.strays} files under objects/ and schemas/ of {out} are "
+                   "not part of this release (left as they were).", err=True)
+    click.echo(summary.line(release, dataset, out))
+
+
+@main.command(help="Print the changes between two points of DATASET's log (FROM and TO: an "
+                   "event uuid or a release name; TO defaults to the latest event): first a "
+                   "summary line (added, removed and changed schemas, objects and annotations), "
+                   "then one line per change. Local by default; with --url, through a running "
+                   "server.")
+@click.argument("dataset")
+@click.argument("from_point", metavar="FROM")
+@click.argument("to_point", metavar="[TO]", required=False)
+@_remote_options
+@_storage_options
+@click.pass_context
+def diff(ctx: click.Context, dataset: str, from_point: str, to_point: str | None,
+         url: str | None, key: str | None) -> None:
+    from .exporting import write_diff
+
+    try:
+        write_diff(_source(ctx, dataset, url, key), from_point, to_point, click.echo)
+    except OSError as exc:
+        _fail(str(exc))

@@ -76,6 +76,10 @@ def _make_legacy(data_dir: Path) -> None:
 
     db = sqlite3.connect(data_dir / "gonk.db")
     # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    db.execute("DROP TABLE releases")  # from 0004
+    for column in ("added_seq", "reviewed_seq", "deleted_seq", "delete_requested_seq"):
+        db.execute(f"ALTER TABLE versions DROP COLUMN {column}")
+    db.execute("ALTER TABLE events DROP COLUMN reviewed_seq")
     for short, spelled_out in [("cp", "create_pending"), ("cr", "create_rejected"),
                                ("dp", "delete_pending"), ("da", "delete_accepted")]:
         db.execute(f"ALTER TABLE versions RENAME COLUMN {spelled_out} TO {short}")

@@ -33,7 +33,7 @@ VERSION_COLUMNS = ["added_seq", "reviewed_seq", "deleted_seq", "delete_requested
 CREATES = {"ObjectCreateEvent", "ObjectUpdateEvent", "AnnotationCreateEvent",
            "AnnotationUpdateEvent"}
 DELETES = {"ObjectDeleteEvent", "AnnotationDeleteEvent"}
-REVIEWS = {"EventAcceptEvent": True, "EventRejectEvent": False}
+REVIEWS = {"ReviewAcceptEvent": True, "ReviewRejectEvent": False}
 BATCH = 1000
 
 
@@ -75,9 +75,11 @@ def _fill(conn: sa.Connection, dataset_id: int) -> None:
     targets: dict[str, tuple[str, tuple[str, int]]] = {}  # event uuid -> (type, version)
     versions: dict[tuple[str, int], dict[str, Any]] = {}
     reviewed: list[dict[str, Any]] = []
-    events = conn.execution_options(yield_per=BATCH).execute(sa.text(
+    # yield_per for this statement only: Connection.execution_options() would set it on the
+    # whole connection, and PostgreSQL refuses the executemany of _write on a server-side cursor
+    events = conn.execute(sa.text(
         "SELECT seq, type, body FROM events WHERE dataset_id = :d ORDER BY seq"),
-        {"d": dataset_id})
+        {"d": dataset_id}, execution_options={"yield_per": BATCH})
     for seq, event_type, body in events:
         event = json.loads(body)
         if event_type in CREATES:
