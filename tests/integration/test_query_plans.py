@@ -65,6 +65,27 @@ def _workload(alice) -> None:
     ]:
         assert alice.get(path).status_code == 200, path
     assert schema["versions"] == 1
+    # the same reads as of a point of the log, and releases, manifests and diffs
+    point = events[5]["uuid"]
+    assert alice.post("/datasets/ds/releases", {"name": "r1", "at": point}).status_code == 200
+    assert alice.post("/datasets/ds/releases", {"name": "r2"}).status_code == 200
+    for path in [
+        f"/datasets/ds/objects?after={objects[1]}&limit=2&as_of={point}",
+        "/datasets/ds/objects/pending?limit=2&as_of=r1", "/datasets/ds/objects/accepted?as_of=r2",
+        "/datasets/ds/objects/deleted?as_of=r2", "/datasets/ds/objects/rejected?as_of=r1",
+        f"/datasets/ds/objects/{objects[0]}?as_of=r2", f"/datasets/ds/objects/{objects[1]}/0?as_of=r1",
+        f"/datasets/ds/objects/{objects[1]}/0/bytes?as_of=r1",
+        f"/datasets/ds/objects?hash={'0' * 64}&as_of=r1", "/datasets/ds/objects?prefix=1&as_of=r1",
+        f"/datasets/ds/annotations?as_of=r2", f"/datasets/ds/annotations/{ann}/1?as_of=r2",
+        "/datasets/ds/annotations?schema=schema-label&as_of=r2",
+        "/datasets/ds/schemas?as_of=r1", "/datasets/ds/schemas/schema-label?as_of=r2",
+        "/datasets/ds/schemas/schema-label/0?as_of=r2", "/datasets/ds/schemas/accepted?as_of=r2",
+        f"/datasets/ds/events?after={events[2]['uuid']}&limit=3&as_of=r1",
+        "/datasets/ds/events?pending=true&as_of=r1", "/datasets/ds/releases",
+        "/datasets/ds/releases/r1", "/datasets/ds/releases/r2/manifest",
+        "/datasets/ds/diff?from=r1&to=r2", f"/datasets/ds/diff?after={objects[1]}&limit=1",
+    ]:
+        assert alice.get(path).status_code == 200, path
 
 
 # The filtered lists, and the index each must be narrowed by (beyond the checks below, which

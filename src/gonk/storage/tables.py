@@ -173,5 +173,6 @@ releases = Table(
     Column("manifest_sha256", String(64), nullable=False),
 )
 Index("releases_by_name", releases.c.dataset_id, releases.c.name, unique=True)
+Index("releases_in_order", releases.c.dataset_id, releases.c.id)
 
 DERIVED_TABLES = (items, versions, annotation_links, owners)

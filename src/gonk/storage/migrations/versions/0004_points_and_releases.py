@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("manifest_sha256", sa.String(64), nullable=False),
     )
     op.create_index("releases_by_name", "releases", ["dataset_id", "name"], unique=True)
+    op.create_index("releases_in_order", "releases", ["dataset_id", "id"])
     conn = op.get_bind()
     for (dataset_id,) in conn.execute(sa.text("SELECT id FROM datasets ORDER BY id")).all():
         _fill(conn, dataset_id)
@@ -124,6 +125,7 @@ def _write(conn: sa.Connection, statement: sa.TextClause, rows: list[dict[str, A
 
 
 def downgrade() -> None:
+    op.drop_index("releases_in_order", table_name="releases")
     op.drop_index("releases_by_name", table_name="releases")
     op.drop_table("releases")
     with op.batch_alter_table("events") as batch:
