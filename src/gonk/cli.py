@@ -474,6 +474,8 @@ def _source(ctx: click.Context, dataset: str, url: str | None, key: str | None) 
 @click.pass_context
 def export(ctx: click.Context, dataset: str, release: str, out: Path, url: str | None,
            key: str | None) -> None:
+    import json
+
     from .exporting import Export
 
     try:
@@ -486,8 +488,8 @@ def export(ctx: click.Context, dataset: str, release: str, out: Path, url: str |
     except OSError as exc:
         _fail(str(exc))
     for name, path, reason in summary.renamed:
-        click.echo(f"renamed: {validation.CONTROL_CHARACTERS.sub('?', name)} -> {path} "
-                   f"({reason})", err=True)
+        click.echo(f"renamed: {json.dumps(name, ensure_ascii=False)} -> {path} ({reason})",
+                   err=True)
     if summary.strays:
         click.echo(f"Note: {summary.strays} files under objects/ and schemas/ of {out} are "
                    "not part of this release (left as they were).", err=True)

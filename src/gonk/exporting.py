@@ -27,7 +27,8 @@ name's text after its last '.' when that is 1 to 16 ASCII letters and digits. Sc
 number, and the export refuses to write through a symbolic link found inside DIR. Every file is
 first written in DIR/.gonk-export-tmp/ and renamed into place (os.replace) once its size and
 sha256 match the manifest: an interrupted export leaves no partial file under a final name, and
-a file that does not match is never kept.
+a file that does not match is never kept. The files are flushed to disk (os.sync) before the
+manifest is put in place.
 
 **Resuming**: a file already in place with the manifest's size and sha256 is skipped, so an
 interrupted export is finished by running the same command again.
@@ -168,7 +169,7 @@ class PathPlanner:
             whole = "/".join(keys)
             folders = ["/".join(keys[:i]) for i in range(1, len(keys))]
             if whole in self._files:
-                reason = "an earlier item has the same path (ignoring case)"
+                reason = "an earlier item has the same path, ignoring case"
             elif whole in self._folders:
                 reason = "an earlier item's path has a folder of this name"
             elif any(folder in self._files for folder in folders):
@@ -452,6 +453,8 @@ class Export:
                     indexes[entry.kind].write(canonical_line({**entry.line, "path": relative}))
             for index in indexes.values():
                 _sync(index)
+        if hasattr(os, "sync"):  # every file on disk before the manifest says the export is done
+            os.sync()
         for name in (SCHEMAS_FILE, OBJECTS_FILE, ANNOTATIONS_FILE, MANIFEST_FILE):
             self._replace(temp / name, name)
         with contextlib.suppress(OSError):
@@ -492,7 +495,7 @@ class Export:
         final = self._target(relative)
         try:
             found = final.lstat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # (_make_folders says what is in the way)
             found = None
         if found is not None:
             if not stat.S_ISREG(found.st_mode):
@@ -505,7 +508,8 @@ class Export:
         self._make_folders(relative)
         temp = self.out / TEMP_FOLDER / f"{entry.kind}-{entry.uuid}-{entry.version}"
         digest, size = hashlib.sha256(), 0
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        flags = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_BINARY", 0))
         try:
             with open(os.open(temp, flags, 0o666), "wb") as handle:
                 with self.source.content(entry, self.release_name) as chunks:
@@ -516,7 +520,6 @@ class Export:
                         digest.update(chunk)
                         handle.write(chunk)
                         self.progress(len(chunk))
-                _sync(handle)
             if size != entry.size or digest.hexdigest() != entry.sha256:
                 got = (f"more than {entry.size} bytes" if size > entry.size
                        else f"{size} bytes with sha256 {digest.hexdigest()}")
