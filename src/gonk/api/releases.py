@@ -65,7 +65,8 @@ def manifest(dataset: str, release: str) -> Response:
     response = Response(lines, mimetype=releases.MANIFEST_MIMETYPE)
     response.set_etag(found.manifest_sha256)
     response.headers["Content-Disposition"] = f'inline; filename="{found.name}.jsonl"'
-    return response
+    # If-None-Match with the sha256: 304, and the lines are never read
+    return response.make_conditional(request)
 
 
 @bp.get("/diff")
