@@ -34,12 +34,14 @@ def list_owners(installation: Installation, dataset: str) -> list[str]:
 # --- items (objects, schemas, annotations) ----------------------------------------------------
 
 
-def _after_seq(conn: Connection, ds: int, kind: str, after: str | None) -> int:
-    """The creation position of the `after` cursor (0 for none); 404 if it names no item."""
+def _after_seq(conn: Connection, ds: int, kind: str, after: str | None,
+               at: int | None = None) -> int:
+    """The creation position of the `after` cursor (0 for none); 404 if it names no item (at
+    a point: none created by then)."""
     if after is None:
         return 0
     seq = reads.created_seq(conn, ds, kind, after)
-    if seq is None:
+    if seq is None or (at is not None and seq > at):
         raise NotFound(f"The 'after' cursor {after} names no {NOUN[kind]} of this dataset.")
     return seq
 
@@ -61,7 +63,7 @@ def list_items(installation: Installation, dataset: str, kind: str, after: str |
             schema_uuids = reads.schema_uuids_named(conn, ds, schema_name, at)
             if not schema_uuids:
                 raise NotFound(f"No schema named {schema_name} in dataset {dataset}.")
-        listed = reads.items_page(conn, ds, kind, _after_seq(conn, ds, kind, after), limit,
+        listed = reads.items_page(conn, ds, kind, _after_seq(conn, ds, kind, after, at), limit,
                                   name=name, prefix=prefix, schema_uuids=schema_uuids, at=at)
     if kind == rules.SCHEMA:
         return [{"name": i.item.name, "uuid": i.item.uuid, "versions": i.item.versions}
@@ -109,8 +111,8 @@ def list_by_status(installation: Installation, dataset: str, kind: str, status: 
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
         at = point_seq(conn, ds, as_of)
-        found = reads.versions_page(conn, ds, kind, status, _after_seq(conn, ds, kind, after),
-                                    limit, at)
+        found = reads.versions_page(conn, ds, kind, status,
+                                    _after_seq(conn, ds, kind, after, at), limit, at)
     if kind == rules.SCHEMA:
         return [{"uuid": v.uuid, "name": v.name, "version": v.version} for v in found]
     return [{"uuid": v.uuid, "version": v.version} for v in found]
@@ -198,11 +200,11 @@ def event_page(installation: Installation, dataset: str, after: str | None,
     dataset (one reviewed since it was read included)."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset).id
+        at = point_seq(conn, ds, as_of)
         after_seq = 0
         if after is not None:
             seq = reads.event_seq(conn, ds, after)
-            if seq is None:
+            if seq is None or (at is not None and seq > at):
                 raise NotFound(f"The 'after' cursor {after} names no event of this dataset.")
             after_seq = seq
-        return reads.stored_events(conn, ds, after_seq, limit, pending=pending,
-                                   at=point_seq(conn, ds, as_of))
+        return reads.stored_events(conn, ds, after_seq, limit, pending=pending, at=at)
