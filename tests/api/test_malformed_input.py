@@ -254,6 +254,29 @@ CASES: list[Any] = [
     ("PUT", f"{D}/events/{{review_event}}/accept", None),
     ("PUT", f"{D}/events/{{reviewed_event}}/reject", None),
     ("PUT", f"{D}/events/{{reviewed_event}}/accept", None),
+    # --- as_of on the reads: neither an event uuid nor a release name (400), an unknown point
+    # (404), and what did not exist yet at the point (404)
+    ("GET", f"{D}/objects?as_of=.x", None),
+    ("GET", f"{D}/objects?as_of={UNKNOWN}", None),
+    ("GET", f"{D}/objects?as_of={{owner_event}}&after={{obj}}", None),
+    ("GET", f"{D}/objects/{{obj}}/0/bytes?as_of={{owner_event}}", None),
+    ("GET", f"{D}/schemas/schema-label?as_of={{owner_event}}", None),
+    ("GET", f"{D}/annotations/{{ann}}/0?as_of=.x", None),
+    ("GET", f"{D}/events?as_of={{owner_event}}&after={{obj_event}}", None),
+    # --- releases
+    *_body_cases("POST", f"{D}/releases", {"name": "r1"}, {"name": [*STRING, UNKNOWN]}),
+    *(("POST", f"{D}/releases", {"name": "r1", "at": bad}) for bad in (5, "nope", UNKNOWN)),
+    ("POST", f"{D}/releases", {"name": "r1", "description": "x" * 10_001}),
+    ("GET", f"{D}/releases?after=nope", None),
+    ("GET", f"{D}/releases/nope", None),
+    ("GET", f"{D}/releases/{UNKNOWN}", None),
+    ("GET", f"{D}/releases/nope/manifest", None),
+    ("DELETE", f"{D}/releases/nope", None),
+    # --- diffs
+    ("GET", f"{D}/diff?from=.x", None),
+    ("GET", f"{D}/diff?to={UNKNOWN}", None),
+    ("GET", f"{D}/diff?after={{obj_event}}", None),
+    ("GET", f"{D}/diff?limit=0", None),
 ]
 
 # Missing and unknown keys, on every kind of route (including GET /datasets).
@@ -262,7 +285,7 @@ for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D
                        ("DELETE", f"{D}/objects/{{obj}}/0"),
                        ("PUT", f"{D}/events/{{obj_event}}/accept"),
                        ("PATCH", f"{D}/schemas/schema-label"),
-                       ("DELETE", f"{D}/annotations/{{ann}}/0")):
+                       ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases")):
     CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
               (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
 
@@ -296,6 +319,8 @@ for _ds in ("nope", "..", "-x", HUGE, "a%20b"):
         ("PATCH", f"/datasets/{_ds}/annotations/{UNKNOWN}", _annotation_update()),
         ("GET", f"/datasets/{_ds}/annotations/{UNKNOWN}/0", None),
         ("DELETE", f"/datasets/{_ds}/annotations/{UNKNOWN}/0", None),
+        ("POST", f"/datasets/{_ds}/releases", {"name": "r1"}),
+        ("GET", f"/datasets/{_ds}/diff", None),
     ]
 
 
@@ -338,7 +363,7 @@ def _fill(value: Any, names: dict[str, str]) -> Any:
 
 
 # Two storage combinations, not four: between them each backend (SQLite and PostgreSQL, files
-# and S3) is under every case, and the 612 cases times four combinations, each building its
+# and S3) is under every case, and the 672 cases times four combinations, each building its
 # world, were a third of the suite's time (CI must stay under 15 minutes).
 @pytest.mark.parametrize("storage_kind", ["sqlite-files", "postgres-s3"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])

@@ -161,6 +161,9 @@ def test_releases_record_their_point_counts_and_manifest(alice, bob, ds):
         assert _manifest(reader, "r1") == body
     resp = alice.get(f"{BASE}/r1/manifest")
     assert resp.headers["ETag"].strip('"') == first["manifest_sha256"]
+    resp = alice.get(f"{BASE}/r1/manifest",
+                     headers={"x-api-key": alice.key, "If-None-Match": resp.headers["ETag"]})
+    assert resp.status_code == 304 and resp.get_data() == b""
 
     # The empty content (a new dataset: one OwnerAddEvent) has an empty manifest.
     assert alice.post("/datasets", {"name": "empty"}).status_code == 200
@@ -191,7 +194,8 @@ def test_release_errors(alice, bob, ds):
     for bad in ("", ".hidden", "-x", "_x", "a b", "a/b", "é", "x" * 129, UNKNOWN,
                 UNKNOWN.upper(), "r1\n"):
         assert_error(alice.post(BASE, {"name": bad}), 400)
-    for bad_type in (None, 5, [], {"name": "r9"}):
+    bad_types: list[Any] = [None, 5, [], {"name": "r9"}]
+    for bad_type in bad_types:
         assert_error(alice.post(BASE, {"name": bad_type}), 400)
     assert_error(alice.post(BASE, {"description": "no name"}), 400)
     assert_error(alice.post(BASE, {"name": "r9", "description": 5}), 400)
@@ -202,7 +206,8 @@ def test_release_errors(alice, bob, ds):
     # `at`: an event of this dataset
     assert_error(alice.post(BASE, {"name": "r9", "at": UNKNOWN}), 404)
     assert_error(alice.post(BASE, {"name": "r9", "at": elsewhere}), 404)
-    for malformed in ("nope", "r1", 5, [], UNKNOWN[:-1]):
+    malformed_points: list[Any] = ["nope", "r1", 5, [], UNKNOWN[:-1]]
+    for malformed in malformed_points:
         assert_error(alice.post(BASE, {"name": "r9", "at": malformed}), 400)
     assert_error(alice.post("/datasets/nope/releases", {"name": "r9"}), 404)
 

@@ -66,7 +66,8 @@ def manifest(dataset: str, release: str) -> Response:
     response.set_etag(found.manifest_sha256)
     response.headers["Content-Disposition"] = f'inline; filename="{found.name}.jsonl"'
     # If-None-Match with the sha256: 304, and the lines are never read
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 @bp.get("/diff")
