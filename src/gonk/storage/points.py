@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, exists, or_, select
 
@@ -181,11 +181,10 @@ def _links(conn: Connection, dataset_id: int,
     """The object versions each annotation links to, sorted (as a manifest lists them)."""
     found: dict[str, list[tuple[str, int]]] = {}
     for chunk in _chunks(annotation_uuids):
-        for row in conn.execute(select(
+        for annotation_uuid, object_uuid, object_version in conn.execute(select(
                 LINK.annotation_uuid, LINK.object_uuid, LINK.object_version).where(
-                LINK.dataset_id == dataset_id, LINK.annotation_uuid.in_(chunk))):
-            found.setdefault(row.annotation_uuid, []).append(
-                (row.object_uuid, row.object_version))
+                LINK.dataset_id == dataset_id, LINK.annotation_uuid.in_(chunk))).all():
+            found.setdefault(annotation_uuid, []).append((object_uuid, object_version))
     return {uuid: tuple(sorted(linked)) for uuid, linked in found.items()}
 
 
@@ -204,3 +203,96 @@ def _object_versions_at(conn: Connection, dataset_id: int, object_uuids: list[st
         newest = (_newest_accepted(found, at) for at in points)
         result[uuid] = tuple(v.version if v is not None else None for v in newest)
     return result
+
+
+# --- the content at one point, fast (releases and their manifests) ----------------------------
+
+class ContentRow(NamedTuple):
+    """One version in the content at a point, as a manifest line needs it."""
+
+    kind: str
+    uuid: str
+    version: int
+    name: str | None
+    format: str | None
+    size: int
+    hash: str
+    schema_uuid: str | None
+    schema_version: int | None
+    created_seq: int
+    objects: tuple[tuple[str, int], ...]  # annotations: linked object versions, sorted
+
+
+CONTENT_ROWS = 2000
+"""Version rows read per query of content_chunk."""
+
+_CONTENT_COLUMNS = (V.uuid, V.version, V.name, V.format, V.size, V.hash, V.schema_uuid,
+                    V.schema_version, V.created_seq)
+
+
+def _accepted_at(at: int) -> Any:
+    """status_at("accepted"), stated for the versions' own columns only."""
+    return and_(V.reviewed_seq <= at, V.create_rejected.is_(False),
+                or_(V.deleted_seq.is_(None), V.deleted_seq > at))
+
+
+def content_chunk(conn: Connection, dataset_id: int, kind: str, at: int, after_seq: int
+                  ) -> tuple[list[ContentRow], int, int | None]:
+    """The next items of `kind` in the content at `at`, created after position `after_seq`:
+    (rows in creation order, stale annotations among the items read, the `after_seq` of the
+    next chunk or None at the end). One range of versions_in_order, filtered by the point's
+    "accepted" condition in SQL; for annotations one more query per 500 for their links and
+    one for the linked objects' versions at the point."""
+    rows: list[Any] = list(conn.execute(select(*_CONTENT_COLUMNS).where(
+        V.dataset_id == dataset_id, V.kind == kind, V.created_seq > after_seq, _accepted_at(at),
+    ).order_by(V.created_seq, V.version).limit(CONTENT_ROWS)).all())
+    if not rows:
+        return [], 0, None
+    following: int | None = rows[-1].created_seq
+    if len(rows) == CONTENT_ROWS:
+        # the last item's versions may go on past the limit: it starts the next chunk, unless
+        # it is the only item here (then its remaining versions are read now)
+        last = rows[-1].created_seq
+        complete = [row for row in rows if row.created_seq != last]
+        if complete:
+            rows, following = complete, complete[-1].created_seq
+        else:
+            rows += conn.execute(select(*_CONTENT_COLUMNS).where(
+                V.dataset_id == dataset_id, V.kind == kind, V.created_seq == last,
+                V.version > rows[-1].version, _accepted_at(at)).order_by(V.version)).all()
+    else:
+        following = None
+    newest: dict[int, Any] = {}
+    for row in rows:  # by creation, then version: the last row of an item is its newest
+        newest[row.created_seq] = row
+    chosen = list(newest.values())
+    if kind != rules.ANNOTATION:
+        return [_content_row(kind, row, ()) for row in chosen], 0, following
+    links = _links(conn, dataset_id, [row.uuid for row in chosen])
+    objects = _object_versions_at_point(
+        conn, dataset_id, sorted({o for linked in links.values() for o, _ in linked}), at)
+    result, stale = [], 0
+    for row in chosen:
+        linked = links.get(row.uuid, ())
+        if all(objects.get(o) == v for o, v in linked):
+            result.append(_content_row(kind, row, linked))
+        else:
+            stale += 1
+    return result, stale, following
+
+
+def _content_row(kind: str, row: Any, objects: tuple[tuple[str, int], ...]) -> ContentRow:
+    return ContentRow(kind, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                      row[8], objects)
+
+
+def _object_versions_at_point(conn: Connection, dataset_id: int, object_uuids: list[str],
+                              at: int) -> dict[str, int]:
+    """Per object, the version in the content at `at` (objects with none are left out)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(object_uuids):
+        for uuid, version in conn.execute(select(V.uuid, V.version).where(
+                V.dataset_id == dataset_id, V.uuid.in_(chunk), _accepted_at(at))).all():
+            if version > found.get(uuid, -1):
+                found[uuid] = version
+    return found
