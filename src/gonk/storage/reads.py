@@ -141,8 +141,10 @@ def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
     against one of these schemas). Each filter is a range of a partial index (versions_by_name,
     versions_by_schema) and the newest-version test a primary-key lookup per row found.
 
-    At a point `at`: the items created by then, each with its newest version then (one more
-    primary-key range per row), and the filters apply to that version."""
+    At a point `at`: the items created by then, each with its newest version then, and the
+    filters apply to that version (unfiltered: _items_page_at)."""
+    if at is not None and name is None and not prefix and schema_uuids is None:
+        return _items_page_at(conn, dataset_id, kind, after_seq, limit, at)
     if at is None:
         newest = and_(V.dataset_id == ITEM.dataset_id, V.uuid == ITEM.uuid,
                       V.version == ITEM.versions - 1)
@@ -200,6 +202,42 @@ def items_page(conn: Connection, dataset_id: int, kind: str, after_seq: int,
         found.append(Listed(listed_item, newest_version,
                             values[-1] if kind == rules.ANNOTATION else None))
     return found
+
+
+def _items_page_at(conn: Connection, dataset_id: int, kind: str, after_seq: int,
+                   limit: int | None, at: int) -> list[Listed]:
+    """items_page at a point, unfiltered: the page of items (items_in_order, a range ending at
+    the point), then their versions up to the point in one primary-key lookup per 500 items,
+    then the schemas' names. Three plain queries: one query joining items to "the newest
+    version at a point" (a correlated subquery) led PostgreSQL to hash the whole dataset's
+    versions for every page."""
+    query = ITEMS.select().where(ITEM.dataset_id == dataset_id, ITEM.kind == kind,
+                                 ITEM.created_seq > after_seq, ITEM.created_seq <= at,
+                                 ).order_by(ITEM.created_seq)
+    page = [ITEMS.from_row(row) for row in conn.execute(
+        query.limit(limit) if limit is not None else query).all()]
+    newest: dict[str, Version] = {}
+    for start in range(0, len(page), points.BATCH):
+        chunk = [found.uuid for found in page[start:start + points.BATCH]]
+        for row in conn.execute(VERSIONS.select().where(
+                V.dataset_id == dataset_id, V.uuid.in_(chunk), V.added_seq <= at)).all():
+            version = VERSIONS.from_row(row)
+            if version.version >= newest.get(version.uuid, version).version:
+                newest[version.uuid] = version
+    names: dict[str, str | None] = {}
+    if kind == rules.ANNOTATION:
+        schemas = sorted({v.schema_uuid for v in newest.values() if v.schema_uuid is not None})
+        for start in range(0, len(schemas), points.BATCH):
+            names.update(conn.execute(select(ITEM.uuid, ITEM.name).where(
+                ITEM.dataset_id == dataset_id,
+                ITEM.uuid.in_(schemas[start:start + points.BATCH]))).all())
+    listed = []
+    for found in page:
+        version = newest[found.uuid]
+        listed.append(Listed(replace(found, versions=version.version + 1), version,
+                             names.get(version.schema_uuid or "")
+                             if kind == rules.ANNOTATION else None))
+    return listed
 
 
 # --- versions -----------------------------------------------------------------------------------
