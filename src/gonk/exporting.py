@@ -229,7 +229,8 @@ class Source(Protocol):
         """The version's bytes, in chunks (closed when the context ends)."""
 
     def diff_page(self, from_point: str, to_point: str | None, after: str | None,
-                  limit: int) -> list[dict[str, Any]]: ...
+                  limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of changes, and the `to` point's event uuid when the source says it."""
 
 
 class LocalSource:
@@ -262,10 +263,11 @@ class LocalSource:
             stream.close()
 
     def diff_page(self, from_point: str, to_point: str | None, after: str | None,
-                  limit: int) -> list[dict[str, Any]]:
-        from .releases import diff_page
+                  limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        from .releases import diff_page_to
 
-        return diff_page(self.installation, self.dataset, from_point, to_point, after, limit)
+        return diff_page_to(self.installation, self.dataset, from_point, to_point, after,
+                            limit)
 
 
 class RemoteSource:
@@ -332,16 +334,22 @@ class RemoteSource:
             yield _chunks(response, f"{entry.kind} {entry.uuid} version {entry.version}")
 
     def diff_page(self, from_point: str, to_point: str | None, after: str | None,
-                  limit: int) -> list[dict[str, Any]]:
+                  limit: int) -> tuple[list[dict[str, Any]], str | None]:
         params: dict[str, Any] = {"from": from_point, "limit": limit}
         if to_point is not None:
             params["to"] = to_point
         if after is not None:
             params["after"] = after
-        page = self._json("/diff", params)
+        with self._get("/diff", params) as response:
+            try:
+                page = response.json()
+            except ValueError:
+                raise ExportError(f"The server at {self.url} did not answer JSON for "
+                                  "/diff.") from None
+            to_uuid = response.headers.get("Gonk-Diff-To")
         if not isinstance(page, list):
             raise ExportError(f"The server at {self.url} answered a diff that is not a list.")
-        return page
+        return page, to_uuid
 
 
 def _refusal(response: requests.Response) -> GonkError:
@@ -424,6 +432,7 @@ class Export:
         temp = self._temp_folder()
         manifest = temp / MANIFEST_FILE
         self._fetch_manifest(manifest)
+        self._forget_other_release()
         planners = {"object": PathPlanner(), "schema": PathPlanner()}
         in_place: set[str] = set()
         seen: set[str] = set()
@@ -463,6 +472,17 @@ class Export:
         return self.summary
 
     # - the pieces -
+
+    def _forget_other_release(self) -> None:
+        """DIR holding a finished export of another release (or another manifest): its
+        manifest and index files go before any of its files is overwritten, so that an
+        interrupted export never leaves a manifest.jsonl that does not describe DIR."""
+        final = self.out / MANIFEST_FILE
+        if not final.is_file() or _sha256_of(final) == self.manifest_sha256:
+            return
+        for name in (MANIFEST_FILE, OBJECTS_FILE, SCHEMAS_FILE, ANNOTATIONS_FILE):
+            (self.out / name).unlink(missing_ok=True)
+        os.sync()
 
     def _temp_folder(self) -> Path:
         """DIR/.gonk-export-tmp, emptied of what an interrupted export left there."""
@@ -638,7 +658,9 @@ def diff_changes(source: Source, from_point: str, to_point: str | None) -> Itera
     objects, annotations; each in creation order)."""
     after: str | None = None
     while True:
-        page = source.diff_page(from_point, to_point, after, DIFF_PAGE)
+        page, resolved = source.diff_page(from_point, to_point, after, DIFF_PAGE)
+        if to_point is None and resolved is not None:
+            to_point = resolved  # "the latest event" stays the same point on every page
         for change in page:
             if (not isinstance(change, dict) or change.get("kind") not in KINDS
                     or change.get("change") not in ("added", "removed", "changed")):

@@ -198,6 +198,10 @@ def create_release(installation: Installation, dataset: str, author: str, name: 
                       point.integrity, counts.objects, counts.schemas, counts.annotations,
                       counts.bytes, counts.stale_annotations, digest.hexdigest())
     with installation.db.write() as conn:
+        # still an owner (the content took a while to read): checked where the insert commits
+        if author not in reads.owner_names(conn, ds.id):
+            raise Forbidden(f"Only an owner of this dataset may make releases; {author} is no "
+                            "longer an owner.")
         return release_json(stored.insert_release(conn, ds.id, release))
 
 
@@ -274,16 +278,29 @@ def _side(entry: points.Entry | None) -> dict[str, Any] | None:
 
 def diff_page(installation: Installation, dataset: str, from_point: str | None,
               to_point: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+    """diff_page_to's changes."""
+    return diff_page_to(installation, dataset, from_point, to_point, after, limit)[0]
+
+
+def diff_page_to(installation: Installation, dataset: str, from_point: str | None,
+                 to_point: str | None, after: str | None, limit: int
+                 ) -> tuple[list[dict[str, Any]], str]:
     """The changes between the content at two points (`from` None: the empty dataset; `to`
     None: the latest event), by kind (schemas, objects, annotations) then creation order, at
     most `limit`, after the change whose uuid is `after`. Each page reads items from the
     cursor on, in batches, until it has `limit` changes: its cost does not grow with its
-    position."""
+    position. Also returns the uuid of the `to` event, so that the following pages of a diff
+    "to the latest event" can name the same point while events are appended."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset)
         start = 0 if from_point is None else resolve_point(conn, ds.id, from_point, "from").seq
-        end = (ds.event_count if to_point is None
-               else resolve_point(conn, ds.id, to_point, "to").seq)
+        if to_point is None:
+            latest = reads.event_at(conn, ds.id, ds.event_count)
+            assert latest is not None  # a dataset's log starts with its first owner
+            end, end_uuid = latest[0], latest[1]
+        else:
+            found = resolve_point(conn, ds.id, to_point, "to")
+            end, end_uuid = found.seq, found.uuid
         kind_index, after_seq = 0, 0
         if after is not None:
             cursor = reads.item(conn, ds.id, validation.parse_uuid(after, "'after' cursor"))
@@ -309,7 +326,7 @@ def diff_page(installation: Installation, dataset: str, from_point: str | None,
                 changes.append({"kind": kind, "uuid": item.uuid, "change": change,
                                 "from": _side(old), "to": _side(new)})
                 if len(changes) == limit:
-                    return changes
+                    return changes, end_uuid
             count = min(points.BATCH, count * 2)
         after_seq = 0
-    return changes
+    return changes, end_uuid

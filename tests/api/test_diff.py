@@ -132,6 +132,9 @@ def test_diff_between_points(alice, bob, ds):
     first = events(alice)[0]["uuid"]
     assert _diff(alice, f"&to={first}") == [] == _diff(alice, f"&from={first}&to={first}")
     assert bob.get(f"{D}/diff?from=base").json == since_base  # any reader, default limit
+    # the `to` point as an event uuid, so later pages can name it while the log grows
+    assert bob.get(f"{D}/diff?from=base").headers["Gonk-Diff-To"] == events(alice)[-1]["uuid"]
+    assert bob.get(f"{D}/diff?from=base&to=base").headers["Gonk-Diff-To"] == base
 
     # paging: after the last change's uuid, pages make the whole diff, across kinds
     everything = _diff(alice, f"&from={base}")

@@ -164,6 +164,13 @@ def test_releases_record_their_point_counts_and_manifest(alice, bob, ds):
     resp = alice.get(f"{BASE}/r1/manifest",
                      headers={"x-api-key": alice.key, "If-None-Match": resp.headers["ETag"]})
     assert resp.status_code == 304 and resp.get_data() == b""
+    weak = alice.get(f"{BASE}/r1/manifest", headers={
+        "x-api-key": alice.key, "If-None-Match": f'W/"{first["manifest_sha256"]}"'})
+    assert weak.status_code == 304  # If-None-Match compares weakly (RFC 9110)
+    other = alice.get(f"{BASE}/r1/manifest",
+                      headers={"x-api-key": alice.key, "If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.get_data() == body
+    assert "Content-Length" not in other.headers  # streamed, never built whole first
 
     # The empty content (a new dataset: one OwnerAddEvent) has an empty manifest.
     assert alice.post("/datasets", {"name": "empty"}).status_code == 200
@@ -199,6 +206,11 @@ def test_release_errors(alice, bob, ds):
         assert_error(alice.post(BASE, {"name": bad_type}), 400)
     assert_error(alice.post(BASE, {"description": "no name"}), 400)
     assert_error(alice.post(BASE, {"name": "r9", "description": 5}), 400)
+    # control characters other than tab and line breaks (PostgreSQL refuses NUL)
+    for control in ("\u0000", "a\u0007b", "\u007f"):
+        assert_error(alice.post(BASE, {"name": "r9", "description": control}), 400)
+    assert _release(alice, "multi-line", description="one\ttwo\nthree\r\n")[
+        "description"] == "one\ttwo\nthree\r\n"
 
     # taken, whatever the point
     assert_error(alice.post(BASE, {"name": "r1", "at": log[0]["uuid"]}), 409)
@@ -228,7 +240,7 @@ def test_release_errors(alice, bob, ds):
 
     # none of the failures made a release
     assert [r["name"] for r in alice.get(f"{BASE}?limit=1000").json] == [
-        "by-bob", "r1", "0", "A.b_c-9", "x" * 128, "v1.0.0-rc.1"]
+        "by-bob", "r1", "0", "A.b_c-9", "x" * 128, "v1.0.0-rc.1", "multi-line"]
 
 
 def test_the_list_of_releases_in_creation_order_paged_by_name(alice, ds):

@@ -6,6 +6,8 @@ are 405 (Flask answers them, as JSON: errors.py).
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, request
 
 from .. import releases
@@ -14,6 +16,8 @@ from ..domain.errors import Invalid
 from . import context, parsing
 
 bp = Blueprint("releases", __name__, url_prefix="/datasets/<dataset>")
+# NUL and the other C0 controls but tab, LF and CR (PostgreSQL refuses NUL in text)
+DESCRIPTION_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _optional_string(body: dict[str, object], key: str) -> str | None:
@@ -31,6 +35,9 @@ def create_release(dataset: str) -> Response:
     if len(description) > validation.MAX_RELEASE_DESCRIPTION:
         raise Invalid(f"'description' may be at most {validation.MAX_RELEASE_DESCRIPTION} "
                       "characters.")
+    if DESCRIPTION_CONTROLS.search(description):
+        raise Invalid("'description' may not contain control characters other than tab and "
+                      "line breaks.")
     at = _optional_string(body, "at")
     if at is not None:
         at = validation.parse_uuid(at, "'at' event uuid")
@@ -62,7 +69,7 @@ def manifest(dataset: str, release: str) -> Response:
     name = context.dataset(dataset)
     found, lines = releases.release_manifest(context.installation(), name,
                                              validation.release_name(release))
-    if request.if_none_match.contains(found.manifest_sha256):
+    if request.if_none_match.contains_weak(found.manifest_sha256):
         # the client has these bytes: 304, and the lines are never read (werkzeug's
         # make_conditional would read the whole body first, to set its Content-Length)
         response = Response(status=304)
@@ -79,5 +86,10 @@ def diff(dataset: str) -> Response:
     (omitted: the latest event), paged with ?after=<uuid> and ?limit=."""
     name = context.dataset(dataset)
     after, limit = parsing.after_and_limit()
-    return jsonify(releases.diff_page(context.installation(), name, parsing.point("from"),
-                                      parsing.point("to"), after, limit))
+    changes, to_uuid = releases.diff_page_to(context.installation(), name,
+                                             parsing.point("from"), parsing.point("to"),
+                                             after, limit)
+    response = jsonify(changes)
+    # the `to` point as an event uuid: pass it as ?to= for the next pages when it was omitted
+    response.headers["Gonk-Diff-To"] = to_uuid
+    return response

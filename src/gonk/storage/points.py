@@ -121,8 +121,10 @@ def items_at(conn: Connection, dataset_id: int, kind: str, points: Sequence[int]
     """Up to `count` items of `kind` created after position `after_seq`, in creation order,
     each with its content entry at every point of `points`. Three or four indexed queries,
     whatever the position."""
+    # (items created after every point are in none of the contents)
     items = conn.execute(select(ITEM.uuid, ITEM.created_seq).where(
         ITEM.dataset_id == dataset_id, ITEM.kind == kind, ITEM.created_seq > after_seq,
+        ITEM.created_seq <= max(points),
     ).order_by(ITEM.created_seq).limit(count)).all()
     if not items:
         return []
@@ -244,7 +246,8 @@ def content_chunk(conn: Connection, dataset_id: int, kind: str, at: int, after_s
     "accepted" condition in SQL; for annotations one more query per 500 for their links and
     one for the linked objects' versions at the point."""
     rows: list[Any] = list(conn.execute(select(*_CONTENT_COLUMNS).where(
-        V.dataset_id == dataset_id, V.kind == kind, V.created_seq > after_seq, _accepted_at(at),
+        V.dataset_id == dataset_id, V.kind == kind, V.created_seq > after_seq,
+        V.created_seq <= at, _accepted_at(at),
     ).order_by(V.created_seq, V.version).limit(CONTENT_ROWS)).all())
     if not rows:
         return [], 0, None

@@ -112,6 +112,13 @@ def _fill(conn: sa.Connection, dataset_id: int) -> None:
          for key, values in versions.items()])
     _write(conn, sa.text("UPDATE events SET reviewed_seq = :s WHERE dataset_id = :d AND uuid = :u"),
            reviewed)
+    missed = conn.execute(sa.text(
+        "SELECT count(*) FROM versions WHERE dataset_id = :d AND added_seq = 0"),
+        {"d": dataset_id}).scalar()
+    if missed:  # a version no create or update event of the log made: stop, change nothing
+        raise RuntimeError(f"dataset {dataset_id}: {missed} stored versions match no create or "
+                           "update event of its log; run `gonk-api verify` with the previous "
+                           "version of Gonk to find out why")
 
 
 def _uuid(text: str) -> str:
