@@ -6,7 +6,10 @@ figures for issue 12's targets. Tests never assert on time; this script only pri
     python bench/releases.py --objects 30000
     python bench/releases.py --database-url postgresql://postgres@127.0.0.1:5432/gonk_bench_rel
         # PostgreSQL: an empty database (created when it does not exist; refused if it has
-        # Gonk's tables already: drop it or name another); blobs stay in local files
+        # Gonk's tables already: drop it or name another); blobs stay in local files. The
+        # build takes ~15 min there for 100,000 (2 cores)
+    python bench/releases.py --workdir /tmp/rel   # keeps the installation; run the same line
+        # again to measure it again without building (new release names each run)
 
 The dataset is built in this process, before the server starts, on the same installation the
 server then serves: `gonk-api init`, then the service layer's own DatasetLog appends (the rules,
@@ -33,7 +36,9 @@ Then, with `gonk-api serve` (its default workers and threads) on that installati
   3. first/middle/last pages (limit 100, `after` cursors) of /objects, /objects/accepted,
      /annotations and /events, at EARLY and at LATE (?as_of=<event uuid>), each against the
      same page without as_of: median of several runs, and the ratio (target <= 2x);
-  4. /diff?from=EARLY&to=LATE: first/middle/last page (limit 100) (target: flat).
+  4. /diff?from=EARLY&to=LATE: first/middle/last page (limit 100) (target: flat); then the
+     first page of a diff of the last 200 events and of an empty diff, whose pages read many
+     unchanged items.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ import requests
 # Run as a script (python bench/releases.py): put the repository root on the path for the
 # helpers bench shares with the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.processes import child_pids, free_port, status_kib  # noqa: E402
+from tests.support.processes import child_pids, cpu_ticks, free_port, status_kib  # noqa: E402
 
 GONK = [sys.executable, "-c", "from gonk.cli import main; main()"]
 DATASET = "releases-bench"
@@ -70,6 +75,7 @@ USER = "bench"
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"},
                                            "score": {"type": "number"}},
           "required": ["label"]}
+TICKS = os.sysconf("SC_CLK_TCK")
 CHUNK = 1000  # objects (with their annotations) per write transaction while building
 
 
@@ -115,6 +121,15 @@ class BlobWriter:
                 handle.write(data)
             os.replace(tmp, path)
         return digest
+
+
+def analyze(installation: Any) -> None:
+    """PostgreSQL: refresh the planner's statistics, as autovacuum does on a server that runs it
+    (the local test server does not: without this, appends to tables the planner still thinks
+    empty scan them whole, and the build slows to tens of events per second)."""
+    if installation.db.engine.dialect.name == "postgresql":
+        with installation.db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
 def build(data_dir: Path, database_url: str | None, total: int, early_fraction: float,
@@ -170,6 +185,8 @@ def build(data_dir: Path, database_url: str | None, total: int, early_fraction: 
         built.annotations += [u for _, u, _ in anns]
         if c + 1 == early_chunk:
             built.early_seq = seq
+        if (c + 1) & c == 0 or (c + 1) % 20 == 0:  # after chunks 1, 2, 4, 8... and every 20th
+            analyze(installation)
         if (c + 1) % 10 == 0 or c + 1 == chunks:
             print(f"  ... {len(built.objects)} objects and annotations, {seq} events "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
@@ -220,12 +237,12 @@ def build(data_dir: Path, database_url: str | None, total: int, early_fraction: 
     # a tail after LATE: new objects, left pending
     tail = max(1, total // 1000)
     objs = [(i, ev.new_uuid(), object_bytes(i, 0)) for i in range(total, total + tail)]
-    digests = {u: blobs.put(data) for _, u, data in objs}
+    digests = {u: blobs.put(content) for _, u, content in objs}
     with installation.db.write() as conn:
         log = DatasetLog.lock(conn, DATASET)
-        for i, u, data in objs:
+        for i, u, content in objs:
             log.append(ev.object_write(USER, ev.object_metadata(
-                u, 0, f"images/{i:07d}.txt", "text/plain", len(data), digests[u])))
+                u, 0, f"images/{i:07d}.txt", "text/plain", len(content), digests[u])))
     built.history["pending tail creates"] = tail
 
     from sqlalchemy import select
@@ -236,9 +253,7 @@ def build(data_dir: Path, database_url: str | None, total: int, early_fraction: 
         ds = datasets.get(conn, DATASET)
         built.events = list(conn.execute(select(t.events.c.uuid).where(
             t.events.c.dataset_id == ds.id).order_by(t.events.c.seq)).scalars())
-    if installation.db.engine.dialect.name == "postgresql":
-        with installation.db.engine.connect() as conn:  # fresh statistics, as autovacuum would
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    analyze(installation)
     installation.close()
     return built
 
@@ -296,6 +311,7 @@ class MemoryWatch:
         self.pids = server.workers()
         self.before = {pid: status_kib(pid, "VmRSS") for pid in self.pids}
         self.hwm_before = {pid: status_kib(pid, "VmHWM") for pid in self.pids}
+        self.cpu_before = {pid: cpu_ticks(pid) for pid in self.pids}
         self.peak = dict(self.before)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -318,6 +334,12 @@ class MemoryWatch:
         self._thread.join()
         self.after = {pid: status_kib(pid, "VmRSS") for pid in self.pids}
         self.hwm_after = {pid: status_kib(pid, "VmHWM") for pid in self.pids}
+        self.cpu_after = {pid: cpu_ticks(pid) for pid in self.pids}
+
+    def cpu_seconds(self) -> float:
+        """CPU time the busiest worker used meanwhile (user + system): unlike wall time, hardly
+        changed by other programs sharing the machine."""
+        return max(self.cpu_after[p] - self.cpu_before[p] for p in self.pids) / TICKS
 
     def report(self) -> tuple[str, float]:
         """The worker whose memory grew most: a line, and its growth in MiB."""
@@ -353,19 +375,19 @@ def measure_release(server: Server, rounds: int) -> dict[str, Any]:
     for _ in range(3 * len(server.workers())):
         server.get(f"/datasets/{DATASET}/objects", {"limit": 10})
     release: dict[str, Any] = {}
-    times = []
+    stamp = time.strftime("%H%M%S")  # unique names, for runs on a kept --workdir
     for r in range(rounds):
         with MemoryWatch(server) as watch:
             start = time.perf_counter()
             resp = server.session.post(server.base + path, json={
-                "name": f"whole-{r}", "description": "the whole dataset"}, timeout=3600)
+                "name": f"whole-{stamp}-{r}", "description": "the whole dataset"}, timeout=3600)
             seconds = time.perf_counter() - start
         assert resp.status_code == 200, resp.text
         release = resp.json() if r == 0 else release
-        times.append(seconds)
         line, grew = watch.report()
-        print(f"  release whole-{r}: {seconds:6.2f} s ({verdict(seconds <= 10)}, target <= 10 s);"
-              f" memory +{grew:.0f} MiB ({verdict(grew < 100)}, target < 100): {line}")
+        print(f"  release {r}: {seconds:6.2f} s ({verdict(seconds <= 10)}, target <= 10 s;"
+              f" worker CPU {watch.cpu_seconds():.2f} s); memory +{grew:.0f} MiB "
+              f"({verdict(grew < 100)}, target < 100): {line}")
     counts = release["counts"]
     print(f"  counts: {json.dumps(counts)}")
     print(f"  point: {release['at']['index'] + 1} events; manifest_sha256 "
@@ -380,14 +402,15 @@ def measure_manifest(server: Server, release: dict[str, Any], rounds: int) -> No
         digest, lines, size = hashlib.sha256(), 0, 0
         with MemoryWatch(server) as watch:
             start = time.perf_counter()
-            first_byte = None
             with server.session.get(f"{server.base}/datasets/{DATASET}/releases/"
                                     f"{release['name']}/manifest", stream=True,
                                     timeout=3600) as resp:
+                headers = time.perf_counter() - start
                 assert resp.status_code == 200, resp.text
-                for chunk in resp.iter_content(64 * 1024):
-                    if first_byte is None:
-                        first_byte = time.perf_counter() - start
+                framing = ("chunked" if "Content-Length" not in resp.headers else
+                           "NOT streamed: Content-Length set, so the server built the whole "
+                           "body before its first byte")
+                for chunk in resp.iter_content(None):
                     digest.update(chunk)
                     lines += chunk.count(b"\n")
                     size += len(chunk)
@@ -396,8 +419,9 @@ def measure_manifest(server: Server, release: dict[str, Any], rounds: int) -> No
         rate = lines / seconds
         _, grew = watch.report()
         print(f"  round {r}: {lines} lines ({size / 2**20:.1f} MiB) in {seconds:5.2f} s = "
-              f"{rate:8.0f} lines/s ({verdict(rate >= 50_000)}, target >= 50,000); first byte "
-              f"{(first_byte or 0) * 1000:.0f} ms; sha256 "
+              f"{rate:8.0f} lines/s ({verdict(rate >= 50_000)}, target >= 50,000; worker CPU "
+              f"{watch.cpu_seconds():.2f} s = {lines / watch.cpu_seconds():.0f} lines/CPU-s); "
+              f"headers after {headers * 1000:.0f} ms ({framing}); sha256 "
               f"{'= manifest_sha256' if same else 'DIFFERS from manifest_sha256'}; lines "
               f"{'= counts' if lines == expected else f'!= counts ({expected})'}; worker "
               f"memory +{grew:.0f} MiB")
@@ -469,12 +493,16 @@ def measure_diff(server: Server, built: Built, repeat: int) -> None:
     first = timings["first"]
     print("  page of 100: " + ", ".join(
         f"{page} {ms:6.1f} ms ({ms / first:.2f}x)" for page, ms in timings.items()))
-    # where the diff is sparse (unchanged items between changes), a page reads more items
-    sparse_from = built.event_uuid(built.early_seq)
-    sparse_to = built.event_uuid(built.early_seq)  # the same point: no change at all
-    empty = median_ms(server, path, {"from": sparse_from, "to": sparse_to, "limit": 100},
-                      max(3, repeat // 2))
-    print(f"  an empty diff (EARLY to EARLY, reads every item to find nothing): {empty:.0f} ms")
+    # "what changed lately": few changes spread over the whole dataset, so a page reads items
+    # until it has found `limit` changes (or reached the end)
+    near = {"from": built.event_uuid(built.late_seq - 200), "to": points["to"], "limit": 100}
+    found = len(server.get(path, near).json())
+    ms = median_ms(server, path, near, 3)
+    print(f"  the last 200 events (LATE-200 to LATE): {found} changes, first page {ms:.0f} ms "
+          f"({ms / first:.0f}x the first page above)")
+    same = {"from": points["to"], "to": points["to"], "limit": 100}
+    ms = median_ms(server, path, same, 3)
+    print(f"  no change at all (LATE to LATE): {ms:.0f} ms")
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -518,36 +546,51 @@ def main() -> None:
                         help="gunicorn workers [default: gonk-api serve's]")
     parser.add_argument("--repeat", type=int, default=None, help="runs per page timing [9; 5]")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="where the installation goes (kept) [a temporary directory, "
-                             "removed at the end]")
+                        help="where the installation goes, kept; run again with the same "
+                             "--workdir to measure it again without building [a temporary "
+                             "directory, removed at the end]")
     args = parser.parse_args()
     total = args.objects or (10_000 if args.quick else 100_000)
     repeat = args.repeat or (5 if args.quick else 9)
-    env = {}
-    if args.database_url:
-        env["GONK_DATABASE_URL"] = args.database_url
-        postgres_database(args.database_url)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gonk-bench-releases-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    data_dir = workdir / "gonk-data"
-    print(f"machine: {machine()}")
-    print(f"storage: {args.database_url or 'SQLite'} + local files, in {workdir}")
+    data_dir, saved = workdir / "gonk-data", workdir / "built.json"
+    kept = saved.exists()
+    if kept:  # measure again what an earlier run with this --workdir built
+        state = json.loads(saved.read_text())
+        key, total, database_url = state.pop("key"), state.pop("total"), state.pop("database_url")
+        built = Built(**state)
+    else:
+        database_url = args.database_url
+    env = {"GONK_DATABASE_URL": database_url} if database_url else {}
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (other programs "
+          "running make wall times longer: see the workers' CPU seconds)")
+    print(f"storage: {database_url or 'SQLite'} + local files, in {workdir}")
     server = None
     try:
-        out = subprocess.run([*GONK, "--data-dir", str(data_dir), "init", "--username", USER],
-                             capture_output=True, text=True, env={**os.environ, **env})
-        if out.returncode != 0:
-            raise SystemExit(f"gonk-api init failed: {out.stderr.strip() or out.stdout}")
-        key = out.stdout.strip().splitlines()[-1]
-        print(f"\n== building {total} objects + {total} annotations, all accepted, then history "
-              "(in process, DatasetLog appends)")
-        started = time.perf_counter()
-        built = build(data_dir, args.database_url, total, args.early)
-        print(f"  built in {time.perf_counter() - started:.0f} s: {len(built.events)} events; "
-              f"EARLY = event #{built.early_seq}, LATE = event #{built.late_seq}; history: "
+        if not kept:
+            if database_url:
+                postgres_database(database_url)
+            out = subprocess.run([*GONK, "--data-dir", str(data_dir), "init", "--username",
+                                  USER], capture_output=True, text=True,
+                                 env={**os.environ, **env})
+            if out.returncode != 0:
+                raise SystemExit(f"gonk-api init failed: {out.stderr.strip() or out.stdout}")
+            key = out.stdout.strip().splitlines()[-1]
+            print(f"\n== building {total} objects + {total} annotations, all accepted, then "
+                  "history (in process, DatasetLog appends)")
+            started = time.perf_counter()
+            built = build(data_dir, database_url, total, args.early)
+            print(f"  built in {time.perf_counter() - started:.0f} s")
+            if args.workdir is not None:
+                saved.write_text(json.dumps({"key": key, "total": total,
+                                             "database_url": database_url,
+                                             **built.__dict__}))
+        print(f"  {total} objects, {total} annotations, {len(built.events)} events; EARLY = "
+              f"event #{built.early_seq}, LATE = event #{built.late_seq}; history: "
               + ", ".join(f"{k} {v}" for k, v in built.history.items()))
         # creation positions of the objects and annotations, to know how many exist at a point
-        created = {"objects": [], "annotations": []}
+        created: dict[str, list[int]] = {"objects": [], "annotations": []}
         seq = 3  # OwnerAdd, schema create, its accept
         for start in range(0, total, CHUNK):
             size = min(CHUNK, total - start)
@@ -562,6 +605,7 @@ def main() -> None:
         print(f"  as_of / no as_of: median {statistics.median(ratios):.2f}x, worst "
               f"{max(ratios):.2f}x")
         measure_diff(server, built, repeat)
+        print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         if server is not None:
             server.stop()

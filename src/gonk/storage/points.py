@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, exists, or_, select
+from sqlalchemy import Connection, and_, bindparam, exists, or_, select
 
 from ..domain import rules
 from ..domain.events import DELETE_TYPES
@@ -178,14 +178,19 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start:start + BATCH]
 
 
+# IN lists as one expanding parameter: built once, not one bound literal per uuid per query
+_LINKS_OF = select(LINK.annotation_uuid, LINK.object_uuid, LINK.object_version).where(
+    LINK.dataset_id == bindparam("p_dataset_id"),
+    LINK.annotation_uuid.in_(bindparam("p_uuids", expanding=True)))
+
+
 def _links(conn: Connection, dataset_id: int,
            annotation_uuids: list[str]) -> dict[str, tuple[tuple[str, int], ...]]:
     """The object versions each annotation links to, sorted (as a manifest lists them)."""
     found: dict[str, list[tuple[str, int]]] = {}
     for chunk in _chunks(annotation_uuids):
-        for annotation_uuid, object_uuid, object_version in conn.execute(select(
-                LINK.annotation_uuid, LINK.object_uuid, LINK.object_version).where(
-                LINK.dataset_id == dataset_id, LINK.annotation_uuid.in_(chunk))).all():
+        for annotation_uuid, object_uuid, object_version in conn.execute(_LINKS_OF, {
+                "p_dataset_id": dataset_id, "p_uuids": list(chunk)}).all():
             found.setdefault(annotation_uuid, []).append((object_uuid, object_version))
     return {uuid: tuple(sorted(linked)) for uuid, linked in found.items()}
 
@@ -289,13 +294,19 @@ def _content_row(kind: str, row: Any, objects: tuple[tuple[str, int], ...]) -> C
                       row[8], objects)
 
 
+_VERSIONS_AT = select(V.uuid, V.version).where(
+    V.dataset_id == bindparam("p_dataset_id"), V.uuid.in_(bindparam("p_uuids", expanding=True)),
+    V.reviewed_seq <= bindparam("p_at"), V.create_rejected.is_(False),
+    or_(V.deleted_seq.is_(None), V.deleted_seq > bindparam("p_at")))
+
+
 def _object_versions_at_point(conn: Connection, dataset_id: int, object_uuids: list[str],
                               at: int) -> dict[str, int]:
     """Per object, the version in the content at `at` (objects with none are left out)."""
     found: dict[str, int] = {}
     for chunk in _chunks(object_uuids):
-        for uuid, version in conn.execute(select(V.uuid, V.version).where(
-                V.dataset_id == dataset_id, V.uuid.in_(chunk), _accepted_at(at))).all():
+        for uuid, version in conn.execute(_VERSIONS_AT, {
+                "p_dataset_id": dataset_id, "p_uuids": list(chunk), "p_at": at}).all():
             if version > found.get(uuid, -1):
                 found[uuid] = version
     return found
