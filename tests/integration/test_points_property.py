@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings, target
@@ -36,6 +37,7 @@ from gonk.domain.errors import GonkError, NotFound
 from gonk.domain.memory import MemoryState
 from gonk.domain.rules import Version
 from gonk.installation import Installation
+from gonk.storage import points
 from gonk.storage import tables as t
 from gonk.storage.datasets import get as dataset_row
 from gonk.verify import verify_dataset
@@ -536,9 +538,14 @@ def run_history(installation: Installation, history: list[tuple[str, int, int, i
         describe(states, contents)
 
     def check_diff(i: int, j: int, limit: int, to_latest: bool = False) -> None:
-        found = walk_diff(installation, dataset, uuids[i], None if to_latest else uuids[j],
-                          limit)
-        assert found == expected_diff(final, contents[i], contents[j]), f"diff #{i} -> #{j}"
+        expected = expected_diff(final, contents[i], contents[j])
+        # both ways of reading a diff: the items the accepts between the points touched
+        # (points close together), and every item (points.CANDIDATE_EVENTS apart or more)
+        for close in (points.CANDIDATE_EVENTS, -1):
+            with mock.patch.object(points, "CANDIDATE_EVENTS", close):
+                found = walk_diff(installation, dataset, uuids[i],
+                                  None if to_latest else uuids[j], limit)
+            assert found == expected, f"diff #{i} -> #{j} (candidates within {close} events)"
 
     for p in range(1, n + 1):  # each event's own change, and from the empty dataset
         check_diff(p - 1, p, 3)

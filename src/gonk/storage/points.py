@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, and_, bindparam, exists, or_, select
 
 from ..domain import rules
-from ..domain.events import DELETE_TYPES
+from ..domain.events import DELETE_TYPES, REVIEW_ACCEPT
 from ..domain.rules import Version
 from . import tables as t
 from .records import VERSIONS
@@ -126,15 +126,25 @@ def items_at(conn: Connection, dataset_id: int, kind: str, points: Sequence[int]
         ITEM.dataset_id == dataset_id, ITEM.kind == kind, ITEM.created_seq > after_seq,
         ITEM.created_seq <= max(points),
     ).order_by(ITEM.created_seq).limit(count)).all()
+    return items_listed_at(conn, dataset_id, kind, items, points)
+
+
+def items_listed_at(conn: Connection, dataset_id: int, kind: str, items: Sequence[Any],
+                    points: Sequence[int], in_range: bool = True) -> list[ItemAt]:
+    """items_at for given items ((uuid, created_seq) rows of one kind, in creation order):
+    their versions are read as one range of versions_in_order (`in_range`: the items are
+    consecutive) or by primary key (scattered items, at most BATCH)."""
     if not items:
         return []
-    first, last = items[0].created_seq, items[-1].created_seq
-    # Only versions ever accepted can be in a content (versions_in_order: one range).
+    first, last = items[0][1], items[-1][1]
+    # Only versions ever accepted can be in a content.
+    where = [V.dataset_id == dataset_id, V.reviewed_seq.isnot(None), V.create_rejected.is_(False)]
+    if in_range:
+        where += [V.kind == kind, V.created_seq >= first, V.created_seq <= last]
+    else:
+        where.append(V.uuid.in_([uuid for uuid, _ in items]))
     candidates: dict[str, list[Version]] = {}
-    for row in conn.execute(VERSIONS.select().where(
-            V.dataset_id == dataset_id, V.kind == kind, V.created_seq >= first,
-            V.created_seq <= last, V.reviewed_seq.isnot(None),
-            V.create_rejected.is_(False))):
+    for row in conn.execute(VERSIONS.select().where(*where)).all():
         version = VERSIONS.from_row(row)
         candidates.setdefault(version.uuid, []).append(version)
     chosen = {uuid: tuple(_newest_accepted(found, at) for at in points)
@@ -146,22 +156,22 @@ def items_at(conn: Connection, dataset_id: int, kind: str, points: Sequence[int]
         objects_at = _object_versions_at(
             conn, dataset_id, sorted({o for linked in links.values() for o, _ in linked}), points)
     result = []
-    for row in items:
+    for item_uuid, created_seq in items:
         entries: list[Entry | None] = []
         stale: list[bool] = []
-        for i, picked in enumerate(chosen.get(row.uuid, (None,) * len(points))):
+        for i, picked in enumerate(chosen.get(item_uuid, (None,) * len(points))):
             if picked is None:
                 entries.append(None)
                 stale.append(False)
                 continue
-            linked = links.get(row.uuid, ())
+            linked = links.get(item_uuid, ())
             if any(objects_at.get(o, ())[i:i + 1] != (v,) for o, v in linked):
                 entries.append(None)
                 stale.append(True)
                 continue
-            entries.append(Entry(picked, row.created_seq, linked))
+            entries.append(Entry(picked, created_seq, linked))
             stale.append(False)
-        result.append(ItemAt(kind, row.uuid, row.created_seq, tuple(entries), tuple(stale)))
+        result.append(ItemAt(kind, item_uuid, created_seq, tuple(entries), tuple(stale)))
     return result
 
 
@@ -210,6 +220,46 @@ def _object_versions_at(conn: Connection, dataset_id: int, object_uuids: list[st
         newest = (_newest_accepted(found, at) for at in points)
         result[uuid] = tuple(v.version if v is not None else None for v in newest)
     return result
+
+
+CANDIDATE_EVENTS = 20_000
+"""Between two points at most this many events apart, a diff reads only the items that the
+accepts in between can have changed (changed_items); farther apart, it reads every item."""
+
+
+def changed_items(conn: Connection, dataset_id: int, start: int, end: int
+                  ) -> list[tuple[str, str, int]] | None:
+    """(kind, uuid, created_seq) of every item whose content may differ between two points, in
+    diff order (kind, then creation), or None when the points are more than CANDIDATE_EVENTS
+    apart. A content changes only by an accept: of a create or update (the version enters it)
+    or of a deletion (it leaves); an annotation also enters or leaves it when an object it is
+    attached to changes. So the candidates are the targets of the accepts between the points
+    (a range of the log's primary key) and the annotations attached to those objects
+    (links_by_object)."""
+    low, high = min(start, end), max(start, end)
+    if high - low > CANDIDATE_EVENTS:
+        return None
+    targets = set(conn.execute(select(E.target_uuid).where(
+        E.dataset_id == dataset_id, E.seq > low, E.seq <= high,
+        E.type == REVIEW_ACCEPT)).scalars().all())
+    found: dict[str, tuple[str, int]] = {}
+    for chunk in _chunks(sorted(targets)):
+        for uuid, kind, created_seq in conn.execute(select(
+                ITEM.uuid, ITEM.kind, ITEM.created_seq).where(
+                ITEM.dataset_id == dataset_id, ITEM.uuid.in_(chunk))).all():
+            found[uuid] = (kind, created_seq)
+    objects = sorted(uuid for uuid, (kind, _) in found.items() if kind == rules.OBJECT)
+    for chunk in _chunks(objects):
+        # (no DISTINCT: it would lead SQLite to walk the primary key instead of links_by_object)
+        attached = conn.execute(select(LINK.annotation_uuid).where(
+            LINK.dataset_id == dataset_id, LINK.object_uuid.in_(chunk))).scalars().all()
+        for inner in _chunks(sorted(set(attached) - set(found))):
+            for uuid, kind, created_seq in conn.execute(select(
+                    ITEM.uuid, ITEM.kind, ITEM.created_seq).where(
+                    ITEM.dataset_id == dataset_id, ITEM.uuid.in_(inner))).all():
+                found[uuid] = (kind, created_seq)
+    return sorted(((kind, uuid, created_seq) for uuid, (kind, created_seq) in found.items()),
+                  key=lambda c: (KINDS.index(c[0]), c[2]))
 
 
 # --- the content at one point, fast (releases and their manifests) ----------------------------
