@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
+
 from tests.support.api import (
     DS,
     accept,
@@ -23,6 +25,11 @@ from tests.support.api import (
     reject,
 )
 from tests.support.http import Client, b64
+
+# Every storage combination meets these reads in the property test and the storage tests;
+# here the embedded default and the other extreme (the suite is near its time budget).
+pytestmark = pytest.mark.parametrize("storage_kind", ["sqlite-files", "postgres-s3"],
+                                     indirect=True)
 
 D = f"/datasets/{DS}"
 UNKNOWN = "0d21d5a7-fe93-4618-a122-7ca9a2ee5116"

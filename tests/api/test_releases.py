@@ -9,6 +9,8 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
+
 from tests.support.api import (
     DS,
     HEX64_RE,
@@ -22,6 +24,11 @@ from tests.support.api import (
     reject,
 )
 from tests.support.http import LABEL_SCHEMA, Client, b64
+
+# Every storage combination meets these reads in the property test and the storage tests;
+# here the embedded default and the other extreme (the suite is near its time budget).
+pytestmark = pytest.mark.parametrize("storage_kind", ["sqlite-files", "postgres-s3"],
+                                     indirect=True)
 
 BASE = f"/datasets/{DS}/releases"
 UNKNOWN = "0d21d5a7-fe93-4618-a122-7ca9a2ee5116"

@@ -154,6 +154,12 @@ def _crash_rounds(data_dir: Path, env: dict[str, str], gonk_proc: Any) -> None:
             threads = [threading.Thread(target=w.run) for w in writers]
             for thread in threads:
                 thread.start()
+            # the kill comes `delay` after the first acknowledged write, not after the start:
+            # on a loaded machine (S3 through moto) the first writes can take longer than that
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(
+                    a.status == 200 for w in writers for a in list(w.attempts)):
+                time.sleep(0.02)
             time.sleep(delay)
             _kill_whole_server(server)
             stop.set()

@@ -575,7 +575,7 @@ SLOW = settings(deadline=None, suppress_health_check=[
 
 
 @pytest.mark.parametrize("storage_kind", ["sqlite-files"], indirect=True)
-@settings(SLOW, max_examples=20)
+@settings(SLOW, max_examples=12)
 @given(history=HISTORY, pairs=PAIRS, release_at=st.integers(0, 60))
 def test_as_of_reads_and_diffs_equal_the_replay(
         installation: Installation, history: list[tuple[str, int, int, int, bool]],
