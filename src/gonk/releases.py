@@ -21,7 +21,7 @@ from typing import Any
 
 from .domain import events as ev
 from .domain import rules, validation
-from .domain.errors import Conflict, Forbidden, Invalid, NotFound
+from .domain.errors import Forbidden, Invalid, NotFound
 from .installation import Installation
 from .storage import datasets, points, reads
 from .storage import releases as stored
@@ -181,7 +181,7 @@ def create_release(installation: Installation, dataset: str, author: str, name: 
             raise Forbidden(f"Only an owner of this dataset may make releases; {author} is not "
                             "an owner.")
         if stored.get(conn, ds.id, name) is not None:
-            raise _taken(name)
+            raise stored.name_taken(name)
         if at is None:
             found = reads.event_at(conn, ds.id, ds.event_count)
             assert found is not None  # a dataset's log starts with its first owner
@@ -203,11 +203,6 @@ def create_release(installation: Installation, dataset: str, author: str, name: 
             raise Forbidden(f"Only an owner of this dataset may make releases; {author} is no "
                             "longer an owner.")
         return release_json(stored.insert_release(conn, ds.id, release))
-
-
-def _taken(name: str) -> Conflict:
-    return Conflict(f"A release named {name} already exists in this dataset.",
-                    existing={"name": name})
 
 
 def _release(conn: Connection, dataset_id: int, dataset: str, name: str) -> Release:

@@ -26,6 +26,12 @@ def page(conn: Connection, dataset_id: int, after_id: int, limit: int | None) ->
     return [RELEASES.from_row(row) for row in conn.execute(query)]
 
 
+def name_taken(name: str) -> Conflict:
+    """The refusal of a second release by the same name (409)."""
+    return Conflict(f"A release named {name} already exists in this dataset.",
+                    existing={"name": name})
+
+
 def insert_release(conn: Connection, dataset_id: int, release: Release) -> Release:
     """Store a new release (its `id` is assigned here); Conflict if the dataset already has one
     by that name (the unique index decides, also between concurrent requests)."""
@@ -33,8 +39,7 @@ def insert_release(conn: Connection, dataset_id: int, release: Release) -> Relea
     try:
         conn.execute(insert(t.releases).values(**params))
     except IntegrityError:
-        raise Conflict(f"A release named {release.name} already exists in this dataset.",
-                       existing={"name": release.name}) from None
+        raise name_taken(release.name) from None
     stored = get(conn, dataset_id, release.name)
     assert stored is not None
     return stored
