@@ -19,7 +19,7 @@ import referencing.exceptions
 from jsonschema import FormatChecker
 from jsonschema.exceptions import SchemaError
 
-from . import json_schema
+from . import json_schema, label_kinds
 from .errors import DoesNotConform, GonkError, TooLarge
 
 if TYPE_CHECKING:
@@ -104,6 +104,11 @@ def check_schema(data: bytes) -> None:
     except RecursionError:
         raise DoesNotConform("The schema is nested too deeply.") from None
     _check_patterns(schema)
+    try:
+        label_kinds.declared_kind(schema)
+    except label_kinds.UnknownKind as exc:
+        raise DoesNotConform(str(exc), details=[{"path": f"/{label_kinds.KIND_KEYWORD}",
+                                                 "message": "unknown label kind"}]) from None
 
 
 def _formats_but_regex(dialect: type[Validator]) -> FormatChecker:
@@ -133,6 +138,7 @@ class Compiled:
     validator: Any
     enum_sets: dict[int, frozenset[Any]]
     cost: int  # the schema's size in bytes: what the cache counts
+    kind: str | None = None  # the label kind the schema declares (label_kinds)
 
 
 class ValidatorCache:
@@ -180,7 +186,11 @@ def _compile(data: bytes) -> Compiled:
     # An empty registry: `$ref`s resolve inside the schema only. Without it, jsonschema would
     # download remote references, letting a client make the server fetch any URL.
     validator = dialect_of(schema)(schema, registry=referencing.Registry())
-    return Compiled(validator, json_schema.enum_sets(schema), len(data))
+    try:
+        kind = label_kinds.declared_kind(schema)
+    except label_kinds.UnknownKind as exc:  # stored before kinds were checked
+        raise DoesNotConform(f"The annotation's schema cannot be used: {exc}") from None
+    return Compiled(validator, json_schema.enum_sets(schema), len(data), kind)
 
 
 def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], bytes],
@@ -225,6 +235,13 @@ def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], by
             f"The annotation does not conform to its schema: {errors[0].message[:300]}",
             details=[{"path": _path(e.absolute_path), "message": e.message[:500]}
                      for e in errors])
+    if compiled.kind is not None:
+        misfit = label_kinds.misfit(compiled.kind, document)
+        if misfit is not None:
+            raise DoesNotConform(
+                f"The annotation does not have the shape of the label kind "
+                f"'{compiled.kind}' its schema declares: {misfit}",
+                details=[{"path": "", "message": misfit}])
 
 
 def _position(error: Any) -> list[tuple[int, Any]]:
