@@ -109,7 +109,7 @@ def unsafe_reason(name: object) -> str | None:
     if name.startswith("/"):
         return "the name starts with '/'"
     parts = name.split("/")
-    if _fold(parts[0]) == _fold(RESERVED_FOLDER):
+    if fold_name(parts[0]) == fold_name(RESERVED_FOLDER):
         return f"the name's first folder is {RESERVED_FOLDER}, reserved for renamed files"
     for part in parts:
         if not part:
@@ -130,7 +130,7 @@ def unsafe_reason(name: object) -> str | None:
     return None
 
 
-def _fold(text: str) -> str:
+def fold_name(text: str) -> str:
     """The form two names are compared in: case-folded and NFC-normalised, so that names that
     one case-insensitive or normalising file system (Windows, macOS) takes for one are one."""
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
@@ -165,7 +165,7 @@ class PathPlanner:
         reason = unsafe_reason(name)
         if reason is None:
             assert isinstance(name, str)
-            keys = [_fold(part) for part in name.split("/")]
+            keys = [fold_name(part) for part in name.split("/")]
             whole = "/".join(keys)
             folders = ["/".join(keys[:i]) for i in range(1, len(keys))]
             if whole in self._files:
@@ -296,7 +296,7 @@ class RemoteSource:
             raise ExportError(f"The request to {self.url} failed: {exc}") from None
         try:
             if response.status_code != 200:
-                raise _refusal(response)
+                raise refusal(response)
             yield response
         finally:
             response.close()
@@ -352,7 +352,7 @@ class RemoteSource:
         return page, to_uuid
 
 
-def _refusal(response: requests.Response) -> GonkError:
+def refusal(response: requests.Response) -> GonkError:
     """The server's refusal as the import command words it: "<status>: <error>"."""
     try:
         body = response.json()
@@ -478,7 +478,7 @@ class Export:
         manifest and index files go before any of its files is overwritten, so that an
         interrupted export never leaves a manifest.jsonl that does not describe DIR."""
         final = self.out / MANIFEST_FILE
-        if not final.is_file() or _sha256_of(final) == self.manifest_sha256:
+        if not final.is_file() or sha256_of_file(final) == self.manifest_sha256:
             return
         for name in (MANIFEST_FILE, OBJECTS_FILE, SCHEMAS_FILE, ANNOTATIONS_FILE):
             (self.out / name).unlink(missing_ok=True)
@@ -521,7 +521,7 @@ class Export:
             if not stat.S_ISREG(found.st_mode):
                 raise ExportError(f"{final} is in the way (not a file); move it away and run "
                                   "the export again.")
-            if found.st_size == entry.size and _sha256_of(final) == entry.sha256:
+            if found.st_size == entry.size and sha256_of_file(final) == entry.sha256:
                 self.summary.skipped += 1
                 self.progress(entry.size)
                 return
@@ -578,31 +578,10 @@ class Export:
         return canonical_line({**entry.line, "annotation": document})
 
     def _target(self, relative: str) -> Path:
-        """DIR/relative, after checking that no component of it that exists inside DIR is a
-        symbolic link (a link would lead the write out of DIR)."""
-        path = self.out
-        for part in relative.split("/"):
-            path = path / part
-            try:
-                if stat.S_ISLNK(path.lstat().st_mode):
-                    raise ExportError(f"{path} is a symbolic link; the export does not write "
-                                      f"through links (to {relative}). Remove it and run the "
-                                      "export again.")
-            except (FileNotFoundError, NotADirectoryError):
-                break
-        return self.out / relative
+        return checked_target(self.out, relative)
 
     def _make_folders(self, relative: str) -> None:
-        path = self.out
-        for part in relative.split("/")[:-1]:
-            path = path / part
-            try:
-                path.mkdir()
-            except FileExistsError:
-                if not stat.S_ISDIR(path.lstat().st_mode):
-                    raise ExportError(f"{path} is in the way (a file where {relative} needs a "
-                                      "folder); move it away and run the export again.") \
-                        from None
+        make_folders(self.out, relative)
 
     def _replace(self, temp: Path, name: str) -> None:
         final = self._target(name)
@@ -624,7 +603,36 @@ class Export:
         return count
 
 
-def _sha256_of(path: Path) -> str:
+def checked_target(out: Path, relative: str) -> Path:
+    """out/relative, after checking that no component of it that exists inside `out` is a
+    symbolic link (a link would lead the write out of `out`)."""
+    path = out
+    for part in relative.split("/"):
+        path = path / part
+        try:
+            if stat.S_ISLNK(path.lstat().st_mode):
+                raise ExportError(f"{path} is a symbolic link; the export does not write "
+                                  f"through links (to {relative}). Remove it and run the "
+                                  "export again.")
+        except (FileNotFoundError, NotADirectoryError):
+            break
+    return out / relative
+
+
+def make_folders(out: Path, relative: str) -> None:
+    """The folders of out/relative, made where missing (an error names a file in the way)."""
+    path = out
+    for part in relative.split("/")[:-1]:
+        path = path / part
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not stat.S_ISDIR(path.lstat().st_mode):
+                raise ExportError(f"{path} is in the way (a file where {relative} needs a "
+                                  "folder); move it away and run the export again.") from None
+
+
+def sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):

@@ -15,8 +15,8 @@ from ..installation import Installation
 from ..users import user_for_key
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
-from . import (annotations, datasets, errors, events, health, objects, owners, parsing,
-               releases, schemas)
+from . import (annotations, datasets, errors, events, health, label_exports, objects, owners,
+               parsing, releases, schemas)
 from .bodies import GonkRequest
 
 DEFAULT_MAX_JSON_BYTES = 64 * 1024**2
@@ -82,7 +82,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
 
     errors.register(app)
     for module in (health, datasets, owners, events, schemas, objects, annotations,
-                   releases):
+                   releases, label_exports):
         app.register_blueprint(module.bp)
     return app
 

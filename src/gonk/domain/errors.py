@@ -91,3 +91,10 @@ class InsufficientStorage(GonkError):
         super().__init__(f"The {component}'s storage is full: nothing was stored. Reads still "
                          "work; writes will again once space is freed.",
                          component=component, **extra)
+
+
+class NotInstalled(GonkError):
+    """A feature that needs an optional package this installation lacks (the `labels` extra:
+    Pillow, pyarrow): 501, with the pip command that adds it."""
+
+    status = 501

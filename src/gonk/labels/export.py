@@ -1,0 +1,402 @@
+"""Export the content of a dataset at a point (a release, or any event) in a label format:
+`coco`, `yolo`, `voc`, `csv` or `parquet` (formats/), with the object files or without.
+
+An export is two passes over the content at the point (releases.content_at: the same versions,
+in the same order, as the point's manifest):
+
+1. **Gather.** Each object becomes an image record (its width and height read from the image
+   header when the format needs them: labels/images.py). Each annotation is read once, checked
+   against its schema's label kind and the format, and its labels kept with its object. Nothing
+   is dropped silently: an annotation or object that cannot go into the format is listed in
+   the report with its uuid and the reason.
+2. **Write.** The format turns the records into files (OutputFile), which are written into a
+   folder (`gonk-api export`) or streamed as a zip archive (the HTTP route): the same files, in
+   the same order, with the same bytes, on any storage.
+
+What the formats need (FORMATS): COCO, YOLO and VOC describe images, so their objects must be
+images Pillow can read, and boxes must lie inside their image; COCO holds detection,
+segmentation and keypoints labels; YOLO and VOC hold boxes (the detection kind); CSV and
+Parquet hold every kind. In every format an annotation must link exactly one object, and its
+schema must declare a label kind. An annotation is exported whole or not at all.
+
+Output paths: with files, each object is written under `images/<its name>` (VOC: `JPEGImages/<its name>`) when its name is a
+safe relative path (the rules of exporting.PathPlanner, which `gonk-api export` without a format
+also follows); otherwise, or when its name clashes with an earlier object's (or, for YOLO and
+VOC, when its label file would clash: `a.jpg` and `a.png` would both need `a.txt`), under
+`images/_gonk_renamed/<uuid>.<version>[.<ext>]`. Without files, each record carries the URL of
+the object's bytes at the point instead: `<base>/datasets/<d>/objects/<uuid>/<version>/bytes
+?as_of=<point>` (`base`: the server's address; empty for a local export without --base-url, so
+the URL is a path on the server).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from ..domain import label_kinds, rules, validation
+from ..domain.errors import Invalid, NotFound, NotInstalled
+from ..domain.label_kinds import Label
+from ..exporting import PathPlanner, fold_name, renamed_path
+from ..installation import Installation
+from ..releases import Point, content_at, resolve_point
+from ..storage import datasets, reads
+from ..storage import releases as stored_releases
+from ..storage.points import ContentRow
+from .images import ImageSize, image_size
+
+FORMATS: dict[str, frozenset[str]] = {
+    "coco": frozenset({label_kinds.DETECTION, label_kinds.SEGMENTATION, label_kinds.KEYPOINTS}),
+    "yolo": frozenset({label_kinds.DETECTION}),
+    "voc": frozenset({label_kinds.DETECTION}),
+    "csv": frozenset(label_kinds.KINDS),
+    "parquet": frozenset(label_kinds.KINDS),
+}
+"""Each format, and the label kinds it can hold."""
+IMAGE_FORMATS = frozenset({"coco", "yolo", "voc"})
+"""Formats that describe images: their objects must be images, with a readable size."""
+STEM_FORMATS = frozenset({"yolo", "voc"})
+"""Formats whose label files are named after the image's path without its extension."""
+IMAGES_FOLDERS = {"voc": "JPEGImages"}
+"""Where each format's object files go (VOC's own folder name); "images" for the others."""
+REPORT_FILE = "export-report.json"
+PACKAGES = {"PIL": "Pillow", "pyarrow": "pyarrow"}
+BOX_TOLERANCE = 1e-6  # pixels a box may reach past its image's edge (rounding)
+
+
+@dataclass(slots=True)
+class Annotated:
+    """An exported annotation: its labels, all of its schema's kind."""
+
+    uuid: str
+    version: int
+    schema: str
+    kind: str
+    labels: list[Label]
+
+
+@dataclass(slots=True)
+class Image:
+    """An exported object, with its annotations (in manifest order)."""
+
+    index: int  # 1-based, in manifest order (COCO's image id)
+    uuid: str
+    version: int
+    name: str | None
+    mimetype: str | None
+    size: int
+    sha256: str
+    path: str  # under images/ ('/'-separated)
+    url: str  # the bytes at the point, on the server
+    shape: ImageSize | None = None
+    annotations: list[Annotated] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One file of an export, produced when `chunks()` is read."""
+
+    path: str  # '/'-separated, relative to the export's folder
+    chunks: Callable[[], Iterator[bytes]]
+    size: int | None = None  # known for object files (and then sha256 too)
+    sha256: str | None = None
+    compress: bool = True  # deflated in a zip (object files are stored as they are)
+
+
+@dataclass
+class Report:
+    """What was left out, and why: `export-report.json`."""
+
+    skipped_annotations: list[dict[str, Any]] = field(default_factory=list)
+    skipped_objects: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip_annotation(self, row: ContentRow, reason: str) -> None:
+        self.skipped_annotations.append({"uuid": row.uuid, "version": row.version,
+                                         "reason": reason})
+
+    def skip_object(self, row: ContentRow, reason: str) -> None:
+        self.skipped_objects.append({"uuid": row.uuid, "version": row.version,
+                                     "name": row.name, "reason": reason})
+
+
+class LabelExport:
+    """One export of the content at `point` of `dataset` in `format`. `point_name` is how the
+    URLs name the point (the release's name, or the event uuid)."""
+
+    def __init__(self, installation: Installation, dataset: str, point: Point, point_name: str,
+                 format: str, files: bool, base_url: str = "") -> None:
+        if format not in FORMATS:
+            raise Invalid(f"Unknown label format {format!r}; the formats are "
+                          f"{', '.join(FORMATS)}.")
+        self.installation, self.dataset, self.point = installation, dataset, point
+        self.point_name, self.format, self.with_files = point_name, format, files
+        self.base_url = base_url.rstrip("/")
+        with installation.db.read() as conn:
+            self.dataset_id = datasets.get(conn, dataset).id
+        self.report = Report()
+        self.images: list[Image] = []
+        self.kind_schemas: dict[tuple[str, int], tuple[str, str, Any] | None] = {}
+        self.labels = 0
+        self.exported_annotations = 0
+        self._gathered = False
+        self.images_folder = IMAGES_FOLDERS.get(format, "images")
+
+    # - pass 1 -
+
+    def gather(self, progress: Callable[[int], None] | None = None) -> None:
+        """Read the content at the point: every object's record, every annotation's labels.
+        `progress` is told of each version read (1 each)."""
+        if self._gathered:
+            return
+        tell = progress or (lambda n: None)
+        by_uuid: dict[str, Image] = {}
+        planner = _ImagePlanner(self.format in STEM_FORMATS)
+        for row in content_at(self.installation, self.dataset_id, self.point.seq):
+            tell(1)
+            if row.kind == rules.SCHEMA:
+                continue
+            if row.kind == rules.OBJECT:
+                image = self._image(row, planner, len(self.images) + 1)
+                if image is not None:
+                    self.images.append(image)
+                    by_uuid[image.uuid] = image
+                continue
+            self._annotation(row, by_uuid)
+        self._gathered = True
+
+    def _image(self, row: ContentRow, planner: _ImagePlanner, index: int) -> Image | None:
+        image = Image(index, row.uuid, row.version, row.name, row.format, row.size, row.hash,
+                      planner.place(row.name, row.uuid, row.version), self._url(row))
+        if self.format in IMAGE_FORMATS or self.format == "parquet":
+            shape = image_size(lambda n: self._prefix(row.hash, n), row.size)
+            if isinstance(shape, ImageSize):
+                image.shape = shape
+            elif self.format in IMAGE_FORMATS:
+                self.report.skip_object(row, f"{shape}; {self.format} describes images")
+                return None
+        return image
+
+    def _url(self, row: ContentRow) -> str:
+        return (f"{self.base_url}/datasets/{quote(self.dataset, safe='')}/objects/{row.uuid}/"
+                f"{row.version}/bytes?as_of={quote(self.point_name, safe='')}")
+
+    def _prefix(self, digest: str, n: int) -> bytes:
+        if n <= 0:
+            return b""
+        stream = self.installation.blobs.read_range(digest, 0, n - 1)
+        try:
+            return b"".join(stream)
+        finally:
+            stream.close()
+
+    def _schema(self, uuid: str, version: int) -> tuple[str, str, Any] | None:
+        """(name, kind, document) of a schema version that declares a kind, else None."""
+        key = (uuid, version)
+        if key not in self.kind_schemas:
+            found: tuple[str, str, Any] | None = None
+            with self.installation.db.read() as conn:
+                stored = reads.version(conn, self.dataset_id, uuid, version)
+            if stored is not None:
+                document = json.loads(self.installation.blobs.get(stored.hash))
+                try:
+                    kind = label_kinds.declared_kind(document)
+                except label_kinds.UnknownKind:
+                    kind = None
+                if kind is not None:
+                    found = (str(stored.name), kind, document)
+            self.kind_schemas[key] = found
+        return self.kind_schemas[key]
+
+    def _annotation(self, row: ContentRow, images: dict[str, Image]) -> None:
+        assert row.schema_uuid is not None and row.schema_version is not None
+        if len(row.objects) != 1:
+            self.report.skip_annotation(row, f"it links {len(row.objects)} objects; a label "
+                                             "format needs exactly one per annotation")
+            return
+        image = images.get(row.objects[0][0])
+        if image is None:
+            self.report.skip_annotation(row, f"its object {row.objects[0][0]} is not in the "
+                                             f"export (see skipped objects)")
+            return
+        schema = self._schema(row.schema_uuid, row.schema_version)
+        if schema is None:
+            self.report.skip_annotation(row, "its schema declares no label kind "
+                                             f"({label_kinds.KIND_KEYWORD})")
+            return
+        schema_name, kind, _ = schema
+        if kind not in FORMATS[self.format]:
+            self.report.skip_annotation(
+                row, f"its label kind is {kind}; {self.format} holds "
+                     f"{', '.join(k for k in label_kinds.KINDS if k in FORMATS[self.format])}")
+            return
+        document = json.loads(self.installation.blobs.get(row.hash))
+        misfit = label_kinds.misfit(kind, document)
+        if misfit is not None:
+            self.report.skip_annotation(row, f"it does not have the shape of the {kind} kind: "
+                                             f"{misfit}")
+            return
+        labels = label_kinds.labels_of(kind, document)
+        if self.format in IMAGE_FORMATS:
+            assert image.shape is not None
+            outside = _outside(labels, image.shape)
+            if outside is not None:
+                self.report.skip_annotation(row, outside)
+                return
+        image.annotations.append(Annotated(row.uuid, row.version, schema_name, kind, labels))
+        self.exported_annotations += 1
+        self.labels += len(labels)
+
+    # - what the formats share -
+
+    def location(self, image: Image) -> str:
+        """Where a record says the object is: its file in the export (with files, relative to
+        the export's folder), else the URL of its bytes."""
+        return f"{self.images_folder}/{image.path}" if self.with_files else image.url
+
+    def classes(self) -> list[str]:
+        """The class list: the label enums of the exported kind schemas, else the sorted
+        distinct labels (label_kinds.class_list)."""
+        used = {(a.schema, a.kind) for image in self.images for a in image.annotations}
+        schemas = [(kind, document) for found in self.kind_schemas.values()
+                   if found is not None and (found[0], found[1]) in used
+                   for _, kind, document in [found]]
+        labels = {label.label for image in self.images for a in image.annotations
+                  for label in a.labels if label.label is not None}
+        return label_kinds.class_list(schemas, labels)
+
+    def keypoint_names(self, label: str) -> list[str]:
+        """A keypoints label's point names: the schema's enum, else the sorted distinct names."""
+        for found in self.kind_schemas.values():
+            if found is not None and found[1] == label_kinds.KEYPOINTS:
+                listed = label_kinds.schema_keypoint_names(found[2])
+                if listed:
+                    return listed
+        return sorted({p.name for image in self.images for a in image.annotations
+                       for found_label in a.labels if found_label.label == label
+                       for p in found_label.points})
+
+    # - pass 2 -
+
+    def files(self) -> Iterator[OutputFile]:
+        """The export's files, in their fixed order: the object files (with files), then the
+        format's files, then export-report.json."""
+        from .formats import writer
+
+        self.gather()
+        if self.with_files:
+            for image in self.images:
+                yield OutputFile(self.location(image), self._object_chunks(image), image.size,
+                                 image.sha256, compress=False)
+        yield from writer(self.format)(self)
+        yield OutputFile(REPORT_FILE, lambda: iter([self.report_bytes()]))
+
+    def _object_chunks(self, image: Image) -> Callable[[], Iterator[bytes]]:
+        def chunks() -> Iterator[bytes]:
+            stream = self.installation.blobs.read_range(image.sha256, 0, image.size - 1)
+            try:
+                yield from stream
+            finally:
+                stream.close()
+        return chunks
+
+    def report_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset, "point": self.point.as_json(), "at": self.point_name,
+            "format": self.format, "files": self.with_files,
+            "exported": {"images": len(self.images), "annotations": self.exported_annotations,
+                         "labels": self.labels},
+            "skipped": {"annotations": self.report.skipped_annotations,
+                        "objects": self.report.skipped_objects},
+        }
+
+    def report_bytes(self) -> bytes:
+        return (json.dumps(self.report_json(), ensure_ascii=False, indent=1, sort_keys=True)
+                + "\n").encode("utf-8")
+
+    def summary_line(self, where: str) -> str:
+        return summary_line(self.report_json(), where)
+
+
+def summary_line(report: dict[str, Any], where: str) -> str:
+    """An export's last line, from its report: what was written, and what was left out."""
+    exported, skipped = report["exported"], report["skipped"]
+    things = "images" if report["format"] in IMAGE_FORMATS else "objects"
+    line = (f"Exported {report['at']} of {report['dataset']} as {report['format']} to {where}: "
+            f"{exported['images']} {things}, {exported['labels']} labels from "
+            f"{exported['annotations']} annotations")
+    skipped_a, skipped_o = len(skipped["annotations"]), len(skipped["objects"])
+    if skipped_a or skipped_o:
+        return (f"{line}; SKIPPED {skipped_a} annotations and {skipped_o} objects that do not "
+                f"fit the format (listed with reasons in {REPORT_FILE}).")
+    return f"{line}; nothing skipped."
+
+
+def open_export(installation: Installation, dataset: str, point_text: str, format: str,
+                files: bool, base_url: str = "", release_only: bool = False) -> LabelExport:
+    """An export of the content at `point_text` (a release name, or an event uuid unless
+    `release_only`): 400 for a malformed point or format, 404 for an unknown one."""
+    if format not in FORMATS:
+        raise Invalid(f"'format' must be one of {', '.join(FORMATS)}; got {format!r}.")
+    needed = {"parquet": ["PIL", "pyarrow"], "csv": []}.get(format, ["PIL"])
+    for module in needed:
+        if importlib.util.find_spec(module) is None:
+            raise NotInstalled(f"The {format} format needs {PACKAGES[module]}, which this "
+                               "installation lacks: pip install 'gonk[labels]'.")
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset)
+        if release_only:
+            name = validation.release_name(point_text)
+            found = stored_releases.get(conn, ds.id, name)
+            if found is None:
+                raise NotFound(f"No release named {name} in dataset {dataset}.")
+            point = Point(found.event_seq, found.event_uuid, found.event_integrity)
+        else:
+            point = resolve_point(conn, ds.id, point_text, "as_of")
+            if validation.is_uuid(point_text):
+                point_text = point.uuid
+    return LabelExport(installation, dataset, point, point_text, format, files, base_url)
+
+
+def _outside(labels: list[Label], shape: ImageSize) -> str | None:
+    """Why a label lies outside its image (None: every one is inside)."""
+    for index, found in enumerate(labels):
+        box = label_kinds.label_bbox(found)
+        if box is None:
+            continue
+        x, y, width, height = box
+        if (x < -BOX_TOLERANCE or y < -BOX_TOLERANCE
+                or x + width > shape.width + BOX_TOLERANCE
+                or y + height > shape.height + BOX_TOLERANCE):
+            return (f"label {index} ({found.label}) has box [{x}, {y}, {width}, {height}], "
+                    f"outside its {shape.width}x{shape.height} image")
+    return None
+
+
+class _ImagePlanner:
+    """Object paths under images/ (exporting.PathPlanner's rules); with `stems`, also unique
+    once their extension is dropped, for formats that name label files after images."""
+
+    def __init__(self, stems: bool) -> None:
+        self.paths = PathPlanner()
+        self.stems: set[str] | None = set() if stems else None
+
+    def place(self, name: str | None, uuid: str, version: int) -> str:
+        path = self.paths.place(name, uuid, version).path
+        if self.stems is not None:
+            key = fold_name(stem(path))
+            if key in self.stems:
+                path = renamed_path(name, uuid, version)
+                key = fold_name(stem(path))
+            self.stems.add(key)
+        return path
+
+
+def stem(path: str) -> str:
+    """The path without its last component's extension: `a/b.jpg` -> `a/b`."""
+    folder, _, last = path.rpartition("/")
+    base = last.rsplit(".", 1)[0] if "." in last.lstrip(".") else last
+    return f"{folder}/{base}" if folder else base
