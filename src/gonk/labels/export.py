@@ -144,6 +144,7 @@ class LabelExport:
         self.exported_annotations = 0
         self._gathered = False
         self.images_folder = IMAGES_FOLDERS.get(format, "images")
+        self.expected_versions: int | None = None  # what gather will read, when known
 
     # - pass 1 -
 
@@ -354,11 +355,15 @@ def open_export(installation: Installation, dataset: str, point_text: str, forma
             if found is None:
                 raise NotFound(f"No release named {name} in dataset {dataset}.")
             point = Point(found.event_seq, found.event_uuid, found.event_integrity)
+            expected = found.objects + found.schemas + found.annotations
         else:
+            expected = None
             point = resolve_point(conn, ds.id, point_text, "as_of")
             if validation.is_uuid(point_text):
                 point_text = point.uuid
-    return LabelExport(installation, dataset, point, point_text, format, files, base_url)
+    job = LabelExport(installation, dataset, point, point_text, format, files, base_url)
+    job.expected_versions = expected
+    return job
 
 
 def _outside(labels: list[Label], shape: ImageSize) -> str | None:
