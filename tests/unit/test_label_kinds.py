@@ -117,3 +117,64 @@ print(json.dumps(out))
         assert (list(box) if box else [0, 0, 0, 0]) == case["bbox"], case
         runs = label_kinds.rle_counts(rle)
         assert label_kinds.rle_area_bbox({"size": case["size"], "counts": runs}) == (area, box)
+
+
+# --- the direct check (fits) agrees with the reference schemas ----------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-2, 2),
+                     st.sampled_from(["", "a", "cat"]))
+_json = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=5), st.dictionaries(st.sampled_from(
+        ["label", "bbox", "score", "attributes", "labels", "boxes", "instances", "polygons",
+         "rle", "size", "counts", "iscrowd", "points", "name", "x", "y", "visible",
+         "captions"]), inner, max_size=5)), max_leaves=25)
+_number = st.one_of(st.integers(-5, 50), st.floats(-5, 50, allow_nan=False))
+_box = st.one_of(st.lists(_number, min_size=3, max_size=5),
+                 st.tuples(_number, _number, _number, _number).map(list))
+_point = st.one_of(st.tuples(_number, _number).map(list), st.lists(_number, max_size=3))
+_label = st.one_of(st.sampled_from(["", "cat", "dog"]), st.integers(0, 2))
+_attributes = st.one_of(st.just({}), st.just({"a": 1}), st.just([1]), st.none())
+
+
+def _maybe(key: str, strategy: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(st.just({}), strategy.map(lambda v: {key: v}))
+
+
+def _item(**fields: st.SearchStrategy) -> st.SearchStrategy:
+    return st.tuples(*[_maybe(k, v) for k, v in fields.items()]).map(
+        lambda parts: {k: v for part in parts for k, v in part.items()})
+
+
+_shaped = {
+    "classification": _item(labels=st.lists(_label, max_size=3), attributes=_attributes),
+    "detection": _item(boxes=st.lists(_item(label=_label, bbox=_box, score=_number,
+                                            attributes=_attributes), max_size=3)),
+    "segmentation": _item(instances=st.lists(_item(
+        label=_label, polygons=st.lists(st.lists(_point, max_size=4), max_size=2),
+        rle=st.one_of(_json, st.just({"size": [2, 2], "counts": [0, 4]}),
+                  st.just({"size": [2.0, 2], "counts": [0.0, 4]})),
+        iscrowd=st.one_of(st.booleans(), st.integers(0, 1)), attributes=_attributes),
+        max_size=2)),
+    "keypoints": _item(instances=st.lists(_item(
+        label=_label, points=st.lists(_item(name=_label, x=_number, y=_number,
+                                            visible=st.one_of(st.booleans(), st.none())),
+                                      max_size=3),
+        bbox=_box, attributes=_attributes), max_size=2)),
+    "caption": _item(captions=st.lists(_label, max_size=3)),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(label_kinds.KINDS), data=st.data())
+def test_what_fits_directly_conforms_to_the_reference_schema(kind: str, data: st.DataObject
+                                                             ) -> None:
+    document = data.draw(st.one_of(_shaped[kind], _json))
+    errors = list(label_kinds._VALIDATORS[kind].iter_errors(document))
+    if label_kinds.fits(kind, document):
+        assert errors == [], (document, errors[0].message)
+    else:
+        # (never looser; and here, where it matters for speed, no stricter either)
+        assert errors, document

@@ -173,7 +173,11 @@ class LabelExport:
         image = Image(index, row.uuid, row.version, row.name, row.format, row.size, row.hash,
                       planner.place(row.name, row.uuid, row.version), self._url(row))
         if self.format in IMAGE_FORMATS or self.format == "parquet":
-            shape = image_size(lambda n: self._prefix(row.hash, n), row.size)
+            try:
+                shape = image_size(lambda n: self._prefix(row.hash, n), row.size)
+            except FileNotFoundError:
+                self.report.skip_object(row, "its bytes are missing from the blob store")
+                return None
             if isinstance(shape, ImageSize):
                 image.shape = shape
             elif self.format in IMAGE_FORMATS:
@@ -186,13 +190,7 @@ class LabelExport:
                 f"{row.version}/bytes?as_of={quote(self.point_name, safe='')}")
 
     def _prefix(self, digest: str, n: int) -> bytes:
-        if n <= 0:
-            return b""
-        stream = self.installation.blobs.read_range(digest, 0, n - 1)
-        try:
-            return b"".join(stream)
-        finally:
-            stream.close()
+        return self.installation.blobs.head(digest, n)
 
     def _schema(self, uuid: str, version: int) -> tuple[str, str, Any] | None:
         """(name, kind, document) of a schema version that declares a kind, else None."""
@@ -234,7 +232,11 @@ class LabelExport:
                 row, f"its label kind is {kind}; {self.format} holds "
                      f"{', '.join(k for k in label_kinds.KINDS if k in FORMATS[self.format])}")
             return
-        document = json.loads(self.installation.blobs.get(row.hash))
+        try:
+            document = json.loads(self.installation.blobs.get(row.hash))
+        except FileNotFoundError:
+            self.report.skip_annotation(row, "its bytes are missing from the blob store")
+            return
         misfit = label_kinds.misfit(kind, document)
         if misfit is not None:
             self.report.skip_annotation(row, f"it does not have the shape of the {kind} kind: "

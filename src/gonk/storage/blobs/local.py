@@ -32,6 +32,7 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._root_text = str(self.root)  # (for reads that skip pathlib's per-call cost)
         self.tmp = self.root / "tmp"
 
     def create(self) -> None:
@@ -192,6 +193,20 @@ class LocalBlobStore:
             handle = self.path(digest).open("rb")
         handle.seek(start)
         return ChunkStream(handle.read, max(0, end_inclusive - start + 1), handle.close)
+
+    def head(self, digest: str, size: int) -> bytes:
+        if not is_digest(digest):
+            raise ValueError(f"not a sha256 hex digest: {digest!r}")
+        with self._reading():
+            fd = os.open(os.path.join(self._root_text, digest[:2], digest), os.O_RDONLY)
+        parts: list[bytes] = []
+        try:
+            while size > 0 and (part := os.read(fd, size)):
+                parts.append(part)
+                size -= len(part)
+        finally:
+            os.close(fd)
+        return b"".join(parts)
 
     def all_blobs(self) -> Iterator[tuple[str, float]]:
         for path in self.root.glob("[0-9a-f][0-9a-f]/*"):

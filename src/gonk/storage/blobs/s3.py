@@ -386,6 +386,13 @@ class S3BlobStore:
     def local_path(self, digest: str) -> None:
         return None
 
+    def head(self, digest: str, size: int) -> bytes:
+        stream = self.read_range(digest, 0, size - 1)
+        try:
+            return b"".join(stream)
+        finally:
+            stream.close()
+
     def read_range(self, digest: str, start: int, end_inclusive: int) -> ChunkStream:
         """One GetObject with a Range header, its body streamed chunk by chunk (the request is
         made here, so a missing blob raises FileNotFoundError before any chunk)."""

@@ -114,6 +114,9 @@ class BlobStore(Protocol):
         nothing if end_inclusive < start. A missing blob raises FileNotFoundError at the call,
         before any chunk; close the stream if it is not read to its end."""
 
+    def head(self, digest: str, size: int) -> bytes:
+        """The blob's first `size` bytes (all of it if shorter): one read, for headers."""
+
     def all_blobs(self) -> Iterator[tuple[str, float]]:
         """Every stored blob's digest with its modification time (for garbage collection)."""
 
