@@ -13,7 +13,9 @@ import xml.etree.ElementTree as ET
 import zipfile
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
+from pycocotools.coco import COCO
 
 from gonk.domain import label_kinds
 from tests.support.api import (
@@ -31,10 +33,6 @@ from tests.support.images import image_bytes
 
 pytestmark = pytest.mark.parametrize("storage_kind", ["sqlite-files", "postgres-s3"],
                                      indirect=True)
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pytest.importorskip("PIL")
 
 BASE = f"/datasets/{DS}"
 
@@ -104,7 +102,6 @@ def _skipped(report: dict[str, Any]) -> dict[str, str]:
 
 def test_coco_export_holds_every_image_box_and_category(alice: Client,
                                                         labelled: dict[str, Any]) -> None:
-    coco_module = pytest.importorskip("pycocotools.coco")
     archive = _archive(alice, "format=coco")
     assert archive.namelist() == ["instances.json", "export-report.json"]
     document = json.loads(archive.read("instances.json"))
@@ -114,7 +111,7 @@ def test_coco_export_holds_every_image_box_and_category(alice: Client,
     assert document["images"][0]["coco_url"].endswith(
         f"/datasets/{DS}/objects/{labelled['a']}/0/bytes?as_of=v1")
     with open_temp_json(document) as path:
-        coco = coco_module.COCO(path)
+        coco = COCO(path)
     by_file = {coco.imgs[i]["file_name"]: i for i in coco.getImgIds()}
     names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
     boxes_a = sorted((names[a["category_id"]], a["bbox"])
@@ -338,3 +335,17 @@ def test_an_annotation_must_fit_its_schemas_kind(alice: Client, ds: str) -> None
         "annotation": b64({"boxes": [{"label": "dog", "bbox": [1, 2, 3, 4]}]})})
     assert_error(resp, 422)
     assert alice.get(f"{BASE}/annotations").json == []
+
+
+def test_a_server_without_the_labels_extra_says_which_package(
+        alice: Client, labelled: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from gonk.labels import export as label_export
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(label_export.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    body = assert_error(alice.get(f"{BASE}/releases/v1/export?format=parquet"), 501)
+    assert "pyarrow" in body["error"] and "gonk[labels]" in body["error"]
+    assert alice.get(f"{BASE}/releases/v1/export?format=csv").status_code == 200

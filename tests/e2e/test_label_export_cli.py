@@ -23,7 +23,6 @@ from gonk.users import add_user
 from tests.support import processes
 from tests.support.images import image_bytes
 
-pytest.importorskip("PIL")
 pytestmark = pytest.mark.xdist_group("label_export_cli")
 
 DS = "pics"

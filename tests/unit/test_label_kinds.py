@@ -91,7 +91,6 @@ def test_shapes() -> None:
 def test_rle_matches_pycocotools() -> None:
     """Random masks, compressed by pycocotools: the same area and box, from the string form
     and from the list of runs (run in a subprocess: pycocotools needs numpy)."""
-    pytest.importorskip("pycocotools")
     script = """
 import json, random, numpy as np
 from pycocotools import mask as m
