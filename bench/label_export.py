@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from releases import (  # noqa: E402  (bench/releases.py, beside this script)
+from releases import (  # bench/releases.py, beside this script
     GONK,
     BlobWriter,
     MemoryWatch,

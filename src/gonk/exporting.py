@@ -485,17 +485,7 @@ class Export:
         os.sync()
 
     def _temp_folder(self) -> Path:
-        """DIR/.gonk-export-tmp, emptied of what an interrupted export left there."""
-        temp = self._target(TEMP_FOLDER)
-        if temp.exists() and not temp.is_dir():
-            raise ExportError(f"{temp} is in the way of the export's own files; remove it.")
-        temp.mkdir(exist_ok=True)
-        for leftover in temp.iterdir():
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover)
-            else:
-                leftover.unlink()
-        return temp
+        return fresh_temp_folder(self.out)
 
     def _fetch_manifest(self, target: Path) -> None:
         digest = hashlib.sha256()
@@ -617,6 +607,20 @@ def checked_target(out: Path, relative: str) -> Path:
         except (FileNotFoundError, NotADirectoryError):
             break
     return out / relative
+
+
+def fresh_temp_folder(out: Path) -> Path:
+    """out/.gonk-export-tmp, emptied of what an interrupted export left there."""
+    temp = checked_target(out, TEMP_FOLDER)
+    if temp.exists() and not temp.is_dir():
+        raise ExportError(f"{temp} is in the way of the export's own files; remove it.")
+    temp.mkdir(exist_ok=True)
+    for leftover in temp.iterdir():
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    return temp
 
 
 def make_folders(out: Path, relative: str) -> None:

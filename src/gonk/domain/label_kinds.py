@@ -389,7 +389,7 @@ def class_list(kind_schemas: Iterable[tuple[str, Any]], labels: Iterable[str]) -
 def polygon_area(polygon: tuple[tuple[float, float], ...]) -> float:
     """The shoelace formula (absolute value)."""
     total = 0.0
-    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1]):
+    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
         total += x1 * y2 - x2 * y1
     return abs(total) / 2
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..exporting import (TEMP_FOLDER, ExportError, checked_target, make_folders,
+from ..exporting import (ExportError, checked_target, fresh_temp_folder, make_folders,
                          sha256_of_file, unsafe_reason)
 from .export import REPORT_FILE, OutputFile
 
@@ -93,15 +92,7 @@ def write_folder(files: Iterable[OutputFile], out: Path,
         raise ExportError(f"{out} exists and is not a folder.")
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
-    temp = checked_target(out, TEMP_FOLDER)
-    if temp.exists() and not temp.is_dir():
-        raise ExportError(f"{temp} is in the way of the export's own files; remove it.")
-    temp.mkdir(exist_ok=True)
-    for leftover in temp.iterdir():
-        if leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover)
-        else:
-            leftover.unlink()
+    temp = fresh_temp_folder(out)
     checked_target(out, REPORT_FILE).unlink(missing_ok=True)  # (not complete until the end)
     summary = FolderSummary()
     report: Path | None = None
