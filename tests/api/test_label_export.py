@@ -140,7 +140,7 @@ def test_coco_export_holds_every_image_box_and_category(alice: Client,
     assert report["exported"] == {"images": 2, "annotations": 2, "labels": 3}
 
 
-class open_temp_json:  # noqa: N801 (a context manager, named for what it does)
+class open_temp_json:
     """A JSON document in a temporary file (pycocotools reads paths)."""
 
     def __init__(self, document: Any) -> None:

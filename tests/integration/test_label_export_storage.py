@@ -21,7 +21,6 @@ from gonk.labels.output import write_folder, zip_stream
 from tests.support import postgres
 from tests.support.images import image_bytes
 
-
 DS, AUTHOR = "shapes", "alice"
 
 

@@ -19,8 +19,8 @@ segmentation and keypoints labels; YOLO and VOC hold boxes (the detection kind);
 Parquet hold every kind. In every format an annotation must link exactly one object, and its
 schema must declare a label kind. An annotation is exported whole or not at all.
 
-Output paths: with files, each object is written under `images/<its name>` (VOC: `JPEGImages/<its name>`) when its name is a
-safe relative path (the rules of exporting.PathPlanner, which `gonk-api export` without a format
+Output paths: with files, each object is written under `images/<its name>` (VOC:
+`JPEGImages/<its name>`) when its name is a safe relative path (the rules of exporting.PathPlanner, which `gonk-api export` without a format
 also follows); otherwise, or when its name clashes with an earlier object's (or, for YOLO and
 VOC, when its label file would clash: `a.jpg` and `a.png` would both need `a.txt`), under
 `images/_gonk_renamed/<uuid>.<version>[.<ext>]`. Without files, each record carries the URL of

@@ -27,8 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..exporting import (ExportError, checked_target, fresh_temp_folder, make_folders,
-                         sha256_of_file, unsafe_reason)
+from ..exporting import (
+    ExportError,
+    checked_target,
+    fresh_temp_folder,
+    make_folders,
+    sha256_of_file,
+    unsafe_reason,
+)
 from .export import REPORT_FILE, OutputFile
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -63,8 +63,8 @@ def _csv_lines(export: LabelExport) -> Iterator[str]:
         for annotated in image.annotations:
             for found in annotated.labels:
                 box = label_kinds.label_bbox(found)
-                table.writerow(head + [
-                    annotated.uuid, annotated.version, annotated.schema, annotated.kind,
+                table.writerow([
+                    *head, annotated.uuid, annotated.version, annotated.schema, annotated.kind,
                     found.label or "", *([number(v) for v in box] if box else [""] * 4),
                     "" if found.score is None else number(found.score), found.text or ""])
                 wrote = True
