@@ -348,6 +348,92 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
         sys.exit(1)
 
 
+@main.command("import-labels", help="Import existing labels (COCO, YOLO or Pascal VOC) into "
+                                     "DATASET: the images become objects (bytes already in the "
+                                     "dataset are not added again), the dataset's schema of "
+                                     "the label kind is used (or schema-<kind> created, with "
+                                     "the classes as its enum), and one pending annotation is "
+                                     "proposed per image (none that is already there). PATH: "
+                                     "the COCO instances JSON, the YOLO folder (images/, "
+                                     "labels/, classes.txt or data.yaml), or the folder of VOC "
+                                     ".xml files (or holding Annotations/). Every file is "
+                                     "checked first: any problem is printed as "
+                                     "'gonk-api: FILE:PLACE: what' and nothing is stored. "
+                                     "Local by default (as --user); with --url, through a "
+                                     "running server.")
+@click.argument("dataset")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "label_format", required=True,
+              type=click.Choice(["coco", "yolo", "voc"]), help="The labels' format.")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The images folder [COCO: the JSON's folder, then images/ beside it; YOLO: "
+                   "PATH/images; VOC: JPEGImages/ beside the XML folder, then the XML folder].")
+@click.option("--kind", type=click.Choice(["detection", "segmentation"]),
+              help="COCO only: import boxes (detection) or polygons and masks (segmentation) "
+                   "[default: segmentation when the file has any segmentation, else detection].")
+@click.option("--user", help="Local import: the user the changes are proposed by.")
+@click.option("--url", envvar="GONK_URL", help="Import through this Gonk server "
+              "(e.g. http://127.0.0.1:5000) [env GONK_URL].")
+@click.option("--key", envvar="GONK_API_KEY", help="API key for --url [env GONK_API_KEY].")
+@_storage_options
+@click.pass_context
+def import_labels(ctx: click.Context, dataset: str, path: Path, label_format: str,
+                  images: Path | None, kind: str | None, user: str | None, url: str | None,
+                  key: str | None) -> None:
+    from .labels.importing import (
+        LabelImport,
+        LocalLabelTarget,
+        MissingDependency,
+        RemoteLabelTarget,
+        read_labels,
+    )
+
+    try:
+        validation.dataset_name(dataset)
+        if url:
+            if not key:
+                _fail("--url needs --key (or GONK_API_KEY).")
+            target: Any = RemoteLabelTarget(url, key, dataset)
+        else:
+            if not user:
+                _fail("A local import needs --user NAME (the proposer); or pass --url and "
+                      "--key to import through a server.")
+            from .users import list_users
+
+            installation = _open(ctx)
+            if user not in list_users(installation):
+                _fail(f"No user named {user}.")
+            target = LocalLabelTarget(installation, dataset, user)
+        plan = read_labels(label_format, path, images, kind)
+        job = LabelImport(target, plan)
+        problems = plan.problems or job.prepare()
+    except MissingDependency as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        _fail(str(exc))
+    except GonkError as exc:
+        _fail(exc.message)
+    except OSError as exc:  # includes connection errors from requests
+        _fail(str(exc))
+    if problems:
+        for problem in problems:
+            click.echo(problem.line(), err=True)
+        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+        click.echo(f"Nothing was imported: {count} (above).", err=True)
+        sys.exit(1)
+    bar: Any = click.progressbar(length=len(plan.images), file=sys.stderr, show_pos=True,
+                                 label=f"Importing labels into {dataset}")
+    with bar:
+        summary = job.run(bar.update)
+    if summary.failed:
+        click.echo(f"failed: {summary.failed} (what was stored before stays; run the command "
+                   "again to finish)", err=True)
+    click.echo(summary.line(dataset))
+    if summary.failed:
+        sys.exit(1)
+
+
 @main.command(help="Remove stored bytes that no committed event references, and leftovers "
                    "of interrupted uploads.")
 @click.option("--min-age", type=click.IntRange(min=0), default=3600, show_default=True,
