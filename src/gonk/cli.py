@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .domain import validation
+from .domain import label_kinds, validation
 from .domain.errors import GonkError
 from .installation import (
     BLOB_URL_ENV,
@@ -540,30 +540,54 @@ def _source(ctx: click.Context, dataset: str, url: str | None, key: str | None) 
     return LocalSource(_open(ctx), dataset)
 
 
-@main.command(help="Write release NAME of DATASET into the folder DIR as plain files: "
-                   "manifest.jsonl (the release's manifest, checked against its sha256), each "
-                   "object under objects/<its name> (names that cannot be safe paths, or that "
-                   "clash, go to objects/_gonk_renamed/<uuid>.<version>[.<ext>]), each schema "
-                   "under schemas/<name>.json, and objects.jsonl, schemas.jsonl and "
-                   "annotations.jsonl (each line: the manifest line, plus the file's path or "
-                   "the annotation document). Every file is checked against its sha256; files "
-                   "already there are skipped, so an interrupted export is finished by running "
-                   "it again. Local by default; with --url, through a running server.")
+@main.command(help="Write release NAME of DATASET into the folder DIR. Without --format (or "
+                   "with --format gonk), as plain files: manifest.jsonl (the release's "
+                   "manifest, checked against its sha256), each object under objects/<its "
+                   "name> (names that cannot be safe paths, or that clash, go to "
+                   "objects/_gonk_renamed/<uuid>.<version>[.<ext>]), each schema under "
+                   "schemas/<name>.json, and objects.jsonl, schemas.jsonl and annotations.jsonl "
+                   "(each line: the manifest line, plus the file's path or the annotation "
+                   "document). With --format coco, yolo, voc, csv or parquet: the labels in "
+                   "that format, the objects under images/ (or none with --no-files), and "
+                   "export-report.json listing what does not fit the format. Every file is "
+                   "checked against its sha256; files already there are skipped, so an "
+                   "interrupted export is finished by running it again. Local by default; with "
+                   "--url, through a running server.")
 @click.argument("dataset")
-@click.option("--release", "release", required=True, metavar="NAME",
-              help="The release to export.")
+@click.option("--release", "release", metavar="NAME", help="The release to export.")
+@click.option("--as-of", "as_of", metavar="POINT",
+              help="Export the content at this event uuid (or release name) instead of a "
+                   "release (label formats only).")
 @click.option("--out", required=True, metavar="DIR",
               type=click.Path(file_okay=False, path_type=Path),
               help="The folder to write into (created if missing).")
+@click.option("--format", "format", default="gonk", show_default=True,
+              type=click.Choice(["gonk", "coco", "yolo", "voc", "csv", "parquet"]),
+              help="gonk: the release's own files and manifest; the others: labels in that "
+                   "format.")
+@click.option("--files/--no-files", default=True, show_default=True,
+              help="Label formats: write the object files too, or only the labels (each "
+                   "record then carries the URL of its object's bytes).")
+@click.option("--base-url", default="", metavar="URL",
+              help="Local label exports without files: the server address the URLs start with "
+                   "(by default they are paths on the server, /datasets/...).")
 @_remote_options
 @_storage_options
 @click.pass_context
-def export(ctx: click.Context, dataset: str, release: str, out: Path, url: str | None,
-           key: str | None) -> None:
+def export(ctx: click.Context, dataset: str, release: str | None, as_of: str | None, out: Path,
+           format: str, files: bool, base_url: str, url: str | None, key: str | None) -> None:
     import json
 
     from .exporting import Export
 
+    if (release is None) == (as_of is None):
+        _fail("Name what to export: --release NAME, or --as-of POINT (label formats).")
+    if format != "gonk":
+        _label_export(ctx, dataset, release, as_of, out, format, files, base_url, url, key)
+        return
+    if release is None:
+        _fail("--as-of needs a label format (--format coco, yolo, voc, csv or parquet); the "
+              "gonk format exports releases, whose manifest is recorded.")
     try:
         job = Export(_source(ctx, dataset, url, key), dataset, release, out)
         bar: Any = click.progressbar(length=max(job.total_bytes, 1),
@@ -580,6 +604,118 @@ def export(ctx: click.Context, dataset: str, release: str, out: Path, url: str |
         click.echo(f"Note: {summary.strays} files under objects/ and schemas/ of {out} are "
                    "not part of this release (left as they were).", err=True)
     click.echo(summary.line(release, dataset, out))
+
+
+def _label_export(ctx: click.Context, dataset: str, release: str | None, as_of: str | None,
+                  out: Path, format: str, files: bool, base_url: str, url: str | None,
+                  key: str | None) -> None:
+    """`export --format F`: locally, the export written straight into DIR; with --url, the
+    server's zip archive downloaded (to a temporary file) and its files written into DIR."""
+    import json
+
+    from .labels import export as label_export
+    from .labels.output import write_folder
+
+    validation.dataset_name(dataset)
+    point = release if release is not None else as_of
+    assert point is not None
+    try:
+        if url:
+            if not key:
+                _fail("--url needs --key (or GONK_API_KEY).")
+            report = _remote_label_export(url, key, dataset, point, release is not None,
+                                          format, files, out)
+        else:
+            job = label_export.open_export(_open(ctx), dataset, point, format, files,
+                                           base_url, release_only=release is not None)
+            if job.expected_versions is None:  # a point that is no release: no count
+                click.echo(f"Reading {dataset} at {point}...", err=True)
+                job.gather()
+            else:
+                reading: Any = click.progressbar(length=max(job.expected_versions, 1),
+                                                 label=f"Reading {dataset} at {point}",
+                                                 file=sys.stderr)
+                with reading:
+                    job.gather(reading.update)
+            total = sum(image.size for image in job.images) if files else 0
+            with click.progressbar(length=max(total, 1), label="Writing files",
+                                   file=sys.stderr) as writing:
+                write_folder(job.files(), out, writing.update)
+            report = job.report_json()
+    except OSError as exc:
+        _fail(str(exc))
+    for skipped in report["skipped"]["objects"]:
+        click.echo(f"skipped object {skipped['uuid']} v{skipped['version']}: "
+                   f"{skipped['reason']}", err=True)
+    for skipped in report["skipped"]["annotations"][:20]:
+        click.echo(f"skipped annotation {skipped['uuid']} v{skipped['version']}: "
+                   f"{skipped['reason']}", err=True)
+    if len(report["skipped"]["annotations"]) > 20:
+        click.echo(f"... and {len(report['skipped']['annotations']) - 20} more skipped "
+                   f"annotations: see {json.dumps(str(out / label_export.REPORT_FILE))}",
+                   err=True)
+    click.echo(label_export.summary_line(report, str(out)))
+
+
+def _remote_label_export(url: str, key: str, dataset: str, point: str, is_release: bool,
+                         format: str, files: bool, out: Path) -> Any:
+    import json
+    import tempfile
+    import zipfile
+    from urllib.parse import quote
+
+    import requests
+
+    from .exporting import ExportError, refusal
+    from .labels.export import REPORT_FILE
+    from .labels.output import write_folder, zip_entries
+
+    base = f"{url.rstrip('/')}/datasets/{quote(dataset, safe='')}"
+    params = {"format": format, "files": "true" if files else "false"}
+    if is_release:
+        address = f"{base}/releases/{quote(point, safe='')}/export"
+    else:
+        address, params["as_of"] = f"{base}/export", point
+    with tempfile.TemporaryFile() as spool:
+        try:
+            with requests.get(address, params=params, headers={"x-api-key": key},
+                              stream=True, timeout=600) as response:
+                if response.status_code != 200:
+                    raise refusal(response)
+                click.echo(f"Downloading {dataset} at {point} from {url}...", err=True)
+                for chunk in response.iter_content(1024 * 1024):
+                    spool.write(chunk)
+        except requests.ConnectionError:
+            raise ExportError(f"Cannot reach a Gonk server at {url}.") from None
+        except requests.RequestException as exc:
+            raise ExportError(f"The request to {url} failed: {exc}") from None
+        spool.seek(0)
+        try:
+            with zipfile.ZipFile(spool) as archive:
+                write_folder(zip_entries(archive), out)
+        except zipfile.BadZipFile:
+            raise ExportError(f"The server at {url} sent an archive that is not a whole zip "
+                              "file (cut off?); run the export again.") from None
+    return json.loads((out / REPORT_FILE).read_bytes())
+
+
+@main.group(help="Schemas: templates of the standard label kinds.")
+def schemas() -> None:
+    pass
+
+
+@schemas.command("template", help="Print the reference JSON Schema of a label kind "
+                                  "(classification, detection, segmentation, keypoints or "
+                                  "caption), to start a dataset's schema from: narrow it (an "
+                                  "enum of labels, required attributes), keep its shape and its "
+                                  "x-gonk-kind.")
+@click.argument("kind", type=click.Choice(list(label_kinds.KINDS)))
+@click.option("--example", is_flag=True, help="Print an annotation of the kind instead.")
+def schemas_template(kind: str, example: bool) -> None:
+    import json
+
+    document = label_kinds.EXAMPLES[kind] if example else label_kinds.template(kind)
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 @main.command(help="Print the changes between two points of DATASET's log (FROM and TO: an "
