@@ -412,9 +412,6 @@ def test_command_line_options_and_mistakes(site_of: Any, tmp_path: Path) -> None
 
 # --- through the label export: pycocotools, YOLO and VOC files ---------------------------------
 
-EXPORT_XFAIL = pytest.mark.xfail(reason="export --format lands with the label export",
-                                 strict=False)
-
 
 def _imported_and_released(site: Site, label_format: str, path: Path) -> None:
     site.create_dataset("pics")
@@ -435,7 +432,6 @@ def _close(a: list[float], b: list[float], tolerance: float = 1e-3) -> bool:
                                     for x, y in zip(a, b, strict=True))
 
 
-@EXPORT_XFAIL
 def test_coco_round_trip_through_the_export(site_of: Any, tmp_path: Path) -> None:
     from pycocotools.coco import COCO
 
@@ -481,7 +477,6 @@ def _by_object(site: Site, dataset: str) -> dict[str, Any]:
             for found in stored["annotations"]}
 
 
-@EXPORT_XFAIL
 def test_yolo_round_trip_through_the_export(site_of: Any, tmp_path: Path) -> None:
     site = site_of("sqlite-files")
     source = data.write_yolo(tmp_path / "yolo")
@@ -506,7 +501,6 @@ def test_yolo_round_trip_through_the_export(site_of: Any, tmp_path: Path) -> Non
         data.YOLO_DOCUMENTS
 
 
-@EXPORT_XFAIL
 def test_voc_round_trip_through_the_export(site_of: Any, tmp_path: Path) -> None:
     site = site_of("sqlite-files")
     source = data.write_voc(tmp_path / "voc")
