@@ -85,6 +85,9 @@ MAX_COMPONENT_BYTES = 255
 WINDOWS_RESERVED = frozenset('<>:"|?*\\')
 DEVICE_NAMES = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])(\..*)?", re.IGNORECASE)
 EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,16})\Z")
+# A component of printable ASCII without the reserved characters: no character of it needs the
+# per-character checks (control characters are outside this range).
+PLAIN_COMPONENT = re.compile(r"[ !#-)+-.0-9;=@-\[\]-{}~]+")
 
 
 def unsafe_reason(name: object) -> str | None:
@@ -116,7 +119,8 @@ def unsafe_reason(name: object) -> str | None:
             return "the name has an empty component ('//' or a trailing '/')"
         if part in (".", ".."):
             return f"the name has a {part!r} component"
-        for char in part:
+        plain = PLAIN_COMPONENT.fullmatch(part) is not None
+        for char in () if plain else part:
             if unicodedata.category(char) == "Cc":
                 return "the name holds a control character"
             if char in WINDOWS_RESERVED:
@@ -133,6 +137,8 @@ def unsafe_reason(name: object) -> str | None:
 def fold_name(text: str) -> str:
     """The form two names are compared in: case-folded and NFC-normalised, so that names that
     one case-insensitive or normalising file system (Windows, macOS) takes for one are one."""
+    if text.isascii():
+        return text.lower()  # (ASCII text is NFC already, and folds as it lowers)
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
 

@@ -4,6 +4,8 @@ manifest order keeping a contested name."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from gonk.exporting import PathPlanner, canonical_line, renamed_path, unsafe_reason
@@ -133,3 +135,15 @@ def test_canonical_lines() -> None:
         '{"a":"é","b":1,"c":[1,1e+21]}\n'.encode()
     # beyond RFC 8785's integers: sorted keys, compact, exact
     assert canonical_line({"z": 2**60, "a": 1}) == b'{"a":1,"z":1152921504606846976}\n'
+
+
+def test_the_plain_component_shortcut_holds_exactly_the_unchecked_characters() -> None:
+    """unsafe_reason skips its per-character checks for components of PLAIN_COMPONENT: that
+    class must be printable ASCII less the characters Windows reserves and '/'; fold_name's
+    ASCII shortcut must agree with case folding and NFC."""
+    from gonk.exporting import PLAIN_COMPONENT, WINDOWS_RESERVED, fold_name
+
+    allowed = {chr(c) for c in range(0x20, 0x7F)} - set(WINDOWS_RESERVED) - {"/"}
+    assert {chr(c) for c in range(0x100) if PLAIN_COMPONENT.fullmatch(chr(c))} == allowed
+    for text in ("Cat.JPG", "a/B/c", "x_Y-z.~ #"):
+        assert fold_name(text) == unicodedata.normalize("NFC", text.casefold())

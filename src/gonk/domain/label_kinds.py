@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import json
+from sys import intern  # (labels repeat: one string each in a large export)
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -303,7 +304,7 @@ def schema_keypoint_names(schema: Any) -> list[str] | None:
 BBox = tuple[float, float, float, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     name: str
     x: float
@@ -311,7 +312,7 @@ class Point:
     visible: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Label:
     """One label of an annotation: a class label (classification), a box, a segmented instance,
     an instance's keypoints, or a caption (label None, text set)."""
@@ -334,21 +335,22 @@ def _bbox(value: Any) -> BBox:
 def labels_of(kind: str, document: Any) -> list[Label]:
     """The labels of a document that fits the kind (misfit(kind, document) is None)."""
     if kind == CLASSIFICATION:
-        return [Label(label) for label in document["labels"]]
+        return [Label(intern(label)) for label in document["labels"]]
     if kind == DETECTION:
-        return [Label(box["label"], bbox=_bbox(box["bbox"]), score=box.get("score"),
+        return [Label(intern(box["label"]), bbox=_bbox(box["bbox"]), score=box.get("score"),
                       attributes=box.get("attributes")) for box in document["boxes"]]
     if kind == SEGMENTATION:
         found = []
         for instance in document["instances"]:
             polygons = tuple(tuple((p[0], p[1]) for p in polygon)
                              for polygon in instance.get("polygons", ()))
-            found.append(Label(instance["label"], polygons=polygons, rle=instance.get("rle"),
+            found.append(Label(intern(instance["label"]), polygons=polygons,
+                               rle=instance.get("rle"),
                                iscrowd=bool(instance.get("iscrowd", False)),
                                attributes=instance.get("attributes")))
         return found
     if kind == KEYPOINTS:
-        return [Label(instance["label"],
+        return [Label(intern(instance["label"]),
                       bbox=_bbox(instance["bbox"]) if "bbox" in instance else None,
                       points=tuple(Point(p["name"], p["x"], p["y"], bool(p.get("visible", True)))
                                    for p in instance["points"]),

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import marshal
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from ..domain import label_kinds, rules, validation
@@ -81,7 +83,8 @@ class Annotated:
 
 @dataclass(slots=True)
 class Image:
-    """An exported object, with its annotations (in manifest order)."""
+    """An exported object, with where its annotations' labels lie in the export's spool file
+    (in manifest order): LabelExport.annotations_of reads them back."""
 
     index: int  # 1-based, in manifest order (COCO's image id)
     uuid: str
@@ -91,9 +94,8 @@ class Image:
     size: int
     sha256: str
     path: str  # under images/ ('/'-separated)
-    url: str  # the bytes at the point, on the server
     shape: ImageSize | None = None
-    annotations: list[Annotated] = field(default_factory=list)
+    annotations: list[tuple[int, int]] = field(default_factory=list)  # (offset, size)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,12 @@ class LabelExport:
         self.kind_schemas: dict[tuple[str, int], tuple[str, str, Any] | None] = {}
         self.labels = 0
         self.exported_annotations = 0
+        # what the formats need of every label, kept while gathering (the labels themselves
+        # wait in the spool, so memory does not grow with them)
+        self.seen_labels: set[str] = set()
+        self.used_schemas: set[tuple[str, str]] = set()  # (schema name, kind)
+        self.point_names: dict[str, set[str]] = {}  # keypoints label -> point names found
+        self._spool: IO[bytes] | None = None
         self._gathered = False
         self.images_folder = IMAGES_FOLDERS.get(format, "images")
         self.expected_versions: int | None = None  # what gather will read, when known
@@ -171,7 +179,7 @@ class LabelExport:
 
     def _image(self, row: ContentRow, planner: _ImagePlanner, index: int) -> Image | None:
         image = Image(index, row.uuid, row.version, row.name, row.format, row.size, row.hash,
-                      planner.place(row.name, row.uuid, row.version), self._url(row))
+                      planner.place(row.name, row.uuid, row.version))
         if self.format in IMAGE_FORMATS or self.format == "parquet":
             try:
                 shape = image_size(lambda n: self._prefix(row.hash, n), row.size)
@@ -185,9 +193,10 @@ class LabelExport:
                 return None
         return image
 
-    def _url(self, row: ContentRow) -> str:
-        return (f"{self.base_url}/datasets/{quote(self.dataset, safe='')}/objects/{row.uuid}/"
-                f"{row.version}/bytes?as_of={quote(self.point_name, safe='')}")
+    def url(self, image: Image) -> str:
+        """The URL of the object's bytes at the point (made when needed: not kept per image)."""
+        return (f"{self.base_url}/datasets/{quote(self.dataset, safe='')}/objects/{image.uuid}/"
+                f"{image.version}/bytes?as_of={quote(self.point_name, safe='')}")
 
     def _prefix(self, digest: str, n: int) -> bytes:
         return self.installation.blobs.head(digest, n)
@@ -249,27 +258,47 @@ class LabelExport:
             if outside is not None:
                 self.report.skip_annotation(row, outside)
                 return
-        image.annotations.append(Annotated(row.uuid, row.version, schema_name, kind, labels))
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the export)
+        record = marshal.dumps((row.uuid, row.version, schema_name, kind,
+                                [_as_tuple(found) for found in labels]))
+        image.annotations.append((self._spool.tell(), len(record)))
+        self._spool.write(record)
         self.exported_annotations += 1
         self.labels += len(labels)
+        self.used_schemas.add((schema_name, kind))
+        for found in labels:
+            if found.label is not None:
+                self.seen_labels.add(found.label)
+                if found.points:
+                    self.point_names.setdefault(found.label, set()).update(
+                        p.name for p in found.points)
 
     # - what the formats share -
 
     def location(self, image: Image) -> str:
         """Where a record says the object is: its file in the export (with files, relative to
         the export's folder), else the URL of its bytes."""
-        return f"{self.images_folder}/{image.path}" if self.with_files else image.url
+        return f"{self.images_folder}/{image.path}" if self.with_files else self.url(image)
+
+    def annotations_of(self, image: Image) -> Iterator[Annotated]:
+        """The image's exported annotations, read back from the spool."""
+        if not image.annotations:
+            return
+        assert self._spool is not None
+        self._spool.flush()
+        for offset, size in image.annotations:
+            self._spool.seek(offset)
+            uuid, version, schema, kind, labels = marshal.loads(self._spool.read(size))
+            yield Annotated(uuid, version, schema, kind, [_from_tuple(t) for t in labels])
 
     def classes(self) -> list[str]:
         """The class list: the label enums of the exported kind schemas, else the sorted
         distinct labels (label_kinds.class_list)."""
-        used = {(a.schema, a.kind) for image in self.images for a in image.annotations}
         schemas = [(kind, document) for found in self.kind_schemas.values()
-                   if found is not None and (found[0], found[1]) in used
+                   if found is not None and (found[0], found[1]) in self.used_schemas
                    for _, kind, document in [found]]
-        labels = {label.label for image in self.images for a in image.annotations
-                  for label in a.labels if label.label is not None}
-        return label_kinds.class_list(schemas, labels)
+        return label_kinds.class_list(schemas, self.seen_labels)
 
     def keypoint_names(self, label: str) -> list[str]:
         """A keypoints label's point names: the schema's enum, else the sorted distinct names."""
@@ -278,9 +307,7 @@ class LabelExport:
                 listed = label_kinds.schema_keypoint_names(found[2])
                 if listed:
                     return listed
-        return sorted({p.name for image in self.images for a in image.annotations
-                       for found_label in a.labels if found_label.label == label
-                       for p in found_label.points})
+        return sorted(self.point_names.get(label, ()))
 
     # - pass 2 -
 
@@ -294,8 +321,13 @@ class LabelExport:
             for image in self.images:
                 yield OutputFile(self.location(image), self._object_chunks(image), image.size,
                                  image.sha256, compress=False)
-        yield from writer(self.format)(self)
-        yield OutputFile(REPORT_FILE, lambda: iter([self.report_bytes()]))
+        try:
+            yield from writer(self.format)(self)
+            yield OutputFile(REPORT_FILE, lambda: iter([self.report_bytes()]))
+        finally:
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
 
     def _object_chunks(self, image: Image) -> Callable[[], Iterator[bytes]]:
         def chunks() -> Iterator[bytes]:
@@ -366,6 +398,19 @@ def open_export(installation: Installation, dataset: str, point_text: str, forma
     job = LabelExport(installation, dataset, point, point_text, format, files, base_url)
     job.expected_versions = expected
     return job
+
+
+def _as_tuple(found: Label) -> tuple[Any, ...]:
+    """A label as plain values marshal can write (the spool's records)."""
+    return (found.label, found.bbox, found.score, found.polygons, found.rle, found.iscrowd,
+            tuple((p.name, p.x, p.y, p.visible) for p in found.points), found.text,
+            found.attributes)
+
+
+def _from_tuple(values: tuple[Any, ...]) -> Label:
+    label, bbox, score, polygons, rle, iscrowd, points, text, attributes = values
+    return Label(label, bbox, score, polygons, rle, iscrowd,
+                 tuple(label_kinds.Point(*p) for p in points), text, attributes)
 
 
 def _outside(labels: list[Label], shape: ImageSize) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 PREFIXES = (64 * 1024, 1024 * 1024, 16 * 1024 * 1024)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageSize:
     width: int
     height: int

@@ -42,9 +42,7 @@ def files(export: LabelExport) -> Iterator[OutputFile]:
 def _parts(export: LabelExport) -> Iterator[str]:
     classes = export.classes()
     ids = {name: index + 1 for index, name in enumerate(classes)}
-    point_names = {found.label: export.keypoint_names(found.label) for image in export.images
-                   for a in image.annotations if a.kind == label_kinds.KEYPOINTS
-                   for found in a.labels if found.label is not None}
+    point_names = {label: export.keypoint_names(label) for label in export.point_names}
     info = {"description": f"Dataset {export.dataset} at {export.point_name}",
             "version": export.point_name, "gonk": {"dataset": export.dataset,
                                                    "point": export.point.as_json()}}
@@ -54,7 +52,7 @@ def _parts(export: LabelExport) -> Iterator[str]:
     yield '],"annotations":['
     next_id = 1
     for image in export.images:
-        for annotated in image.annotations:
+        for annotated in export.annotations_of(image):
             for found in annotated.labels:
                 assert found.label is not None  # (COCO's kinds all have labels)
                 entry = _annotation(found, annotated.kind, point_names)
@@ -77,7 +75,7 @@ def _image(export: LabelExport, image: Image) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": image.index, "file_name": image.path,
                              "width": image.shape.width, "height": image.shape.height}
     if not export.with_files:
-        entry["coco_url"] = image.url
+        entry["coco_url"] = export.url(image)
     entry["gonk"] = {"uuid": image.uuid, "version": image.version, "sha256": image.sha256}
     return entry
 

@@ -60,7 +60,7 @@ def _csv_lines(export: LabelExport) -> Iterator[str]:
         head = [image.name or "", image.uuid, image.version, image.sha256,
                 export.location(image)]
         wrote = False
-        for annotated in image.annotations:
+        for annotated in export.annotations_of(image):
             for found in annotated.labels:
                 box = label_kinds.label_bbox(found)
                 table.writerow([
@@ -106,9 +106,10 @@ def _row(export: LabelExport, image: Image) -> dict[str, Any]:
         "location": export.location(image),
         "width": image.shape.width if image.shape else None,
         "height": image.shape.height if image.shape else None,
-        "annotations": [a.uuid for a in image.annotations],
+        "annotations": [],
         "classifications": [], "boxes": [], "segments": [], "keypoints": [], "captions": []}
-    for annotated in image.annotations:
+    for annotated in export.annotations_of(image):
+        row["annotations"].append(annotated.uuid)
         for found in annotated.labels:
             if annotated.kind == label_kinds.CLASSIFICATION:
                 row["classifications"].append(found.label)

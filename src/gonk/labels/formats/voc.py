@@ -45,13 +45,13 @@ def _xml(export: LabelExport, image: Image) -> bytes:
     source = ET.SubElement(root, "source")
     ET.SubElement(source, "database").text = "Gonk"
     if not export.with_files:
-        ET.SubElement(source, "url").text = image.url
+        ET.SubElement(source, "url").text = export.url(image)
     size = ET.SubElement(root, "size")
     ET.SubElement(size, "width").text = str(image.shape.width)
     ET.SubElement(size, "height").text = str(image.shape.height)
     ET.SubElement(size, "depth").text = str(image.shape.depth)
     ET.SubElement(root, "segmented").text = "0"
-    for annotated in image.annotations:
+    for annotated in export.annotations_of(image):
         for found in annotated.labels:
             assert found.bbox is not None and found.label is not None
             x, y, w, h = found.bbox

@@ -30,11 +30,11 @@ def files(export: LabelExport) -> Iterator[OutputFile]:
     yield OutputFile("classes.txt", lambda: buffered(f"{name}\n" for name in classes))
     yield OutputFile("data.yaml", lambda: iter([_data_yaml(export, classes).encode("utf-8")]))
     yield OutputFile("images.txt", lambda: buffered(
-        (f"./{export.location(image)}" if export.with_files else image.url) + "\n"
+        (f"./{export.location(image)}" if export.with_files else export.url(image)) + "\n"
         for image in export.images))
     for image in export.images:
         yield OutputFile(f"labels/{stem(image.path)}.txt",
-                         lambda image=image: buffered(_lines(image, ids)))  # type: ignore[misc]
+                         lambda image=image: buffered(_lines(export, image, ids)))  # type: ignore[misc]
 
 
 def _data_yaml(export: LabelExport, classes: list[str]) -> str:
@@ -45,10 +45,10 @@ def _data_yaml(export: LabelExport, classes: list[str]) -> str:
             + (f"names:\n{names}" if classes else "names: {}\n"))
 
 
-def _lines(image: Image, ids: dict[str, int]) -> Iterator[str]:
+def _lines(export: LabelExport, image: Image, ids: dict[str, int]) -> Iterator[str]:
     assert image.shape is not None
     width, height = image.shape.width, image.shape.height
-    for annotated in image.annotations:
+    for annotated in export.annotations_of(image):
         for found in annotated.labels:
             assert found.bbox is not None and found.label is not None
             x, y, w, h = found.bbox
