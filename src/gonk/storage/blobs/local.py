@@ -171,8 +171,7 @@ class LocalBlobStore:
         return blob
 
     def get(self, digest: str) -> bytes:
-        with self._reading():
-            return self.path(digest).read_bytes()
+        return self.head(digest, -1)
 
     def exists(self, digest: str) -> bool:
         return self.path(digest).is_file()
@@ -195,18 +194,14 @@ class LocalBlobStore:
         return ChunkStream(handle.read, max(0, end_inclusive - start + 1), handle.close)
 
     def head(self, digest: str, size: int) -> bytes:
+        """The first `size` bytes (-1: all of them), read without pathlib's per-call cost:
+        an export reads a header or a document of every item."""
         if not is_digest(digest):
             raise ValueError(f"not a sha256 hex digest: {digest!r}")
         with self._reading():
-            fd = os.open(os.path.join(self._root_text, digest[:2], digest), os.O_RDONLY)
-        parts: list[bytes] = []
-        try:
-            while size > 0 and (part := os.read(fd, size)):
-                parts.append(part)
-                size -= len(part)
-        finally:
-            os.close(fd)
-        return b"".join(parts)
+            handle = open(os.path.join(self._root_text, digest[:2], digest), "rb")  # noqa: SIM115
+        with handle:
+            return handle.read(size) if size != 0 else b""
 
     def all_blobs(self) -> Iterator[tuple[str, float]]:
         for path in self.root.glob("[0-9a-f][0-9a-f]/*"):

@@ -9,6 +9,7 @@ ChunkStream (a byte range read in chunks). This module imports no store.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,9 +135,12 @@ class BlobStore(Protocol):
         return the bytes freed (0 if kept). Safe against writes racing the collector."""
 
 
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 def is_digest(text: str) -> bool:
     """A sha256 hex digest as Gonk writes them: 64 lowercase hex characters."""
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+    return isinstance(text, str) and DIGEST.fullmatch(text) is not None
 
 
 def sha256_hex(data: bytes) -> str:
