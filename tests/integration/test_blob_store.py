@@ -96,6 +96,11 @@ def test_reading_sizes_and_ranges(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         store.stat(missing)
     assert store.describe() == f"files in {tmp_path / 'blobs'}"
+    assert store.head(digest, 10) == data[:10]  # (an image's header, for label exports)
+    assert store.head(digest, len(data) + 9) == data == store.get(digest)
+    assert store.head(digest, 0) == b""
+    with pytest.raises(FileNotFoundError):
+        store.head(missing, 10)
 
 
 def test_temporary_uploads_are_listed_and_removed_by_name(tmp_path: Path) -> None:

@@ -122,6 +122,9 @@ def test_read_range_streams_the_asked_bytes_in_chunks(store: S3BlobStore) -> Non
     assert len(whole) == 4 and all(len(chunk) <= CHUNK for chunk in whole)
     assert b"".join(store.read_range(digest, 5, 10)) == data[5:11]
     assert b"".join(store.read_range(digest, len(data) - 3, len(data) + 100)) == data[-3:]
+    assert store.head(digest, 7) == data[:7]
+    assert store.head(digest, len(data) + 100) == data
+    assert store.head(digest, 0) == b""
     assert b"".join(store.read_range(digest, len(data) + 1, len(data) + 5)) == b""
     assert b"".join(store.read_range(digest, 7, 6)) == b""
     stream = store.read_range(digest, 0, len(data) - 1)
