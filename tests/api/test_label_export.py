@@ -205,6 +205,7 @@ def test_voc_export(alice: Client, labelled: dict[str, Any]) -> None:
     archive = _archive(alice, "format=voc&files=true")
     assert "JPEGImages/pics/b.jpg" in archive.namelist()
     assert archive.read("labels.txt") == b"dog\ncat\n"
+    assert archive.read("labelmap.txt") == b"# label:color_rgb:parts:actions\ndog:::\ncat:::\n"
     assert archive.read("ImageSets/Main/default.txt") == b"pics/a\npics/b\n"
     root = ET.fromstring(archive.read("Annotations/pics/a.xml"))
     assert root.findtext("filename") == "pics/a.png"

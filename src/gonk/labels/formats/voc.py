@@ -7,6 +7,9 @@
                               Unspecified, truncated 0, difficult 0, and bndbox
     ImageSets/Main/default.txt  every <p>, one per line
     labels.txt                the class names, one per line
+    labelmap.txt              the class names as CVAT and Datumaro read a VOC label map
+                              (`name:::` lines: no colours, parts or actions); left out when a
+                              class name holds ':' or a line break, which that file cannot say
 
 VOC boxes are 1-based and inclusive: a box [x, y, width, height] (pixels from the top-left,
 0-based) is written as xmin = x + 1, ymin = y + 1, xmax = x + width, ymax = y + height (so a box
@@ -30,6 +33,9 @@ def files(export: LabelExport) -> Iterator[OutputFile]:
 
     classes = export.classes()
     yield OutputFile("labels.txt", lambda: buffered(f"{name}\n" for name in classes))
+    if not any(":" in name or "\n" in name or "\r" in name for name in classes):
+        yield OutputFile("labelmap.txt", lambda: buffered(
+            ["# label:color_rgb:parts:actions\n", *(f"{name}:::\n" for name in classes)]))
     yield OutputFile("ImageSets/Main/default.txt",
                      lambda: buffered(f"{stem(image.path)}\n" for image in export.images))
     for image in export.images:
