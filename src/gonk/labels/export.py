@@ -35,7 +35,9 @@ import importlib.util
 import json
 import marshal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import quote
@@ -49,7 +51,7 @@ from ..releases import Point, content_at, resolve_point
 from ..storage import datasets, reads
 from ..storage import releases as stored_releases
 from ..storage.points import ContentRow
-from .images import ImageSize, image_size
+from .images import PREFIXES, ImageSize, image_size
 
 FORMATS: dict[str, frozenset[str]] = {
     "coco": frozenset({label_kinds.DETECTION, label_kinds.SEGMENTATION, label_kinds.KEYPOINTS}),
@@ -164,25 +166,42 @@ class LabelExport:
         tell = progress or (lambda n: None)
         by_uuid: dict[str, Image] = {}
         planner = _ImagePlanner(self.format in STEM_FORMATS)
-        for row in content_at(self.installation, self.dataset_id, self.point.seq):
+        rows = content_at(self.installation, self.dataset_id, self.point.seq)
+        for row, read in _read_ahead(rows, self._read):
             tell(1)
-            if row.kind == rules.SCHEMA:
-                continue
             if row.kind == rules.OBJECT:
-                image = self._image(row, planner, len(self.images) + 1)
+                image = self._image(row, read, planner, len(self.images) + 1)
                 if image is not None:
                     self.images.append(image)
                     by_uuid[image.uuid] = image
-                continue
-            self._annotation(row, by_uuid)
+            elif row.kind == rules.ANNOTATION:
+                self._annotation(row, read, by_uuid)
         self._gathered = True
 
-    def _image(self, row: ContentRow, planner: _ImagePlanner, index: int) -> Image | None:
+    def _read(self, row: ContentRow) -> bytes | None:
+        """What gather needs of a version's bytes (in a reader thread): an object's first
+        bytes (for its image header), an annotation's document."""
+        if row.kind == rules.ANNOTATION:
+            return self.installation.blobs.get(row.hash)
+        if row.kind == rules.OBJECT and (self.format in IMAGE_FORMATS
+                                         or self.format == "parquet"):
+            return self._prefix(row.hash, min(PREFIXES[0], row.size))
+        return None
+
+    def _image(self, row: ContentRow, read: bytes | None | BaseException,
+               planner: _ImagePlanner, index: int) -> Image | None:
         image = Image(index, row.uuid, row.version, row.name, row.format, row.size, row.hash,
                       planner.place(row.name, row.uuid, row.version))
         if self.format in IMAGE_FORMATS or self.format == "parquet":
+            def prefix(n: int) -> bytes:
+                if isinstance(read, bytes) and (n <= len(read) or len(read) == row.size):
+                    return read[:n]
+                return self._prefix(row.hash, n)
+
             try:
-                shape = image_size(lambda n: self._prefix(row.hash, n), row.size)
+                if isinstance(read, BaseException):
+                    raise read
+                shape = image_size(prefix, row.size)
             except FileNotFoundError:
                 self.report.skip_object(row, "its bytes are missing from the blob store")
                 return None
@@ -219,7 +238,8 @@ class LabelExport:
             self.kind_schemas[key] = found
         return self.kind_schemas[key]
 
-    def _annotation(self, row: ContentRow, images: dict[str, Image]) -> None:
+    def _annotation(self, row: ContentRow, read: bytes | None | BaseException,
+                    images: dict[str, Image]) -> None:
         assert row.schema_uuid is not None and row.schema_version is not None
         if len(row.objects) != 1:
             self.report.skip_annotation(row, f"it links {len(row.objects)} objects; a label "
@@ -241,11 +261,13 @@ class LabelExport:
                 row, f"its label kind is {kind}; {self.format} holds "
                      f"{', '.join(k for k in label_kinds.KINDS if k in FORMATS[self.format])}")
             return
-        try:
-            document = json.loads(self.installation.blobs.get(row.hash))
-        except FileNotFoundError:
+        if isinstance(read, FileNotFoundError):
             self.report.skip_annotation(row, "its bytes are missing from the blob store")
             return
+        if isinstance(read, BaseException):
+            raise read
+        assert read is not None
+        document = json.loads(read)
         misfit = label_kinds.misfit(kind, document)
         if misfit is not None:
             self.report.skip_annotation(row, f"it does not have the shape of the {kind} kind: "
@@ -398,6 +420,38 @@ def open_export(installation: Installation, dataset: str, point_text: str, forma
     job = LabelExport(installation, dataset, point, point_text, format, files, base_url)
     job.expected_versions = expected
     return job
+
+
+READERS = 8
+"""Threads that read bytes ahead of gather: reads wait on disks and networks (a cold page
+cache, S3), not on Python, so several at once keep gather busy."""
+READ_AHEAD = 512  # versions whose reads may be under way ahead of the one gather is at
+
+
+def _read_ahead(rows: Iterable[ContentRow], read: Callable[[ContentRow], bytes | None]
+                ) -> Iterator[tuple[ContentRow, bytes | None | BaseException]]:
+    """Each row with what `read` gave for it (or the exception it raised), in the rows' order;
+    up to READ_AHEAD reads run ahead on READERS threads."""
+    pending: deque[tuple[ContentRow, Future[bytes | None]]] = deque()
+    with ThreadPoolExecutor(READERS, thread_name_prefix="gonk-export-read") as pool:
+        try:
+            for row in rows:
+                pending.append((row, pool.submit(read, row)))
+                if len(pending) >= READ_AHEAD:
+                    yield _settled(*pending.popleft())
+            while pending:
+                yield _settled(*pending.popleft())
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _settled(row: ContentRow, future: Future[bytes | None]
+             ) -> tuple[ContentRow, bytes | None | BaseException]:
+    try:
+        return row, future.result()
+    except Exception as exc:  # handed to gather, which knows what each one means
+        return row, exc
 
 
 def _as_tuple(found: Label) -> tuple[Any, ...]:
