@@ -152,6 +152,7 @@ class LabelExport:
         self.used_schemas: set[tuple[str, str]] = set()  # (schema name, kind)
         self.point_names: dict[str, set[str]] = {}  # keypoints label -> point names found
         self._spool: IO[bytes] | None = None
+        self._spooled = 0  # bytes written to the spool (its tell(), without a system call)
         self._gathered = False
         self.images_folder = IMAGES_FOLDERS.get(format, "images")
         self.expected_versions: int | None = None  # what gather will read, when known
@@ -280,12 +281,13 @@ class LabelExport:
             if outside is not None:
                 self.report.skip_annotation(row, outside)
                 return
-        if self._spool is None:
-            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the export)
+        if self._spool is None:  # (closed with the export; large buffer: records are small)
+            self._spool = tempfile.TemporaryFile(buffering=1024 * 1024)  # noqa: SIM115
         record = marshal.dumps((row.uuid, row.version, schema_name, kind,
                                 [_as_tuple(found) for found in labels]))
-        image.annotations.append((self._spool.tell(), len(record)))
+        image.annotations.append((self._spooled, len(record)))
         self._spool.write(record)
+        self._spooled += len(record)
         self.exported_annotations += 1
         self.labels += len(labels)
         self.used_schemas.add((schema_name, kind))
