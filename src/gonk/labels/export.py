@@ -34,6 +34,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import marshal
+import mmap
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -153,6 +154,7 @@ class LabelExport:
         self.point_names: dict[str, set[str]] = {}  # keypoints label -> point names found
         self._spool: IO[bytes] | None = None
         self._spooled = 0  # bytes written to the spool (its tell(), without a system call)
+        self._spool_map: mmap.mmap | None = None
         self._gathered = False
         self.images_folder = IMAGES_FOLDERS.get(format, "images")
         self.expected_versions: int | None = None  # what gather will read, when known
@@ -306,14 +308,17 @@ class LabelExport:
         return f"{self.images_folder}/{image.path}" if self.with_files else self.url(image)
 
     def annotations_of(self, image: Image) -> Iterator[Annotated]:
-        """The image's exported annotations, read back from the spool."""
+        """The image's exported annotations, read back from the spool (mapped into memory:
+        the records are read in image order, which is not the order they were written in)."""
         if not image.annotations:
             return
-        assert self._spool is not None
-        self._spool.flush()
+        if self._spool_map is None:
+            assert self._spool is not None
+            self._spool.flush()
+            self._spool_map = mmap.mmap(self._spool.fileno(), 0, access=mmap.ACCESS_READ)
         for offset, size in image.annotations:
-            self._spool.seek(offset)
-            uuid, version, schema, kind, labels = marshal.loads(self._spool.read(size))
+            uuid, version, schema, kind, labels = marshal.loads(
+                self._spool_map[offset:offset + size])
             yield Annotated(uuid, version, schema, kind, [_from_tuple(t) for t in labels])
 
     def classes(self) -> list[str]:
@@ -349,6 +354,9 @@ class LabelExport:
             yield from writer(self.format)(self)
             yield OutputFile(REPORT_FILE, lambda: iter([self.report_bytes()]))
         finally:
+            if self._spool_map is not None:
+                self._spool_map.close()
+                self._spool_map = None
             if self._spool is not None:
                 self._spool.close()
                 self._spool = None
