@@ -2,9 +2,12 @@
 SQLite + files to PostgreSQL + S3) without losing history.
 
 Everything is copied: users (their key hashes, so keys keep working), every dataset's events
-in log order with the bytes they reference, and its releases. Each event is appended on arrival through the same
-rules and chain code as a live write, so the target's derived state is rebuilt, not copied, and
-the integrity it computes must equal the source's, event by event; a difference stops the copy.
+in log order with the bytes they reference, its releases, and its annotations' per-label counts
+(annotation_labels, which the dataset statistics read: not derived from the log alone, so
+carried row by row, then recomputed from the target's bytes by the verify). Each event is
+appended on arrival through the same rules and chain code as a live write, so the target's
+derived state is rebuilt, not copied, and the integrity it computes must equal the source's,
+event by event; a difference stops the copy.
 At the end every target dataset is verified like `gonk-api verify` does. The target must be
 empty; the source is only read. A copy that stops leaves the target partly filled: empty it
 (drop and recreate the database; the bucket prefix may stay, bytes are content-addressed) and
@@ -20,6 +23,7 @@ from typing import Any
 from .domain import integrity
 from .domain.errors import GonkError
 from .installation import Installation
+from .stats import copy_labels
 from .storage import datasets, log, users
 from .storage import releases as stored_releases
 from .storage.log import DatasetLog
@@ -40,6 +44,7 @@ class CopyReport:
     blobs: int = 0
     blob_bytes: int = 0
     releases: int = 0
+    label_rows: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -107,6 +112,7 @@ def copy_installation(source: Installation, target: Installation,
             raise CopyFailed(f"{ds.name}: the copied chain ends at {target_head}, the source's "
                              f"at {source_head}")
         report.releases += _copy_releases(source, target, ds.name)
+        report.label_rows += copy_labels(source, target, ds.name)
         verdict = verify_dataset(target, ds.name)
         report.verdicts.append(verdict)
         if not verdict.ok:

@@ -1,6 +1,10 @@
 """`gonk-api migrate`: bring an existing installation up to this version of Gonk.
 
 - The database's tables, through Alembic (storage/revision.py), in one transaction.
+- The per-label counts of the annotations already stored (table annotation_labels, revision
+  0005), for dataset statistics: Alembic's revisions have no blob store, so once the tables are
+  upgraded past 0005, and in the same transaction, each annotation version of a schema that
+  declares a label kind has its bytes read once, a batch at a time (stats.fill_labels).
 - A local blob directory from the two-level layout of early builds (blobs/ab/cd/<sha256>) to
   the current one (blobs/ab/<sha256>): each file is renamed, never copied, so no byte moves.
 Running it again does nothing.
@@ -14,8 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .installation import Installation, NotInitialised, StorageError
+from .stats import MissingBytes, fill_labels
 from .storage import revision
-from .storage.database import DatabaseUnavailable
+from .storage.database import Connection, DatabaseUnavailable
+
+LABELS_REVISION = "0005"
+"""The revision that made annotation_labels: a database upgraded from before it gets its rows."""
 
 
 def migrate_installation(installation: Installation) -> Iterator[str]:
@@ -26,23 +34,39 @@ def migrate_installation(installation: Installation) -> Iterator[str]:
         raise StorageError(f"The database at {installation.where()} was made by a newer Gonk; "
                            "nothing was changed.")
     installation.check_blobs()
-    try:
-        before, after = revision.upgrade(installation.db)
-    except DatabaseUnavailable as exc:
-        raise StorageError(f"Cannot upgrade the database at {installation.where()}: "
-                           f"{exc}") from None
-    if before == after:
-        yield f"Database schema: already at revision {after}."
-    else:
-        yield f"Database schema: upgraded from {before or 'unversioned'} to revision {after}."
+    # The blob files first: filling the label counts reads annotations' bytes where the current
+    # layout has them (moving a file is harmless if the upgrade then fails).
+    moved: int | None = None
     root = getattr(installation.blobs, "root", None)
     if isinstance(root, Path) and installation.blobs.local_path("0" * 64) is not None:
         installation.blobs.create()
         moved = _flatten_legacy_layout(root)
-        if moved:
-            yield f"Blob files: moved {moved} files to the current layout (blobs/ab/<sha256>)."
-        else:
-            yield "Blob files: already in the current layout."
+    labelled: list[int] = []
+
+    def fill(conn: Connection, before: str | None) -> None:
+        if revision.older_than(before, LABELS_REVISION):
+            labelled.append(fill_labels(installation, conn))
+
+    try:
+        before, after = revision.upgrade(installation.db, fill)
+    except DatabaseUnavailable as exc:
+        raise StorageError(f"Cannot upgrade the database at {installation.where()}: "
+                           f"{exc}") from None
+    except MissingBytes as exc:
+        raise StorageError(f"Cannot count the labels of the annotations already stored: {exc}; "
+                           "the database was not changed (`gonk-api verify` names what else is "
+                           "wrong).") from None
+    if before == after:
+        yield f"Database schema: already at revision {after}."
+    else:
+        yield f"Database schema: upgraded from {before or 'unversioned'} to revision {after}."
+    if labelled:
+        yield (f"Annotation labels: {labelled[0]} label counts written from the annotations "
+               "of label kind schemas.")
+    if moved:
+        yield f"Blob files: moved {moved} files to the current layout (blobs/ab/<sha256>)."
+    elif moved is not None:
+        yield "Blob files: already in the current layout."
 
 
 def _flatten_legacy_layout(root: Path) -> int:

@@ -169,8 +169,10 @@ def delete_object(installation: Installation, dataset: str, author: str, item_uu
 
 
 def _checked_schema(installation: Installation, dataset: str, ref: dict[str, Any],
-                    data: bytes) -> rules.Version:
-    """The schema version an annotation names, after checking the annotation conforms to it.
+                    data: bytes) -> tuple[rules.Version, content.Labels | None]:
+    """The schema version an annotation names, after checking the annotation conforms to it,
+    and the annotation's labels when that schema declares a label kind (stored with the new
+    version, for the dataset's statistics: no request ever reads them back from the bytes).
 
     Runs before the bytes are stored and the dataset is locked: a schema version's bytes never
     change, and the rules check its status again under the lock."""
@@ -179,9 +181,10 @@ def _checked_schema(installation: Installation, dataset: str, ref: dict[str, Any
         state = SqlState(conn, datasets.get(conn, dataset).id)
         item = _schema_item(state, dataset, ref["name"])
         schema = rules.check_schema_ref(state, {"uuid": item.uuid, "version": ref["version"]})
-    content.check_annotation(data, schema.hash, lambda: installation.blobs.get(schema.hash),
-                             installation.validators, installation.limits.validation_seconds)
-    return schema
+    labels = content.check_annotation(
+        data, schema.hash, lambda: installation.blobs.get(schema.hash), installation.validators,
+        installation.limits.validation_seconds)
+    return schema, labels
 
 
 def create_annotation(installation: Installation, dataset: str, author: str,
@@ -191,19 +194,19 @@ def create_annotation(installation: Installation, dataset: str, author: str,
     # identifiers' shape here (linear), their objects under the lock by `decide`, in one query.
     objects = rules.parse_object_identifiers(object_identifiers,
                                              installation.limits.max_object_identifiers)
-    schema = _checked_schema(installation, dataset, schema_ref, data)
+    schema, labels = _checked_schema(installation, dataset, schema_ref, data)
     digest = installation.blobs.put(data)
     with _locked(installation, dataset) as log:
         meta = ev.annotation_metadata(ev.new_uuid(), 0, schema.uuid, schema.version, len(data),
                                       digest)
         log.append(ev.annotation_create(
-            author, meta, [ev.identifier(u, n) for u, n in objects]))
+            author, meta, [ev.identifier(u, n) for u, n in objects]), labels)
     return {"uuid": meta["uuid"], "version": 0}
 
 
 def update_annotation(installation: Installation, dataset: str, author: str, item_uuid: str,
                       schema_ref: dict[str, Any], data: bytes) -> dict[str, Any]:
-    schema = _checked_schema(installation, dataset, schema_ref, data)
+    schema, labels = _checked_schema(installation, dataset, schema_ref, data)
     digest = installation.blobs.put(data)
     with _locked(installation, dataset) as log:
         item = log.state.item(item_uuid)
@@ -211,7 +214,7 @@ def update_annotation(installation: Installation, dataset: str, author: str, ite
             raise NotFound(f"No annotation {item_uuid} in dataset {dataset}.")
         meta = ev.annotation_metadata(item_uuid, item.versions, schema.uuid, schema.version,
                                       len(data), digest)
-        log.append(ev.annotation_update(author, meta))
+        log.append(ev.annotation_update(author, meta), labels)
     return {"uuid": item_uuid, "version": item.versions}
 
 

@@ -1,7 +1,9 @@
 """`gonk-api verify`: recompute each dataset's hash chain and rebuild its derived state from the
 log alone, through the same rules as the live write path, then compare with the stored state;
 then check each release: its point still carries the integrity it recorded, and its manifest
-recomputes to its manifest_sha256."""
+recomputes to its manifest_sha256; then the per-label counts of the annotations (what the
+dataset statistics sum: stats.check_labels): recomputed from the stored bytes of every
+annotation version of a label kind schema, they must be exactly the rows stored."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from .domain.errors import GonkError
 from .domain.memory import MemoryState
 from .installation import Installation
 from .releases import check_releases
+from .stats import check_labels
 from .storage import datasets
 from .storage.log import event_bodies
 from .storage.projection import SqlState
@@ -76,8 +79,8 @@ def verify_dataset(installation: Installation, name: str) -> Verdict:
             return Verdict(name, False, seq, f"derived state differs from the log in {part}: "
                            f"the log gives {only_rebuilt[:3]}, the database has "
                            f"{only_stored[:3]}")
-    wrong = check_releases(installation, row.id)
+    wrong = check_releases(installation, row.id) or check_labels(installation, row.id)
     if wrong is not None:
         return Verdict(name, False, seq, wrong)
     return Verdict(name, True, seq, f"{seq} events, chain intact, state matches the log, "
-                   f"releases intact, head {head}")
+                   f"releases intact, label counts match the annotations, head {head}")

@@ -277,6 +277,12 @@ CASES: list[Any] = [
     ("GET", f"{D}/diff?to={UNKNOWN}", None),
     ("GET", f"{D}/diff?after={{obj_event}}", None),
     ("GET", f"{D}/diff?limit=0", None),
+    # --- statistics
+    ("GET", f"{D}/stats?as_of=.x", None),
+    ("GET", f"{D}/stats?as_of=", None),
+    ("GET", f"{D}/stats?as_of={UNKNOWN}", None),
+    ("GET", f"{D}/stats?as_of=no-such-release", None),
+    ("POST", f"{D}/stats", {}),
 ]
 
 # Missing and unknown keys, on every kind of route (including GET /datasets).
@@ -285,7 +291,8 @@ for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D
                        ("DELETE", f"{D}/objects/{{obj}}/0"),
                        ("PUT", f"{D}/events/{{obj_event}}/accept"),
                        ("PATCH", f"{D}/schemas/schema-label"),
-                       ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases")):
+                       ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases"),
+                       ("GET", f"{D}/stats")):
     CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
               (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
 
@@ -321,6 +328,7 @@ for _ds in ("nope", "..", "-x", HUGE, "a%20b"):
         ("DELETE", f"/datasets/{_ds}/annotations/{UNKNOWN}/0", None),
         ("POST", f"/datasets/{_ds}/releases", {"name": "r1"}),
         ("GET", f"/datasets/{_ds}/diff", None),
+        ("GET", f"/datasets/{_ds}/stats", None),
     ]
 
 

@@ -76,6 +76,7 @@ def _make_legacy(data_dir: Path) -> None:
 
     db = sqlite3.connect(data_dir / "gonk.db")
     # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    db.execute("DROP TABLE annotation_labels")  # from 0005
     db.execute("DROP TABLE releases")  # from 0004
     for column in ("added_seq", "reviewed_seq", "deleted_seq", "delete_requested_seq"):
         db.execute(f"ALTER TABLE versions DROP COLUMN {column}")

@@ -15,7 +15,8 @@ from gonk.storage import records
 from gonk.storage.projection import SqlState
 from gonk.storage.tables import metadata
 
-DESCRIBED = [records.DATASETS, records.USERS, records.RELEASES, *records.PROJECTION_TABLES]
+DESCRIBED = [records.DATASETS, records.USERS, records.RELEASES, records.LABELS,
+             *records.PROJECTION_TABLES]
 
 
 def test_every_table_is_described_by_a_record() -> None:

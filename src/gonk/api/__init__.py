@@ -16,7 +16,7 @@ from ..users import user_for_key
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
 from . import (annotations, datasets, errors, events, health, label_exports, objects, owners,
-               parsing, releases, schemas)
+               parsing, releases, schemas, stats)
 from .bodies import GonkRequest
 
 DEFAULT_MAX_JSON_BYTES = 64 * 1024**2
@@ -82,7 +82,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
 
     errors.register(app)
     for module in (health, datasets, owners, events, schemas, objects, annotations,
-                   releases, label_exports):
+                   releases, label_exports, stats):
         app.register_blueprint(module.bp)
     return app
 

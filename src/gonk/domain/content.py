@@ -193,11 +193,28 @@ def _compile(data: bytes) -> Compiled:
     return Compiled(validator, json_schema.enum_sets(schema), len(data), kind)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """The labels of an annotation of a schema that declares a label kind: the kind, and how
+    many labels of each class the document holds (label_kinds.label_counts; none for captions),
+    sorted by label. The write path stores them beside the annotation's version, so that the
+    dataset's statistics never read annotation bytes (gonk/stats.py)."""
+
+    kind: str
+    counts: tuple[tuple[str, int], ...]
+
+
+def labels_of(kind: str, document: Any) -> Labels:
+    """The Labels of a document that has the kind's shape (label_kinds.misfit is None)."""
+    return Labels(kind, tuple(sorted(label_kinds.label_counts(kind, document).items())))
+
+
 def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], bytes],
-                     cache: ValidatorCache, seconds: float) -> None:
+                     cache: ValidatorCache, seconds: float) -> Labels | None:
     """Raise DoesNotConform unless `data` is UTF-8 JSON that validates against the schema whose
     bytes have hash `schema_hash` (read with `load_schema` when not in `cache`), within
-    `seconds` of validation."""
+    `seconds` of validation. Returns the document's Labels when the schema declares a label
+    kind (None when it declares none)."""
     document = parse_json(data, "annotation")
     try:
         compiled = cache.get(schema_hash, load_schema)
@@ -235,13 +252,15 @@ def check_annotation(data: bytes, schema_hash: str, load_schema: Callable[[], by
             f"The annotation does not conform to its schema: {errors[0].message[:300]}",
             details=[{"path": _path(e.absolute_path), "message": e.message[:500]}
                      for e in errors])
-    if compiled.kind is not None:
-        misfit = label_kinds.misfit(compiled.kind, document)
-        if misfit is not None:
-            raise DoesNotConform(
-                f"The annotation does not have the shape of the label kind "
-                f"'{compiled.kind}' its schema declares: {misfit}",
-                details=[{"path": "", "message": misfit}])
+    if compiled.kind is None:
+        return None
+    misfit = label_kinds.misfit(compiled.kind, document)
+    if misfit is not None:
+        raise DoesNotConform(
+            f"The annotation does not have the shape of the label kind "
+            f"'{compiled.kind}' its schema declares: {misfit}",
+            details=[{"path": "", "message": misfit}])
+    return labels_of(compiled.kind, document)
 
 
 def _position(error: Any) -> list[tuple[int, Any]]:

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from ..domain import integrity, rules
-from . import datasets
+from ..domain.content import Labels
+from . import datasets, stats
 from . import tables as t
 from .prepared import Prepared
 from .projection import SqlState
@@ -44,9 +45,13 @@ class DatasetLog:
         """A new dataset (Conflict if the name is taken), open for its first events."""
         return cls(conn, datasets.create(conn, name, created_at))
 
-    def append(self, event_json: dict[str, Any]) -> dict[str, Any]:
+    def append(self, event_json: dict[str, Any],
+               labels: Labels | None = None) -> dict[str, Any]:
         """Check the event against the rules, link it, store it and its projection; returns
-        the event as stored (with `integrity`).
+        the event as stored (with `integrity`). `labels`: for an annotation create or update
+        whose schema declares a label kind, the labels its document holds (the service has
+        parsed it), stored beside the new version (annotation_labels) in the same transaction;
+        the event itself is the same with or without them.
 
         Raises the rules' typed error (and changes nothing) when the event is not allowed.
         """
@@ -60,6 +65,13 @@ class DatasetLog:
         params["integrity"] = event_json["integrity"]
         _INSERT_EVENT.run(self.conn, params)
         self.state.apply([c for c in changes if c is not recorded])
+        if labels is not None:
+            added = next((c.version for c in changes if isinstance(c, rules.VersionAdded)
+                          and c.version.kind == rules.ANNOTATION), None)
+            if added is None:
+                raise TypeError("labels belong to an annotation create or update event")
+            stats.insert_labels(self.conn, self.dataset_id,
+                                stats.label_rows(added.uuid, added.version, labels))
         _ADVANCE_HEAD.run(self.conn, {"p_id": self.dataset_id,
                                       "p_head": event_json["integrity"], "p_count": seq})
         self.head, self.count = event_json["integrity"], seq

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, exists, or_, select
+from sqlalchemy import Connection, and_, bindparam, literal_column, or_, select
 
 from ..domain import rules
 from ..domain.events import DELETE_TYPES, REVIEW_ACCEPT
@@ -49,11 +49,19 @@ def exists_at(at: int) -> Any:
 def _deletion_pending_at(at: int) -> Any:
     """A deletion of the version had been requested and not yet reviewed at `at`. The first
     request's position (a column of the row) rules out every version never asked to be deleted
-    before the log's delete events are looked at (events_by_target)."""
-    return and_(V.delete_requested_seq <= at, exists().where(
+    (IS NOT NULL first: NULL <= at is NULL, not false, and would not spare the lookup) before
+    the log's delete events are looked at, by events_by_target, for that version only:
+    `seq + 0`, because on `seq` itself SQLite would rather walk the log's primary key up to
+    `at` for each such version (the whole log at a late point: 1.5 s for a page of pending
+    objects of a dataset of 10,000; milliseconds on events_by_target); and a scalar subquery
+    with LIMIT 1 rather than EXISTS, which PostgreSQL may run as one hashed scan of every
+    dataset's events when it expects many versions to ask (a count over a whole dataset)."""
+    asked = select(literal_column("1")).where(
         E.dataset_id == V.dataset_id, E.target_uuid == V.uuid, E.target_version == V.version,
-        E.type.in_(sorted(DELETE_TYPES)), E.seq <= at,
-        or_(E.reviewed_seq.is_(None), E.reviewed_seq > at)))
+        E.type.in_(sorted(DELETE_TYPES)), E.seq + literal_column("0") <= at,
+        or_(E.reviewed_seq.is_(None), E.reviewed_seq > at)).limit(1).scalar_subquery()
+    return and_(V.delete_requested_seq.isnot(None), V.delete_requested_seq <= at,
+                asked.isnot(None))
 
 
 def status_at(status: str, at: int) -> Any:

@@ -69,6 +69,19 @@ class Release:
     manifest_sha256: str
 
 
+@dataclasses.dataclass(frozen=True)
+class AnnotationLabel:
+    """How many labels of one class an annotation version holds (annotations of a schema that
+    declares a label kind): one row of annotation_labels, summed by GET /datasets/D/stats."""
+
+    annotation_uuid: str
+    annotation_version: int
+    position: int  # 0, 1, ... within the version, in the labels' order
+    kind: str  # the label kind its schema version declares
+    label_json: str  # the label as a JSON string (stats.label_json)
+    count: int
+
+
 class RecordTable(Generic[R]):
     """A table whose rows are `record`s. `key`: the columns that find one row (within its
     dataset, for tables with `dataset_id`); `changing`: the fields the rules change in a row
@@ -190,6 +203,11 @@ LINKS = RecordTable(t.annotation_links, Link,
 # rules need to know about it (EventInfo), of which a review changes `review`.
 EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], changing=["review", "reviewed_seq"],
                      extra=["body", "integrity"])
+
+# Derived from each annotation version's bytes when it is created (not from the log alone, so
+# not in PROJECTION_TABLES: `verify` recomputes it from the stored bytes, gonk/stats.py).
+LABELS = RecordTable(t.annotation_labels, AnnotationLabel,
+                     key=["annotation_uuid", "annotation_version", "position"])
 
 PROJECTION_TABLES = (OWNERS, ITEMS, VERSIONS, LINKS, EVENTS)
 """The tables derived from the log (events: their EventInfo part), which `verify` rebuilds from

@@ -10,6 +10,7 @@ transaction, so an upgrade that fails leaves it as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -62,8 +63,13 @@ def status(database: Database) -> str:
     return OUTDATED if current in known else NEWER
 
 
-def upgrade(database: Database) -> tuple[str | None, str]:
+def upgrade(database: Database,
+            then: Callable[[Connection, str | None], None] | None = None
+            ) -> tuple[str | None, str]:
     """Bring the tables to the newest revision in one transaction; returns (from, to).
+    `then(conn, from)` runs in that same transaction once the tables are upgraded: the steps
+    that Alembic's revisions cannot take, having no blob store (`gonk-api migrate` fills
+    annotation_labels from the annotations' bytes), so that either all of it is done or none.
     DatabaseUnavailable if the database cannot be reached or refuses the change."""
     with unavailable_as_error(), database.write() as conn:
         tables = set(inspect(conn).get_table_names())
@@ -72,7 +78,15 @@ def upgrade(database: Database) -> tuple[str | None, str]:
             _adopt_unversioned(conn)
         command.upgrade(_config(conn), "head")
         after = MigrationContext.configure(conn).get_current_revision()
+        if then is not None:
+            then(conn, before)
     return before, after or head_revision()
+
+
+def older_than(found: str | None, wanted: str) -> bool:
+    """A database at revision `found` (None: unversioned or empty) had not reached `wanted`
+    (revisions are numbered 0001, 0002, ...)."""
+    return found is None or found < wanted
 
 
 def _adopt_unversioned(conn: Connection) -> None:

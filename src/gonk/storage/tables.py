@@ -175,4 +175,26 @@ releases = Table(
 Index("releases_by_name", releases.c.dataset_id, releases.c.name, unique=True)
 Index("releases_in_order", releases.c.dataset_id, releases.c.id)
 
+# How many labels of each class an annotation version holds, for annotations of a schema that
+# declares a label kind (domain/label_kinds.py): what GET /datasets/D/stats sums without reading
+# annotation bytes (gonk/stats.py). Written in the transaction of the annotation's create or
+# update event, from the document the service already parsed; derived from the bytes, not from
+# the log alone, so `verify` recomputes it from the stored bytes (not through the rules).
+# `label_json` is the label as a JSON string (RFC 8259), so that any label stores on every
+# database (PostgreSQL refuses NUL in text; a JSON string may hold a lone surrogate); it is in
+# no index (a label may be long: PostgreSQL's index entries are limited to a third of a page).
+annotation_labels = Table(
+    "annotation_labels", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("annotation_uuid", String(36), primary_key=True),
+    Column("annotation_version", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),  # 0, 1, ... per version
+    Column("kind", String(32), nullable=False),  # the label kind the schema version declares
+    Column("label_json", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    # SQLite: the rows live in the primary key's order (no separate rowid table), so the
+    # statistics' lookups by annotation version read them at once
+    sqlite_with_rowid=False,
+)
+
 DERIVED_TABLES = (items, versions, annotation_links, owners)
