@@ -277,6 +277,16 @@ CASES: list[Any] = [
     ("GET", f"{D}/diff?to={UNKNOWN}", None),
     ("GET", f"{D}/diff?after={{obj_event}}", None),
     ("GET", f"{D}/diff?limit=0", None),
+    # --- label exports
+    ("GET", f"{D}/releases/nope/export?format=coco", None),
+    ("GET", f"{D}/releases/nope/export", None),
+    ("GET", f"{D}/releases/.x/export?format=coco", None),
+    ("GET", f"{D}/export?format=coco", None),
+    ("GET", f"{D}/export?as_of=.x&format=coco", None),
+    ("GET", f"{D}/export?as_of={UNKNOWN}&format=csv", None),
+    ("GET", f"{D}/export?as_of={UNKNOWN}&format=zip", None),
+    ("GET", f"{D}/export?as_of={UNKNOWN}&format=coco&files=maybe", None),
+    ("POST", f"{D}/export", {}),
     # --- statistics
     ("GET", f"{D}/stats?as_of=.x", None),
     ("GET", f"{D}/stats?as_of=", None),
@@ -328,6 +338,7 @@ for _ds in ("nope", "..", "-x", HUGE, "a%20b"):
         ("DELETE", f"/datasets/{_ds}/annotations/{UNKNOWN}/0", None),
         ("POST", f"/datasets/{_ds}/releases", {"name": "r1"}),
         ("GET", f"/datasets/{_ds}/diff", None),
+        ("GET", f"/datasets/{_ds}/export?as_of={UNKNOWN}&format=coco", None),
         ("GET", f"/datasets/{_ds}/stats", None),
     ]
 
