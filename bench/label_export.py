@@ -78,7 +78,7 @@ def base_images() -> list[tuple[bytes, int, int]]:
 def build(data_dir: Path, database_url: str | None, total: int, seed: int = 13) -> None:
     from gonk import releases, service
     from gonk.domain import events as ev
-    from gonk.domain import label_kinds
+    from gonk.domain import content, label_kinds
     from gonk.installation import Installation
     from gonk.storage.log import DatasetLog
 
@@ -111,9 +111,11 @@ def build(data_dir: Path, database_url: str | None, total: int, seed: int = 13) 
                               "bbox": [rng.randint(0, width - w), rng.randint(0, height - h),
                                        w, h]})
             document = json.dumps({"boxes": boxes}).encode()
+            counted = content.labels_of(label_kinds.DETECTION, {"boxes": boxes})
             extension = "jpg" if (i % len(bases)) % 2 else "png"
             rows.append((f"images/{i // 1000:03d}/{i:07d}.{extension}",
-                         f"image/{'jpeg' if extension == 'jpg' else 'png'}", padded, document))
+                         f"image/{'jpeg' if extension == 'jpg' else 'png'}", padded, document,
+                         counted))
             stored += len(padded)
         digests = {id(r): (blobs.put(r[2]), blobs.put(r[3])) for r in rows}
         with installation.db.write() as conn:
@@ -128,7 +130,7 @@ def build(data_dir: Path, database_url: str | None, total: int, seed: int = 13) 
             for row, uuid in zip(rows, objects, strict=True):
                 made = log.append(ev.annotation_create(USER, ev.annotation_metadata(
                     ev.new_uuid(), 0, schema_uuid, 0, len(row[3]), digests[id(row)][1]),
-                    [ev.identifier(uuid, 0)]))
+                    [ev.identifier(uuid, 0)]), row[4])  # (its label counts, as the service)
                 log.append(ev.review(USER, made["uuid"], True))
         if (start // CHUNK + 1) % 10 == 0 or start + CHUNK >= total:
             print(f"  ... {min(total, start + CHUNK)} images ({stored / 2**20:.0f} MiB), "
@@ -210,8 +212,10 @@ def main() -> None:
                                                               "files": "true"})
         line, grew = watch.report()
         print(f"2. COCO zip with files: {size / 2**20:.0f} MiB in {took:.1f} s = "
-              f"{size / 2**20 / took:.0f} MiB/s (target >= 100; first byte after {first:.1f} s);"
-              f" memory growth {grew:.0f} MiB (target < 200) [{line}]")
+              f"{size / 2**20 / took:.0f} MiB/s from the request (target >= 100), "
+              f"{size / 2**20 / max(took - first, 1e-9):.0f} MiB/s once streaming (the first "
+              f"byte after {first:.1f} s of reading the content); memory growth {grew:.0f} MiB "
+              f"(target < 200) [{line}]")
     finally:
         server.stop()
 
