@@ -170,7 +170,10 @@ class LabelExport:
         by_uuid: dict[str, Image] = {}
         planner = _ImagePlanner(self.format in STEM_FORMATS)
         rows = content_at(self.installation, self.dataset_id, self.point.seq)
-        for row, read in _read_ahead(rows, self._read):
+        # a remote store (S3) answers each read after a round trip: read ahead on threads; local
+        # files are read in turn (threads waiting on the GIL made gather slower there)
+        remote = self.installation.blobs.local_path("0" * 64) is None
+        for row, read in _read_ahead(rows, self._read, READERS if remote else 0):
             tell(1)
             if row.kind == rules.OBJECT:
                 image = self._image(row, read, planner, len(self.images) + 1)
@@ -433,17 +436,24 @@ def open_export(installation: Installation, dataset: str, point_text: str, forma
 
 
 READERS = 8
-"""Threads that read bytes ahead of gather: reads wait on disks and networks (a cold page
-cache, S3), not on Python, so several at once keep gather busy."""
+"""Threads that read bytes ahead of gather from a remote blob store (S3): each read waits on a
+round trip, not on Python, so several at once keep gather busy."""
 READ_AHEAD = 512  # versions whose reads may be under way ahead of the one gather is at
 
 
-def _read_ahead(rows: Iterable[ContentRow], read: Callable[[ContentRow], bytes | None]
-                ) -> Iterator[tuple[ContentRow, bytes | None | BaseException]]:
+def _read_ahead(rows: Iterable[ContentRow], read: Callable[[ContentRow], bytes | None],
+                threads: int) -> Iterator[tuple[ContentRow, bytes | None | BaseException]]:
     """Each row with what `read` gave for it (or the exception it raised), in the rows' order;
-    up to READ_AHEAD reads run ahead on READERS threads."""
+    with threads, up to READ_AHEAD reads run ahead on that many threads."""
+    if not threads:
+        for row in rows:
+            try:
+                yield row, read(row)
+            except Exception as exc:  # handed to gather, as from a thread
+                yield row, exc
+        return
     pending: deque[tuple[ContentRow, Future[bytes | None]]] = deque()
-    with ThreadPoolExecutor(READERS, thread_name_prefix="gonk-export-read") as pool:
+    with ThreadPoolExecutor(threads, thread_name_prefix="gonk-export-read") as pool:
         try:
             for row in rows:
                 pending.append((row, pool.submit(read, row)))
