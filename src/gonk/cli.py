@@ -265,6 +265,27 @@ def serve(ctx: click.Context, host: str, port: int, workers: int | None, threads
                header_timeout, body_timeout)
 
 
+def _import_target(ctx: click.Context, dataset: str, url: str | None, key: str | None,
+                   user: str | None, remote: Callable[[str, str, str], Any],
+                   local: Callable[[Installation, str, str], Any]) -> Any:
+    """Where `import` and `import-labels` write: the server at --url (with --key), else the
+    local installation as --user, who must exist."""
+    validation.dataset_name(dataset)
+    if url:
+        if not key:
+            _fail("--url needs --key (or GONK_API_KEY).")
+        return remote(url, key, dataset)
+    if not user:
+        _fail("A local import needs --user NAME (the proposer); or pass --url and "
+              "--key to import through a server.")
+    from .users import list_users
+
+    installation = _open(ctx)
+    if user not in list_users(installation):
+        _fail(f"No user named {user}.")
+    return local(installation, dataset, user)
+
+
 @main.command("import", help="Add every file under PATHS as objects of DATASET (streaming; "
                               "files already in the dataset are skipped, so an interrupted "
                               "import can be run again). Local by default (as --user); "
@@ -310,21 +331,7 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
     except ValueError as exc:
         _fail(str(exc))
     try:
-        validation.dataset_name(dataset)
-        if url:
-            if not key:
-                _fail("--url needs --key (or GONK_API_KEY).")
-            target: Any = RemoteTarget(url, key, dataset)
-        else:
-            if not user:
-                _fail("A local import needs --user NAME (the proposer); or pass --url and "
-                      "--key to import through a server.")
-            from .users import list_users
-
-            installation = _open(ctx)
-            if user not in list_users(installation):
-                _fail(f"No user named {user}.")
-            target = LocalTarget(installation, dataset, user)
+        target = _import_target(ctx, dataset, url, key, user, RemoteTarget, LocalTarget)
         files = collect_files(list(paths), selection)
     except GonkError as exc:
         _fail(exc.message)
@@ -389,21 +396,8 @@ def import_labels(ctx: click.Context, dataset: str, path: Path, label_format: st
     )
 
     try:
-        validation.dataset_name(dataset)
-        if url:
-            if not key:
-                _fail("--url needs --key (or GONK_API_KEY).")
-            target: Any = RemoteLabelTarget(url, key, dataset)
-        else:
-            if not user:
-                _fail("A local import needs --user NAME (the proposer); or pass --url and "
-                      "--key to import through a server.")
-            from .users import list_users
-
-            installation = _open(ctx)
-            if user not in list_users(installation):
-                _fail(f"No user named {user}.")
-            target = LocalLabelTarget(installation, dataset, user)
+        target = _import_target(ctx, dataset, url, key, user, RemoteLabelTarget,
+                                LocalLabelTarget)
         plan = read_labels(label_format, path, images, kind)
         job = LabelImport(target, plan)
         problems = plan.problems or job.prepare()
