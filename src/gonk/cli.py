@@ -656,33 +656,26 @@ def _remote_label_export(url: str, key: str, dataset: str, point: str, is_releas
     import json
     import tempfile
     import zipfile
-    from urllib.parse import quote
 
-    import requests
-
-    from .exporting import ExportError, refusal
+    from .client.http import segment
+    from .client.resources import stream_chunks
+    from .exporting import ExportError
     from .labels.export import REPORT_FILE
     from .labels.output import write_folder, zip_entries
+    from .remote import domain_errors, open_client
 
-    base = f"{url.rstrip('/')}/datasets/{quote(dataset, safe='')}"
+    base = f"/datasets/{segment(dataset)}"
     params = {"format": format, "files": "true" if files else "false"}
     if is_release:
-        address = f"{base}/releases/{quote(point, safe='')}/export"
+        address = f"{base}/releases/{segment(point)}/export"
     else:
         address, params["as_of"] = f"{base}/export", point
-    with tempfile.TemporaryFile() as spool:
-        try:
-            with requests.get(address, params=params, headers={"x-api-key": key},
-                              stream=True, timeout=600) as response:
-                if response.status_code != 200:
-                    raise refusal(response)
-                click.echo(f"Downloading {dataset} at {point} from {url}...", err=True)
-                for chunk in response.iter_content(1024 * 1024):
-                    spool.write(chunk)
-        except requests.ConnectionError:
-            raise ExportError(f"Cannot reach a Gonk server at {url}.") from None
-        except requests.RequestException as exc:
-            raise ExportError(f"The request to {url} failed: {exc}") from None
+    with tempfile.TemporaryFile() as spool, open_client(url, key, read_timeout=600) as client:
+        with domain_errors(ExportError):
+            answer = client.http.request("GET", address, params=params, stream=True)
+            click.echo(f"Downloading {dataset} at {point} from {url}...", err=True)
+            for chunk in stream_chunks(answer, f"{dataset} at {point}"):
+                spool.write(chunk)
         spool.seek(0)
         try:
             with zipfile.ZipFile(spool) as archive:

@@ -49,17 +49,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
 
 import rfc8785
 
 from .domain import validation
-from .domain.errors import GonkError, NotFound
+from .domain.errors import GonkError
+from .remote import domain_errors
 from .storage.blobs import CHUNK
 
 if TYPE_CHECKING:
-    import requests
-
     from .installation import Installation
 
 RESERVED_FOLDER = "_gonk_renamed"
@@ -277,106 +275,39 @@ class LocalSource:
 
 
 class RemoteSource:
-    """A Gonk server, through its HTTP API (downloads streamed)."""
+    """A Gonk server, through gonk.Client (downloads streamed; gonk.client.pull's
+    ClientSource without a cache), its errors as the domain errors the commands print."""
 
-    def __init__(self, url: str, key: str, dataset: str, timeout: float = 300) -> None:
-        import requests
+    def __init__(self, url: str, key: str, dataset: str) -> None:
+        from .client.pull import ClientSource
+        from .remote import open_client
 
         self.url = url
-        self.base = f"{url.rstrip('/')}/datasets/{quote(dataset, safe='')}"
-        self.session = requests.Session()
-        self.session.headers["x-api-key"] = key
-        self.timeout = timeout
-
-    @contextlib.contextmanager
-    def _get(self, path: str, params: dict[str, Any] | None = None,
-             stream: bool = False) -> Iterator[requests.Response]:
-        import requests
-
-        try:
-            response = self.session.get(self.base + path, params=params, stream=stream,
-                                        timeout=self.timeout)
-        except requests.ConnectionError:
-            raise ExportError(f"Cannot reach a Gonk server at {self.url}.") from None
-        except requests.RequestException as exc:
-            raise ExportError(f"The request to {self.url} failed: {exc}") from None
-        try:
-            if response.status_code != 200:
-                raise refusal(response)
-            yield response
-        finally:
-            response.close()
-
-    def _json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        with self._get(path, params) as response:
-            try:
-                return response.json()
-            except ValueError:
-                raise ExportError(f"The server at {self.url} did not answer JSON for "
-                                  f"{path}.") from None
+        self.client = open_client(url, key)
+        self.source = ClientSource(self.client.http, dataset)
 
     def release(self, name: str) -> dict[str, Any]:
-        found = self._json(f"/releases/{quote(validation.release_name(name), safe='')}")
-        if not isinstance(found, dict):
-            raise ExportError(f"The server at {self.url} answered a release that is not an "
-                              "object.")
-        return found
+        with domain_errors(ExportError):
+            return self.source.release(validation.release_name(name))
 
     def manifest(self, name: str) -> Iterator[bytes]:
-        with self._get(f"/releases/{quote(name, safe='')}/manifest", stream=True) as response:
-            yield from _chunks(response, "the manifest")
+        with domain_errors(ExportError):
+            yield from self.source.manifest(name)
 
     @contextlib.contextmanager
     def content(self, entry: Entry, release: str) -> Iterator[Iterator[bytes]]:
-        if entry.kind == "schema":
-            if not isinstance(entry.name, str) or not validation.SCHEMA_NAME.fullmatch(
-                    entry.name):
-                raise ExportError(f"The manifest names schema {entry.uuid} {entry.name!r}, "
-                                  "which is not a schema name.")
-            path = f"/schemas/{entry.name}/{entry.version}/bytes"
-        else:
-            path = f"/{entry.kind}s/{entry.uuid}/{entry.version}/bytes"
-        with self._get(path, {"as_of": release}, stream=True) as response:
-            yield _chunks(response, f"{entry.kind} {entry.uuid} version {entry.version}")
+        with domain_errors(ExportError), self.source.content(entry, release) as chunks:
+            yield _translated(chunks)
 
     def diff_page(self, from_point: str, to_point: str | None, after: str | None,
                   limit: int) -> tuple[list[dict[str, Any]], str | None]:
-        params: dict[str, Any] = {"from": from_point, "limit": limit}
-        if to_point is not None:
-            params["to"] = to_point
-        if after is not None:
-            params["after"] = after
-        with self._get("/diff", params) as response:
-            try:
-                page = response.json()
-            except ValueError:
-                raise ExportError(f"The server at {self.url} did not answer JSON for "
-                                  "/diff.") from None
-            to_uuid = response.headers.get("Gonk-Diff-To")
-        if not isinstance(page, list):
-            raise ExportError(f"The server at {self.url} answered a diff that is not a list.")
-        return page, to_uuid
+        with domain_errors(ExportError):
+            return self.source.diff_page(from_point, to_point, after, limit)
 
 
-def refusal(response: requests.Response) -> GonkError:
-    """The server's refusal as the import command words it: "<status>: <error>"."""
-    try:
-        body = response.json()
-        message = body["error"] if isinstance(body, dict) and "error" in body else str(body)
-    except ValueError:
-        message = f"HTTP {response.status_code}: {response.text[:200]}"
-    error = NotFound if response.status_code == 404 else GonkError
-    return error(f"{response.status_code}: {message}")
-
-
-def _chunks(response: requests.Response, what: str) -> Iterator[bytes]:
-    import requests
-
-    try:
-        yield from response.iter_content(CHUNK)
-    except requests.RequestException as exc:
-        raise ExportError(f"The download of {what} broke off ({exc}); run the command again "
-                          "to go on where it stopped.") from None
+def _translated(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    with domain_errors(ExportError):
+        yield from chunks
 
 
 # --- canonical JSON ---------------------------------------------------------------------------

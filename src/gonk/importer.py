@@ -16,15 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import quote
 
 from .domain import content_types, validation
 from .domain.errors import Conflict, GonkError
+from .remote import domain_errors
 from .storage.blobs import CHUNK
 
 if TYPE_CHECKING:
-    import requests
-
+    from .client import Client, Dataset
     from .installation import Installation
 
 
@@ -244,43 +243,28 @@ class LocalTarget:
 
 
 class RemoteTarget:
-    """A Gonk server, through its HTTP API (raw uploads, streamed from disk)."""
+    """A Gonk server, through gonk.Client (raw uploads, streamed from disk). The client's
+    errors come out as the domain errors import_one handles (gonk.remote)."""
 
-    def __init__(self, url: str, key: str, dataset: str, timeout: float = 300) -> None:
-        import requests
+    def __init__(self, url: str, key: str, dataset: str) -> None:
+        from .remote import open_client
 
-        self.base = f"{url.rstrip('/')}/datasets/{quote(dataset)}"
-        self.session = requests.Session()
-        self.session.headers["x-api-key"] = key
-        self.timeout = timeout
-        try:
-            response = self.session.get(f"{self.base}/owners", timeout=timeout)
-        except requests.ConnectionError:
-            raise GonkError(f"Cannot reach a Gonk server at {url}.") from None
-        self._check(response)
+        self.client: Client = open_client(url, key)
+        self.dataset: Dataset = self.client.dataset(dataset)
+        with domain_errors():
+            self.dataset.owners.list()  # 404 now, not once per file
 
-    @staticmethod
-    def _check(response: requests.Response) -> dict:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"error": f"HTTP {response.status_code}: {response.text[:200]}"}
-        if response.status_code != 200:
-            error_class = {409: Conflict}.get(response.status_code, GonkError)
-            message = body.get("error", str(body)) if isinstance(body, dict) else str(body)
-            extra = {k: v for k, v in body.items() if k != "error"} if isinstance(body, dict) \
-                else {}
-            raise error_class(f"{response.status_code}: {message}", **extra)
-        return body
+    @classmethod
+    def of(cls, dataset: Dataset) -> RemoteTarget:
+        """The target of a dataset handle of an existing client (Dataset.import_folder)."""
+        target = cls.__new__(cls)
+        target.client, target.dataset = dataset.client, dataset
+        return target
 
     def existing(self, digest: str) -> bool:
-        found = self._check(self.session.get(self.base + "/objects", params={"hash": digest},
-                                             timeout=self.timeout))
-        return bool(found)
+        with domain_errors():
+            return bool(self.dataset.objects.with_hash(digest))
 
     def create(self, source: SourceFile, mimetype: str) -> str:
-        with open(source.path, "rb") as handle:
-            response = self.session.post(self.base + "/objects", params={"name": source.name},
-                                         data=handle, headers={"Content-Type": mimetype},
-                                         timeout=self.timeout)
-        return self._check(response)["uuid"]
+        with domain_errors():
+            return self.dataset.upload(source.path, source.name, mimetype).uuid

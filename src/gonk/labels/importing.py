@@ -47,6 +47,7 @@ from ..domain import content, label_kinds, rules
 from ..domain.errors import Conflict, GonkError
 from ..importer import RemoteTarget, file_chunks, guess_mimetype, sha256_of, unstorable_reason
 from ..limits import Limits
+from ..remote import domain_errors
 
 if TYPE_CHECKING:
     from ..installation import Installation
@@ -913,70 +914,61 @@ class LocalLabelTarget:
 
 
 class RemoteLabelTarget(RemoteTarget):
-    """A Gonk server, through its documented HTTP API."""
+    """A Gonk server, through gonk.Client (its errors as domain errors: gonk.remote)."""
 
     limits = Limits()
 
-    def _get(self, path: str, **params: Any) -> Any:
-        return self._check(self.session.get(self.base + path, params=params or None,
-                                             timeout=self.timeout))
-
     def object_with_hash(self, digest: str) -> tuple[str, int] | None:
-        found = self._get("/objects", hash=digest)
-        return (found[0]["uuid"], found[0]["version"]) if found else None
+        with domain_errors():
+            found = self.dataset.objects.with_hash(digest)
+        return (found[0].uuid, found[0].version) if found else None
 
     def add_image(self, path: Path, name: str, mimetype: str) -> tuple[str, int]:
-        with open(path, "rb") as handle:
-            response = self.session.post(self.base + "/objects", params={"name": name},
-                                         data=handle, headers={"Content-Type": mimetype},
-                                         timeout=self.timeout)
-        done = self._check(response)
-        return done["uuid"], done["version"]
+        with domain_errors():
+            done = self.dataset.upload(path, name, mimetype)
+        return done.uuid, done.version
 
     def kind_schemas(self) -> list[SchemaVersion]:
         found = []
-        for schema in self._get("/schemas"):
-            for version in range(schema["versions"] - 1, -1, -1):
-                loaded = self._get(f"/schemas/{schema['name']}/{version}")
-                if loaded["schema"]["uuid"] != schema["uuid"]:
-                    break  # an older schema whose name has passed to a newer one
-                if is_live(loaded["events"]):
-                    data = base64.b64decode(loaded["bytes"]) if loaded["bytes"] is not None \
-                        else self.session.get(self.base + f"/schemas/{schema['name']}/"
-                                              f"{version}/bytes", timeout=self.timeout).content
-                    found.append(SchemaVersion(schema["name"], schema["uuid"], version, data))
-                    break
+        with domain_errors():
+            for schema in self.dataset.schemas.list():
+                for version in range(schema.versions - 1, -1, -1):
+                    loaded = self.dataset.schemas.load(schema.name, version)
+                    if loaded.meta.uuid != schema.uuid:
+                        break  # an older schema whose name has passed to a newer one
+                    if is_live({"type": e.type, "review": e.review} for e in loaded.events):
+                        data = loaded.data if loaded.data is not None \
+                            else self.dataset.schemas.read(schema.name, version)
+                        found.append(SchemaVersion(schema.name, schema.uuid, version, data))
+                        break
         return found
 
     def create_schema(self, name: str, data: bytes) -> str:
-        response = self.session.post(self.base + "/schemas", timeout=self.timeout, json={
-            "name": name, "schema": base64.b64encode(data).decode("ascii")})
-        return str(self._check(response)["uuid"])
+        with domain_errors():
+            return self.dataset.schemas.create(name, data).uuid
 
     def annotations_of(self, object_uuid: str, version: int) -> list[ExistingAnnotation]:
-        attached = self._get(f"/objects/{object_uuid}/{version}", bytes="false")["annotations"]
         found = []
-        for annotation in attached:
-            for number in range(annotation["versions"]):
-                loaded = self._get(f"/annotations/{annotation['uuid']}/{number}", bytes="false")
-                meta = loaded["annotation"]
-                found.append(ExistingAnnotation(meta["uuid"], number, meta["schema"]["uuid"],
-                                                meta["hash"], is_live(loaded["events"])))
+        with domain_errors():
+            attached = self.dataset.objects.load(object_uuid, version, with_bytes=False)
+            for annotation in attached.annotations:
+                for number in range(annotation.versions):
+                    loaded = self.dataset.annotations.load(annotation.uuid, number,
+                                                           with_bytes=False)
+                    meta = loaded.meta
+                    found.append(ExistingAnnotation(
+                        meta.uuid, number, str((meta.schema or {}).get("uuid")), meta.hash,
+                        is_live({"type": e.type, "review": e.review} for e in loaded.events)))
         return found
 
     def annotation_bytes(self, item_uuid: str, version: int) -> bytes:
-        response = self.session.get(self.base + f"/annotations/{item_uuid}/{version}/bytes",
-                                    timeout=self.timeout)
-        if response.status_code != 200:
-            self._check(response)
-        return response.content
+        with domain_errors():
+            return self.dataset.annotations.read(item_uuid, version)
 
     def propose(self, schema: SchemaVersion, obj: tuple[str, int], data: bytes) -> str:
-        response = self.session.post(self.base + "/annotations", timeout=self.timeout, json={
-            "schema": {"name": schema.name, "version": schema.version},
-            "object_identifiers": [{"uuid": obj[0], "version": obj[1]}],
-            "annotation": base64.b64encode(data).decode("ascii")})
-        return str(self._check(response)["uuid"])
+        with domain_errors():
+            return self.dataset.annotations.create(schema.name, schema.version, [obj],
+                                                   data).uuid
 
 
 # --- the import -----------------------------------------------------------------------------
