@@ -15,8 +15,21 @@ from ..installation import Installation
 from ..users import user_for_key
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
-from . import (annotations, datasets, errors, events, health, label_exports, objects, owners,
-               parsing, releases, schemas, stats)
+from . import (
+    annotations,
+    datasets,
+    docs,
+    errors,
+    events,
+    health,
+    label_exports,
+    objects,
+    owners,
+    parsing,
+    releases,
+    schemas,
+    stats,
+)
 from .bodies import GonkRequest
 
 DEFAULT_MAX_JSON_BYTES = 64 * 1024**2
@@ -45,7 +58,8 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
     Limits: MAX_CONTENT_LENGTH (JSON bodies; env GONK_MAX_JSON_BYTES, default 64 MiB) and
     GONK_MAX_STREAM_BYTES (raw uploads; env of the same name, default 10 GiB).
     """
-    app = Flask("gonk")
+    # no static folder: every route is the API's own (and in its OpenAPI document, openapi.py)
+    app = Flask("gonk", static_folder=None)
     app.request_class = GonkRequest  # bodies read exactly as framed (api/bodies.py)
     app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get(MAX_JSON_ENV, DEFAULT_MAX_JSON_BYTES))
     app.config["GONK_MAX_STREAM_BYTES"] = int(
@@ -81,7 +95,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
         g.user = user
 
     errors.register(app)
-    for module in (health, datasets, owners, events, schemas, objects, annotations,
+    for module in (health, docs, datasets, owners, events, schemas, objects, annotations,
                    releases, label_exports, stats):
         app.register_blueprint(module.bp)
     return app

@@ -11,6 +11,7 @@ header for header.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -41,9 +42,27 @@ def load(dataset: str, kind: str, item_uuid: str | None, version: int, bytes_url
     return jsonify(result)
 
 
+# RFC 9110 section 8.3.1: type "/" subtype *( OWS ";" OWS parameter ), in visible ASCII
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+MEDIA_TYPE = re.compile(rf'{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}='
+                        rf'(?:{_TOKEN}|"(?:[\t !#-\[\]-~]|\\[\t -~])*"))*')
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+
+
+def header_media_type(mimetype: str) -> str:
+    """The Content-Type a download is sent with: the stored mimetype when it is a media type
+    (RFC 9110), else application/octet-stream. A JSON create keeps whatever mimetype it is given
+    (the seed's form), such as "0" or text beyond Latin-1, which is no header value: sent as
+    is, it was a malformed header, or a 500 (found by the fuzz test, tests/fuzz/)."""
+    trimmed = mimetype.strip(" \t")
+    return trimmed if MEDIA_TYPE.fullmatch(trimmed) else UNKNOWN_MEDIA_TYPE
+
+
 def send_version_bytes(meta: dict[str, Any], mimetype: str, filename: str) -> Response:
     """The bytes of a version (metadata as queries.version_metadata returns it), as a file
-    named `filename`: shown inline, or saved (`attachment`) with ?download=true."""
+    named `filename`: shown inline, or saved (`attachment`) with ?download=true. `mimetype`
+    becomes the Content-Type if it is a media type (header_media_type)."""
+    mimetype = header_media_type(mimetype)
     disposition = "attachment" if parsing.flag("download", default=False) else "inline"
     blobs = context.installation().blobs
     digest = meta["hash"]

@@ -14,7 +14,8 @@ from . import context
 bp = Blueprint("health", __name__)
 log = logging.getLogger("gonk.api")
 
-UNAUTHENTICATED = {"health.health"}  # endpoints that answer without an API key
+# endpoints that answer without an API key: this one, and the API's description (api/docs.py)
+UNAUTHENTICATED = {"health.health", "docs.openapi_document", "docs.reference"}
 
 
 @bp.get("/health")
