@@ -260,12 +260,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                     "Page size."),
     "as_of": _param("as_of", "query", {"type": "string", "minLength": 1},
                     "Read as right after this point: an event uuid (any case) or a release "
-                    "name. Malformed: 400; unknown: 404."),
+                    "name. Malformed: 400; unknown: 404.", example="v1.0"),
     "bytes": _param("bytes", "query", {"enum": ["true", "false"], "default": "true"},
                     "`false`: leave the bytes out (`bytes` null, `bytes_url` given)."),
     "download": _param("download", "query", {"enum": ["true", "false"], "default": "false"},
                        "`true`: `Content-Disposition: attachment` (save) instead of `inline`."),
-    "version": _param("version", "path", PATH_VERSION, "The version number."),
+    "version": _param("version", "path", PATH_VERSION, "The version number.", example=0),
     "object_uuid": _param("object_uuid", "path", UUID_ANY_CASE, "The object's uuid."),
     "annotation_uuid": _param("annotation_uuid", "path", UUID_ANY_CASE, "The annotation's uuid."),
     "schema_name": _param("schema_name", "path", SCHEMA_NAME, "The schema's name.",
@@ -434,18 +434,21 @@ def _download(operation_id: str, tag: str, summary: str, what: str,
                        "headers": {"ETag": DOWNLOAD_HEADERS["ETag"]}}})
 
 
-def _status_or_id(noun: str, statuses: tuple[str, ...], id_schema: dict[str, Any]
-                  ) -> dict[str, Any]:
+def _status_or_id(noun: str, statuses: tuple[str, ...], id_schema: dict[str, Any],
+                  example: str) -> dict[str, Any]:
     return _param("segment", "path", {"anyOf": [id_schema, {"enum": list(statuses)}]},
                   f"A {noun} (see the description), or a status word: "
-                  f"{', '.join(statuses)}.")
+                  f"{', '.join(statuses)}.", example=example)
 
 
 def _paths() -> dict[str, dict[str, Any]]:
     D = "/datasets/{dataset}"
-    objects_segment = _status_or_id("object uuid", parsing.ITEM_STATUSES, UUID_ANY_CASE)
-    annotations_segment = _status_or_id("annotation uuid", parsing.ITEM_STATUSES, UUID_ANY_CASE)
-    schemas_segment = _status_or_id("schema name", parsing.SCHEMA_STATUSES, SCHEMA_NAME)
+    objects_segment = _status_or_id("object uuid", parsing.ITEM_STATUSES, UUID_ANY_CASE,
+                                    "pending")
+    annotations_segment = _status_or_id("annotation uuid", parsing.ITEM_STATUSES, UUID_ANY_CASE,
+                                        "accepted")
+    schemas_segment = _status_or_id("schema name", parsing.SCHEMA_STATUSES, SCHEMA_NAME,
+                                    "schema-label")
     object_links = {
         "ObjectInfo": _link("objectInfoOrStatus", "The new object's info.",
                             segment="$response.body#/uuid"),
@@ -460,7 +463,18 @@ def _paths() -> dict[str, dict[str, Any]]:
                               version="$response.body#/version"),
         "UpdateObject": _link("updateObject", "A new version of the object.",
                               segment="$response.body#/uuid"),
+        "PendingEvents": _link("listEvents", "The events awaiting review (this create among "
+                                             "them).", **{"query.pending": "true"}),
     }
+    object_links["AnnotateObject"] = {
+        "operationId": "createAnnotation",
+        "description": "Annotate the new version, against version 0 of the schema of the "
+                       "examples (`schema-label`, `{\"label\": string}`).",
+        "parameters": {"dataset": "$request.path.dataset"},
+        "requestBody": {"schema": {"name": "schema-label", "version": 0},
+                        "object_identifiers": [{"uuid": "$response.body#/uuid",
+                                                "version": "$response.body#/version"}],
+                        "annotation": _b64(b'{"label": "bird"}')}}
     annotation_links = {
         "AnnotationInfo": _link("annotationInfoOrStatus", "The annotation's info.",
                                 segment="$response.body#/uuid"),
@@ -505,6 +519,12 @@ def _paths() -> dict[str, dict[str, Any]]:
                          ("ListEvents", "listEvents"), ("ListOwners", "listOwners"),
                          ("ListObjects", "listObjects"), ("Stats", "datasetStats"),
                          ("CreateRelease", "createRelease"))}
+    owner_links = {
+        "AddOwner": _link("addOwner", "Add the highest-ranked owner again (409).",
+                          user="$response.body#/0"),
+        "RemoveOwner": _link("removeOwner", "Remove the highest-ranked owner.",
+                             user="$response.body#/0"),
+    }
     event_links = {
         "Accept": _link("acceptEvent", "Accept the first event of the page.",
                         event_uuid="$response.body#/0/uuid"),
@@ -607,7 +627,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                 (*WRITE_ERRORS, *JSON_BODY_ERRORS, "405", "422"),
                 [_p("dataset"), schemas_segment],
                 body=_json_body(_obj({"schema": BASE64}, additional=True),
-                                "The base64 JSON Schema.")),
+                                "The base64 JSON Schema.",
+                                {"schema": _b64(LABEL_SCHEMA.replace(b'"label"]',
+                                                                     b'"label"], "title": '
+                                                                     b'"a label"'))})),
         },
         f"{D}/schemas/{{schema_name}}/{{version}}": {
             "get": _operation(
@@ -761,7 +784,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             [_p("annotation_uuid"), _p("version")])},
         f"{D}/owners": {"get": _operation(
             "listOwners", "Owners", "List owners", "Highest rank (earliest added) first.",
-            _ok("The owners.", _array(USERNAME)), READ_ERRORS, [_p("dataset")])},
+            _ok("The owners.", _array(USERNAME)), READ_ERRORS, [_p("dataset")],
+            links=owner_links)},
         f"{D}/owners/{{user}}": {
             method: _operation(
                 f"{verb}Owner", "Owners", f"{verb.capitalize()} an owner",
@@ -770,7 +794,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                                          "Only owners of equal or lower rank; never the last "
                                          "owner (409)."),
                 _ok("Done.", _obj({"user": USERNAME})), (*WRITE_ERRORS, "403"),
-                [_p("dataset"), _param("user", "path", USERNAME, "The username.")])
+                [_p("dataset"), _param("user", "path", USERNAME, "The username.",
+                                       example="alice")])
             for method, verb in (("put", "add"), ("delete", "remove"))},
         f"{D}/events": {"get": _operation(
             "listEvents", "Events", "The event log",

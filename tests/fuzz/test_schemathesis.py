@@ -1,0 +1,69 @@
+"""The whole API fuzzed by Schemathesis against a live `gonk-api serve` (SQLite and files), on a
+bounded budget: every operation of the server's own /openapi.json, through Schemathesis's four
+phases (the document's examples; the coverage phase's boundary and invalid values of every
+parameter and body; random generation; stateful sequences that follow the document's links, such
+as a created object's uuid into its load, download, update and deletion).
+
+Every response must come from a server that did not fail (no 5xx) and conform to the document:
+a documented status code, Content-Type and headers, and a body valid against its schema
+(tests/support/fuzz.CHECKS). The longer run is bench/fuzz.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import fuzz
+
+pytestmark = pytest.mark.xdist_group("fuzz")
+
+# The budget (the whole test, server start included, stays within about a minute on two cores):
+# at most this many generated cases per operation and phase, and Schemathesis stops starting
+# new ones after MAX_SECONDS. A fixed seed, so that a CI run is reproducible (`st run --seed`);
+# GONK_FUZZ_SEED picks another.
+MAX_EXAMPLES = 12
+MAX_SECONDS = 45
+SEED = int(os.environ.get("GONK_FUZZ_SEED", "20261123"))
+
+# Operations the run must reach with a success, not only with refusals: the generated requests
+# get past validation into the service and the stored data.
+MUST_SUCCEED = ("POST /datasets", "POST /datasets/{dataset}/objects",
+                "GET /datasets/{dataset}/objects/{segment}",
+                "GET /datasets/{dataset}/objects/{object_uuid}/{version}",
+                "GET /datasets/{dataset}/objects/{object_uuid}/{version}/bytes",
+                "GET /datasets/{dataset}/schemas/{schema_name}/{version}",
+                "GET /datasets/{dataset}/events", "GET /datasets/{dataset}/stats",
+                "GET /datasets/{dataset}/releases/{release}/manifest")
+
+
+def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document(
+        tmp_path: Path) -> None:
+    started = time.monotonic()
+    with fuzz.served(tmp_path) as site:
+        fuzz.seed(site)
+        document = requests.get(f"{site.base}/openapi.json", timeout=30).json()
+        run = fuzz.run_schemathesis(site, tmp_path, max_examples=MAX_EXAMPLES,
+                                    max_time=MAX_SECONDS, seed_value=SEED,
+                                    timeout=MAX_SECONDS + 60)
+    covered = fuzz.coverage(document, site.access_log)
+    summary = "\n".join([*covered.lines(), f"schemathesis: {run.seconds:.1f} s, "
+                         f"whole test {time.monotonic() - started:.1f} s"])
+    print(summary)
+
+    assert run.returncode == 0, f"{run.output}\n{summary}"
+    operations = run.report["operations"]
+    assert operations["tested"] == operations["total"] and not operations["errored"], operations
+    assert run.report["failures"] == [] and run.report["errors"] == [], run.report
+    # no server error, as the server saw it (Schemathesis checks what it received)
+    assert not any(status >= 500 for status in covered.statuses), summary
+    # every operation of the document was requested, as the server's access log shows
+    untouched = [op for op, counts in covered.by_operation.items() if not counts]
+    assert untouched == [], summary
+    reached = covered.operations_with(2)
+    assert set(MUST_SUCCEED) <= reached, (set(MUST_SUCCEED) - reached, summary)
+    assert covered.requests >= 500, summary
