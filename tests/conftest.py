@@ -23,7 +23,7 @@ from gonk.storage import revision
 from gonk.users import add_user
 from tests.support import postgres, processes, s3
 from tests.support.http import Client
-from tests.support.storage import STORAGE_KINDS
+from tests.support.storage import IN_PROCESS_STORAGE_KINDS
 
 pytest_plugins = ["tests.support.s3"]  # the s3_server, s3_endpoint and bucket fixtures
 
@@ -38,7 +38,7 @@ def postgres_api_database() -> Iterator[str]:
     postgres.drop_database(url)
 
 
-@pytest.fixture(params=STORAGE_KINDS)
+@pytest.fixture(params=IN_PROCESS_STORAGE_KINDS)
 def storage_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
