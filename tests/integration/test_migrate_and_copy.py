@@ -237,3 +237,13 @@ def test_migrate_renames_the_status_flags_of_a_revision_0001_installation(
         assert any(row.create_rejected for row in flags_after)
     finally:
         installation.close()
+
+
+def test_the_newest_revision_by_file_name_is_alembics_head() -> None:
+    """Commands find the newest revision from the migration files' numbers, without Alembic."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(revision._config())
+    assert revision.head_revision() == script.get_current_head()
+    numbers = sorted(rev.revision for rev in script.walk_revisions())
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]

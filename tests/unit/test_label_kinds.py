@@ -171,7 +171,7 @@ _shaped = {
 def test_what_fits_directly_conforms_to_the_reference_schema(kind: str, data: st.DataObject
                                                              ) -> None:
     document = data.draw(st.one_of(_shaped[kind], _json))
-    errors = list(label_kinds._VALIDATORS[kind].iter_errors(document))
+    errors = list(label_kinds._validator(kind).iter_errors(document))
     if label_kinds.fits(kind, document):
         assert errors == [], (document, errors[0].message)
     else:

@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import copy
 import json
-from sys import intern  # (labels repeat: one string each in a large export)
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from sys import intern  # (labels repeat: one string each in a large export)
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 KIND_KEYWORD = "x-gonk-kind"
 CLASSIFICATION, DETECTION, SEGMENTATION, KEYPOINTS, CAPTION = (
@@ -146,7 +148,15 @@ KEYPOINT_NAMES_PATH = ("properties", "instances", "items", "properties", "points
                        "properties", "name", "enum")
 """Where a keypoints schema lists its point names, in order (COCO's category "keypoints")."""
 
-_VALIDATORS = {kind: Draft202012Validator(schema) for kind, schema in REFERENCE_SCHEMAS.items()}
+
+
+@cache
+def _validator(kind: str) -> Draft202012Validator:
+    """The reference schema's validator, made on first use (jsonschema is imported then: the
+    command line's start does not wait for it)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(REFERENCE_SCHEMAS[kind])
 
 
 class UnknownKind(ValueError):
@@ -175,7 +185,7 @@ def misfit(kind: str, document: Any) -> str | None:
     decides; a direct check of the same rules (fits) answers first for the documents that fit,
     at a fraction of a general validator's cost per document (an export reads many)."""
     if not fits(kind, document):
-        error = next(iter(sorted(_VALIDATORS[kind].iter_errors(document),
+        error = next(iter(sorted(_validator(kind).iter_errors(document),
                                  key=lambda e: list(map(str, e.absolute_path)))), None)
         if error is not None:
             where = "".join(f"/{part}" for part in error.absolute_path)

