@@ -1,6 +1,7 @@
 """Live servers for the client's tests: `site` is one `gonk-api run` on SQLite and local files
-per test module (users alice, the first owner, and bob), shared by the module's tests, which
-each work in a dataset of their own. `client` and `bob_client` are gonk.Clients of it with a
+(users alice, the first owner, and bob), started once and shared by every test of tests/client
+that asks for it (they run on one xdist worker: the "client" group), each working in a
+dataset of its own. `client` and `bob_client` are gonk.Clients of it with a
 cache of the test's own and quick retries; `requests_seen` counts what a client sent."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import gonk
 from tests.support.storage import running_site
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory,
          request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     data = tmp_path_factory.mktemp("client-site") / "data"
