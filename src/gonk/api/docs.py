@@ -115,9 +115,13 @@ CONSTRAINTS = (("minimum", "≥ {}"), ("maximum", "≤ {}"), ("minLength", "leng
 
 
 def _constraints(schema: dict[str, Any]) -> str:
-    return ", ".join(template.format(json.dumps(schema[key]) if key == "default"
-                                     else schema[key])
-                     for key, template in CONSTRAINTS if key in schema)
+    found = [template.format(json.dumps(schema[key]) if key == "default" else schema[key])
+             for key, template in CONSTRAINTS if key in schema]
+    if "pattern" in schema.get("not", {}):
+        found.append(f"not matching {schema['not']['pattern']}")
+    if "example" in schema:
+        found.append(f"example {json.dumps(schema['example'])}")
+    return ", ".join(found)
 
 
 def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,8 +147,11 @@ def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _parameter(doc: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     param = _resolve(doc, item)
+    description = param.get("description", "")
+    if "example" in param:
+        description += f" Example: `{param['example']}`."
     return {"name": param["name"], "in": param["in"], "required": param.get("required", False),
-            "description": param.get("description", ""), "schema": _node(doc, param["schema"])}
+            "description": description, "schema": _node(doc, param["schema"])}
 
 
 def _body(doc: dict[str, Any], body: dict[str, Any] | None) -> dict[str, Any] | None:
