@@ -335,7 +335,7 @@ def import_files(ctx: click.Context, dataset: str, paths: tuple[Path, ...], user
         files = collect_files(list(paths), selection)
     except GonkError as exc:
         _fail(exc.message)
-    except OSError as exc:  # includes connection errors from requests
+    except OSError as exc:  # a file or folder that cannot be read
         _fail(str(exc))
     summary = Summary(failed=list(selection.unreadable))
     files = storable_files(files, summary, strict)
@@ -408,7 +408,7 @@ def import_labels(ctx: click.Context, dataset: str, path: Path, label_format: st
         _fail(str(exc))
     except GonkError as exc:
         _fail(exc.message)
-    except OSError as exc:  # includes connection errors from requests
+    except OSError as exc:  # a file or folder that cannot be read
         _fail(str(exc))
     if problems:
         for problem in problems:

@@ -148,8 +148,9 @@ class Transport:
 
     @staticmethod
     def _may_repeat(repeat: Repeat, exc: requests.RequestException) -> bool:
-        if repeat is not Repeat.ONCE:
-            return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+        if repeat is not Repeat.ONCE:  # (a body cut off mid-answer is ChunkedEncodingError)
+            return isinstance(exc, (requests.ConnectionError, requests.Timeout,
+                                    requests.exceptions.ChunkedEncodingError))
         return not_sent(exc)
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import BlobCache
-from .errors import ExportFailed, GonkError, IntegrityError
+from .errors import ExportFailed, IntegrityError
 from .http import Transport, segment
 from .models import ManifestLine, PullSummary, ReleaseInfo, Sample, SampleAnnotation
 from .resources import stream_chunks
@@ -179,12 +179,16 @@ class Release:
         Python objects. Without `folder` the files are the cache's own (read them, do not
         change them); with `folder` the release is pulled there first and the paths are
         its files."""
+        from ..domain.errors import GonkError as DomainError
         from ..exporting import OBJECTS_FILE, parse_entry
 
         source = self._source()
         source.release(self.name)
         raw_lines = b"".join(source.manifest(self.name)).splitlines()
-        entries = [parse_entry(raw) for raw in raw_lines if raw]
+        try:
+            entries = [parse_entry(raw) for raw in raw_lines if raw]
+        except DomainError as exc:  # a line that is not a manifest's
+            raise ExportFailed(exc.message) from None
         schema_names = {e.uuid: e.name for e in entries if e.kind == "schema"}
         attached: dict[tuple[str, int], list[SampleAnnotation]] = {}
         for entry in entries:
@@ -213,4 +217,4 @@ class Release:
                          attached.get((entry.uuid, entry.version), []))
 
 
-__all__ = ["ClientSource", "GonkError", "Release"]
+__all__ = ["ClientSource", "Release"]
