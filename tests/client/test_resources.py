@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -137,6 +138,14 @@ def test_uploads_stream_bytes_paths_and_files(ds: Dataset, tmp_path: Path) -> No
         ds.upload(handle, "again.png")
     assert duplicate.value.existing == {"uuid": from_path.uuid, "version": 0}
     assert duplicate.value.status == 409 and not from_path.existing
+    read_end, write_end = os.pipe()  # a stream that cannot be rewound: sent once, chunked
+    os.write(write_end, b"piped bytes")
+    os.close(write_end)
+    with open(read_end, "rb", buffering=0) as piped:
+        from_pipe = ds.upload(piped, "piped.bin")
+    assert ds.objects.read(from_pipe.uuid, 0) == b"piped bytes"
+    empty = ds.upload(b"", "empty.txt")
+    assert ds.objects.load(empty.uuid, 0).meta.size == 0
     again = ds.upload(photo, exist_ok=True)
     assert again == gonk.client.VersionRef(from_path.uuid, 0, existing=True)
     with pytest.raises(ValueError):

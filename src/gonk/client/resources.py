@@ -145,8 +145,11 @@ class _Unclosed:
         self._handle = handle
         self._length = length
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # (requests sends Content-Length, or chunks when it is 0)
         return self._length or 0
+
+    def __bool__(self) -> bool:  # (an empty-looking body would be dropped by requests)
+        return True
 
     def read(self, size: int = -1) -> bytes:
         return self._handle.read(size)
