@@ -169,6 +169,9 @@ def test_schemas_and_annotations(ds: Dataset) -> None:
         ds.schemas.create("schema-bad", {"type": 12})
     assert not_a_schema.value.status == 422 and not_a_schema.value.details
     assert isinstance(not_a_schema.value, gonk.client.DoesNotConform)
+    with pytest.raises(gonk.client.TooLarge) as too_large:  # schemas: at most 4 MiB
+        ds.schemas.create("schema-big", {"description": "x" * (4 * 1024**2)})
+    assert too_large.value.status == 413
 
     owl = ds.upload(b"owl", "owl.jpg")
     note = ds.annotations.create("schema-label", 0, [owl], {"label": "owl"})

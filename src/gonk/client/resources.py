@@ -257,6 +257,7 @@ class Objects(_Resource):
             yield VersionRef.of(raw)
 
     def info(self, uuid: str, *, as_of: str | None = None) -> ItemInfo:
+        """The object's uuid and number of versions."""
         raw = self.http.json("GET", self.base + f"/objects/{segment(uuid)}",
                              params=_point(as_of))
         return ItemInfo(raw["uuid"], int(raw["versions"]))
@@ -329,6 +330,7 @@ class Schemas(_Resource):
         return iter([SchemaVersionRef(r["uuid"], r["name"], int(r["version"])) for r in found])
 
     def info(self, name: str, *, as_of: str | None = None) -> SchemaInfo:
+        """The schema's name, uuid and number of versions."""
         return SchemaInfo.of(self.http.json("GET", self.base + f"/schemas/{segment(name)}",
                                             params=_point(as_of)))
 
@@ -341,6 +343,7 @@ class Schemas(_Resource):
         return _loaded("schema", raw)
 
     def read(self, name: str, version: int, *, as_of: str | None = None) -> bytes:
+        """The schema version's document as bytes (checked against their sha256)."""
         return self._read(f"/schemas/{segment(name)}/{int(version)}/bytes", as_of,
                           f"{name} version {version}")
 
@@ -355,6 +358,7 @@ class Schemas(_Resource):
         return SchemaInfo.of(raw)
 
     def update(self, name: str, document: Any) -> SchemaInfo:
+        """A new version of the schema (pending). `document`: a dict, or its JSON."""
         raw = self.http.json("PATCH", self.base + f"/schemas/{segment(name)}",
                              repeat=Repeat.ONCE,
                              json={"schema": _b64(_document_bytes(document))})
@@ -384,10 +388,12 @@ class Annotations(_Resource):
 
     def status(self, status: str, *, as_of: str | None = None,
                page_size: int = PAGE) -> Iterator[VersionRef]:
+        """The versions in a status: `accepted`, `pending`, `deleted` or `rejected`."""
         for raw in self._pages(f"/annotations/{segment(status)}", _point(as_of), page_size):
             yield VersionRef.of(raw)
 
     def info(self, uuid: str, *, as_of: str | None = None) -> ItemInfo:
+        """The annotation's uuid and number of versions."""
         raw = self.http.json("GET", self.base + f"/annotations/{segment(uuid)}",
                              params=_point(as_of))
         return ItemInfo(raw["uuid"], int(raw["versions"]))
@@ -401,6 +407,7 @@ class Annotations(_Resource):
         return _loaded("annotation", raw)
 
     def read(self, uuid: str, version: int, *, as_of: str | None = None) -> bytes:
+        """The annotation version's document as bytes (checked against their sha256)."""
         return self._read(f"/annotations/{segment(uuid)}/{int(version)}/bytes", as_of,
                           f"annotation {uuid} version {version}")
 
@@ -427,6 +434,7 @@ class Annotations(_Resource):
         return VersionRef.of(raw)
 
     def delete(self, uuid: str, version: int) -> VersionRef:
+        """Propose deleting the version (pending until reviewed)."""
         raw = self.http.json("DELETE",
                              self.base + f"/annotations/{segment(uuid)}/{int(version)}",
                              repeat=Repeat.ONCE)
@@ -463,13 +471,16 @@ class Owners(_Resource):
         return iter(self.list())
 
     def list(self) -> builtins.list[str]:
+        """The owners' usernames, highest rank first."""
         return builtins.list(self.http.json("GET", self.base + "/owners"))
 
     def add(self, user: str) -> str:
+        """Make `user` an owner (owners only; Conflict if they are one already)."""
         return str(self.http.json("PUT", self.base + f"/owners/{segment(user)}",
                                   repeat=Repeat.ONCE)["user"])
 
     def remove(self, user: str) -> str:
+        """Remove an owner of equal or lower rank (never the last one: Conflict)."""
         return str(self.http.json("DELETE", self.base + f"/owners/{segment(user)}",
                                   repeat=Repeat.ONCE)["user"])
 
@@ -486,6 +497,7 @@ class Releases(_Resource):
             yield ReleaseInfo.of(raw)
 
     def get(self, name: str) -> ReleaseInfo:
+        """The release of this name (NotFound if there is none)."""
         return ReleaseInfo.of(self.http.json("GET", self.base + f"/releases/{segment(name)}"))
 
     def create(self, name: str, description: str = "", at: str | None = None) -> Release:
@@ -533,6 +545,7 @@ class Dataset:
         return self
 
     def exists(self) -> bool:
+        """Whether the dataset exists (and the key may read it)."""
         try:
             self.owners.list()
         except NotFound:
@@ -697,6 +710,7 @@ class Dataset:
         return Release(self, name)
 
     def stats(self, *, as_of: str | None = None) -> Stats:
+        """Counts by status, the content's bytes, annotated objects and labels at a point."""
         return Stats.of(self.http.json("GET", self.base + "/stats", params=_point(as_of)))
 
     def diff(self, from_point: str | None = None, to_point: str | None = None, *,
