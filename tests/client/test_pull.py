@@ -148,6 +148,16 @@ def test_bytes_that_do_not_match_are_never_kept(released: SimpleNamespace,
                                                tmp_path / "dog.png")
     assert not (tmp_path / "dog.png").exists() and list(tmp_path.glob(".dog.png*")) == []
 
+    def no_etag(response: Any, *args: Any, **kwargs: Any) -> Any:
+        response.headers.pop("ETag", None)  # as a proxy might: the metadata's sha256 is used
+        return response
+
+    client.http.session.hooks["response"].append(no_etag)
+    objects = client.dataset(released.name).objects
+    with pytest.raises(gonk.IntegrityError):
+        objects.read(released.uuids["sub/dog.png"], 0)
+    assert objects.read(released.uuids["cat.jpg"], 0) == OBJECTS["cat.jpg"]
+
 
 def test_samples_give_local_files_and_their_annotations(released: SimpleNamespace,
                                                        client: gonk.Client,
