@@ -5,8 +5,10 @@ parameter and body; random generation; stateful sequences that follow the docume
 as a created object's uuid into its load, download, update and deletion).
 
 Every response must come from a server that did not fail (no 5xx) and conform to the document:
-a documented status code, Content-Type and headers, and a body valid against its schema
-(tests/support/fuzz.CHECKS). The longer run is bench/fuzz.py.
+a documented status code, Content-Type and headers, and a body valid against its schema. Beyond
+that, requests that violate the document are refused, a missing or wrong key is 401, and an
+undocumented method is 405 with Allow (tests/support/fuzz.CHECKS, and fuzz.INAPPLICABLE for the
+one exclusion). The longer run is bench/fuzz.py.
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ SCHEMA_NAME = {"type": "string", "pattern": f"^{validation.SCHEMA_NAME.pattern}$
 RELEASE_NAME = {"type": "string", "pattern": f"^{validation.RELEASE_NAME.pattern}$",
                 "description": "1 to 128 of `A-Z a-z 0-9 . _ -`, starting with a letter or "
                                "digit, not shaped like a UUID."}
+POINT = {"anyOf": [UUID_ANY_CASE, RELEASE_NAME],
+         "description": "A point of the log: an event uuid (any case) or a release name."}
 USERNAME = {"type": "string", "pattern": f"^{validation.USERNAME.pattern}$",
             "description": "1 to 64 of `A-Z a-z 0-9 . _ -`."}
 PREFIX = {"type": "string", "maxLength": validation.MAX_OBJECT_NAME,
@@ -258,7 +260,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                                        "maximum": parsing.MAX_LIMIT, "default":
                                            parsing.DEFAULT_LIMIT},
                     "Page size."),
-    "as_of": _param("as_of", "query", {"type": "string", "minLength": 1},
+    "as_of": _param("as_of", "query", POINT,
                     "Read as right after this point: an event uuid (any case) or a release "
                     "name. Malformed: 400; unknown: 404.", example="v1.0"),
     "bytes": _param("bytes", "query", {"enum": ["true", "false"], "default": "true"},
@@ -532,7 +534,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                         event_uuid="$response.body#/0/uuid"),
     }
     object_body = {
-        "required": True,
+        "required": False,  # a raw upload may be empty: an empty object
         "description": "One of three forms. JSON (`application/json`, the seed's form); a "
                        "`multipart/form-data` form upload (one object per file part; its "
                        "answer is `{\"objects\": [...]}`); or the raw bytes with `?name=` and "
@@ -867,9 +869,9 @@ def _paths() -> dict[str, dict[str, Any]]:
                 headers={"Gonk-Diff-To": {"required": True, "schema": UUID}}),
             READ_ERRORS,
             [_p("dataset"),
-             _param("from", "query", {"type": "string", "minLength": 1},
+             _param("from", "query", POINT,
                     "A point (default: the empty dataset)."),
-             _param("to", "query", {"type": "string", "minLength": 1},
+             _param("to", "query", POINT,
                     "A point (default: the latest event)."),
              *paging])},
         f"{D}/stats": {"get": _operation(
