@@ -168,6 +168,9 @@ def test_lookup_by_hash_finds_live_objects_only(alice, ds):
     reject(alice, event_of(alice, "objects", uuid, 0))
     assert alice.get(f"{BASE}?hash={digest}").get_json() == []
     assert_error(alice.get(f"{BASE}?hash=xyz"), 400)
+    # the answer is not paged: after and limit are refused, not ignored
+    for query in ("limit=10", "limit=x", f"after={uuid}", "name=a", "prefix="):
+        assert_error(alice.get(f"{BASE}?hash={digest}&{query}"), 400)
 
 
 def test_a_json_file_is_uploaded_raw_when_named_in_the_query(alice, ds):

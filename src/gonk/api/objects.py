@@ -265,6 +265,10 @@ def list_objects(dataset: str) -> Response:
     if "hash" in request.args:
         if "name" in request.args or "prefix" in request.args:
             raise Invalid("?hash= cannot be combined with ?name= or ?prefix=.")
+        if "after" in request.args or "limit" in request.args:
+            # not paged (a handful of live versions at most): refused rather than ignored, as a
+            # malformed `limit` once was (found by the fuzz test, tests/fuzz/)
+            raise Invalid("?hash= is not paged: it takes no ?after= or ?limit=.")
         digest = request.args["hash"]
         if not validation.is_sha256(digest):
             raise Invalid("'hash' must be a sha256 digest: 64 lowercase hex characters.")

@@ -319,6 +319,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
                               "`GONK_MAX_JSON_BYTES`; uploads: `GONK_MAX_STREAM_BYTES`), or a "
                               "schema or annotation over its size limit."),
     "UnsupportedMediaType": _error("Wrong `Content-Type` for this endpoint."),
+    "UriTooLong": _error("The request line is longer than the HTTP server takes (`serve`: 4094 "
+                         "bytes)."),
+    "HeadersTooLarge": _error("Too many request headers, or headers too large (`serve`)."),
     "RangeNotSatisfiable": _error("A `Range` that is malformed, multiple or past the end.",
                                   headers={"Content-Range": {
                                       "required": True, "description": "`bytes */<size>`",
@@ -336,12 +339,15 @@ RESPONSES: dict[str, dict[str, Any]] = {
 
 # --- operations ---------------------------------------------------------------------------------
 
+# the HTTP server's own refusals, whatever the operation: a request line or headers too large
+SERVER_ERRORS = ("414", "431")
 READ_ERRORS = ("400", "401", "404", "503")
 WRITE_ERRORS = ("400", "401", "404", "409", "503", "507")
 JSON_BODY_ERRORS = ("413", "415")
 ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
                "404": "NotFound", "405": "MethodNotAllowed", "409": "Conflict",
-               "412": "PreconditionFailed", "413": "PayloadTooLarge",
+               "412": "PreconditionFailed", "413": "PayloadTooLarge", "414": "UriTooLong",
+               "431": "HeadersTooLarge",
                "415": "UnsupportedMediaType", "416": "RangeNotSatisfiable",
                "422": "Unprocessable", "501": "NotInstalled", "503": "Unavailable",
                "507": "InsufficientStorage"}
@@ -355,7 +361,7 @@ def _operation(operation_id: str, tag: str, summary: str, description: str,
     if links:
         ok["links"] = links
     responses.update(other or {})
-    for status in sorted(set(errors)):
+    for status in sorted({*errors, *SERVER_ERRORS}):
         responses[status] = _ref("responses", ERROR_NAMES[status])
     operation: dict[str, Any] = {"operationId": operation_id, "tags": [tag], "summary": summary,
                                  "description": description, "parameters": list(parameters),
@@ -676,7 +682,9 @@ def _paths() -> dict[str, dict[str, Any]]:
                  _param("name", "query", OBJECT_NAME, "Only objects whose newest name is this."),
                  _param("prefix", "query", PREFIX, "Only objects whose newest name starts with "
                                                    "this."),
-                 _param("hash", "query", SHA256, "Only the live versions holding these bytes."),
+                 _param("hash", "query", SHA256, "Only the live versions holding these bytes "
+                                                 "(not paged; with none of `name`, `prefix`, "
+                                                 "`after` and `limit`: 400)."),
                  _p("as_of")]),
         },
         f"{D}/objects/{{segment}}": {
