@@ -727,7 +727,9 @@ def _paths() -> dict[str, dict[str, Any]]:
             "The object's bytes, named after the last component of its name, with its "
             "mimetype as `Content-Type` (`application/octet-stream` when that is no media "
             "type: a JSON create keeps any mimetype it is given)",
-            {"*/*": {"schema": {"description": "The object's bytes, of any type."}}},
+            # no schema: the object's bytes, of any type, whatever its mimetype claims (an
+            # object stored as application/json need not hold JSON)
+            {"*/*": {}},
             [_p("object_uuid"), _p("version")])},
         f"{D}/annotations": {
             "post": _operation(
