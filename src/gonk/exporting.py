@@ -54,8 +54,8 @@ import rfc8785
 
 from .domain import validation
 from .domain.errors import GonkError
+from .files import sha256_of_file
 from .remote import domain_errors
-from .storage.blobs import CHUNK
 
 if TYPE_CHECKING:
     from .installation import Installation
@@ -573,12 +573,6 @@ def make_folders(out: Path, relative: str) -> None:
                                   "folder); move it away and run the export again.") from None
 
 
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _sync(handle: IO[bytes]) -> None:

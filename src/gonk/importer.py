@@ -10,7 +10,6 @@ object names are reported and skipped (storable_files), so that a re-run can suc
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from .domain import content_types, validation
 from .domain.errors import Conflict, GonkError
+from .files import file_chunks, sha256_of_file
 from .remote import domain_errors
-from .storage.blobs import CHUNK
 
 if TYPE_CHECKING:
     from .client import Client, Dataset
@@ -34,19 +33,6 @@ def guess_mimetype(path: Path) -> str:
     with open(path, "rb") as handle:
         head = handle.read(content_types.HEAD_BYTES)
     return content_types.guess(head, path.name)
-
-
-def file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
-
-
-def sha256_of(path: Path) -> str:
-    hasher = hashlib.sha256()
-    for chunk in file_chunks(path):
-        hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -201,7 +187,7 @@ def storable_files(files: list[SourceFile], summary: Summary,
 def import_one(target: Target, source: SourceFile, summary: Summary) -> None:
     try:
         validation.object_name(source.name)
-        if target.existing(sha256_of(source.path)):
+        if target.existing(sha256_of_file(source.path)):
             summary.skipped += 1
             return
         target.create(source, guess_mimetype(source.path))

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..files import file_chunks, sha256_of_file
 from .errors import IntegrityError
 
 CACHE_ENV = "GONK_CACHE"
@@ -65,7 +66,7 @@ class BlobCache:
             found = path.stat().st_size
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if (size is None or found == size) and file_sha256(path) == sha256:
+        if (size is None or found == size) and sha256_of_file(path) == sha256:
             return path
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -107,14 +108,4 @@ class BlobCache:
 
     def chunks(self, path: Path) -> Iterator[bytes]:
         """A cached file's bytes, in chunks."""
-        with open(path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                yield chunk
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return file_chunks(path)

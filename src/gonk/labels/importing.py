@@ -45,7 +45,8 @@ import rfc8785
 
 from ..domain import content, label_kinds, rules
 from ..domain.errors import Conflict, GonkError
-from ..importer import RemoteTarget, file_chunks, guess_mimetype, sha256_of, unstorable_reason
+from ..files import file_chunks, sha256_of_file
+from ..importer import RemoteTarget, guess_mimetype, unstorable_reason
 from ..limits import Limits
 from ..remote import domain_errors
 
@@ -1109,7 +1110,7 @@ class LabelImport:
 
     def _one(self, image: PlannedImage, summary: Summary) -> None:
         assert self.schema is not None
-        found = self.target.object_with_hash(sha256_of(image.path))
+        found = self.target.object_with_hash(sha256_of_file(image.path))
         if found is None:
             try:
                 obj = self.target.add_image(image.path, image.name, guess_mimetype(image.path))

@@ -32,9 +32,9 @@ from ..exporting import (
     checked_target,
     fresh_temp_folder,
     make_folders,
-    sha256_of_file,
     unsafe_reason,
 )
+from ..files import sha256_of_file
 from .export import REPORT_FILE, OutputFile
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
