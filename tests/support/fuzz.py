@@ -26,7 +26,8 @@ import requests
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from tests.support import postgres, processes, s3
+from tests.support import processes
+from tests.support.storage import process_storage
 
 # Every response must come from a server that did not fail (no 5xx), and conform to the
 # document: its status code is documented for the operation, its Content-Type is one the
@@ -64,35 +65,13 @@ class Site:
 
 
 @contextlib.contextmanager
-def storage_env(kind: str) -> Iterator[dict[str, str]]:
-    """The environment for `gonk-api` processes on a fresh installation of `kind` (sqlite-files,
-    postgres-files, sqlite-s3 or postgres-s3): as tests/support/storage.process_storage, without
-    pytest's fixtures (moto's server is started by s3.start_s3_server)."""
-    database_kind, blob_kind = kind.split("-")
-    env: dict[str, str] = {}
-    url = None
-    if database_kind == "postgres":
-        url = postgres.create_database()
-        env["GONK_DATABASE_URL"] = url
-    if blob_kind == "s3":
-        endpoint = s3.start_s3_server()
-        env.update(s3.s3_env(endpoint))
-        env["GONK_BLOB_URL"] = f"s3://{s3.new_bucket(endpoint)}/gonk"
-    try:
-        yield processes.clean_env(**env)
-    finally:
-        if url:
-            postgres.drop_database(url)
-
-
-@contextlib.contextmanager
 def served(workdir: Path, kind: str = "sqlite-files", workers: int = 2,
            extra_args: Sequence[str] = ()) -> Iterator[Site]:
     """`gonk-api serve` on a fresh installation of `kind` in `workdir`, its access log in
     `workdir/access.log`; stopped at the end."""
     data_dir = workdir / "gonk-data"
     access_log = workdir / "access.log"
-    with storage_env(kind) as env:
+    with process_storage(kind) as env:
         done = processes.run_cli("init", "--username", "alice", data_dir=data_dir, env=env)
         assert done.returncode == 0, done.stderr
         key = processes.last_line(done.stdout)

@@ -33,10 +33,12 @@ IN_PROCESS_STORAGE_KINDS = (STORAGE_KINDS if os.environ.get("GONK_TEST_STORAGE")
 
 
 @contextlib.contextmanager
-def process_storage(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+def process_storage(kind: str,
+                    request: pytest.FixtureRequest | None = None) -> Iterator[dict[str, str]]:
     """The environment for `gonk-api` processes on a fresh installation of `kind` (one of
     STORAGE_KINDS): a new PostgreSQL database and/or a new bucket when asked for; the database
-    is dropped afterwards. The data directory still comes from --data-dir."""
+    is dropped afterwards. The data directory still comes from --data-dir. (`request` is not
+    needed: moto's server is the process's one, s3.start_s3_server; bench/ calls this too.)"""
     database_kind, blob_kind = kind.split("-")
     env: dict[str, str] = {}
     url = None
@@ -44,7 +46,7 @@ def process_storage(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[
         url = postgres.create_database()
         env["GONK_DATABASE_URL"] = url
     if blob_kind == "s3":
-        endpoint = request.getfixturevalue("s3_server")
+        endpoint = s3.start_s3_server()
         env.update(s3.s3_env(endpoint))
         env["GONK_BLOB_URL"] = f"s3://{s3.new_bucket(endpoint)}/gonk"
     try:
