@@ -442,7 +442,8 @@ def gc(ctx: click.Context, min_age: int, dry_run: bool) -> None:
     result = collect(_open(ctx), min_age, dry_run)
     verb = "Would remove" if dry_run else "Removed"
     click.echo(f"{verb} {result.blobs} unreferenced blobs ({result.blob_bytes} bytes) and "
-               f"{result.temporary_files} temporary upload files; kept {result.kept} blobs.")
+               f"{result.temporary_files} temporary upload files; kept {result.kept} blobs. "
+               f"{verb} {result.thumbnails} cached thumbnails ({result.thumbnail_bytes} bytes).")
 
 
 @main.command(help="Upgrade the database's schema (and a local blob directory's layout) to this "

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
+from . import thumbnails
 from .installation import Installation
 from .storage import reads
 
@@ -19,6 +20,8 @@ class Collected:
     blob_bytes: int = 0
     temporary_files: int = 0
     kept: int = 0
+    thumbnails: int = 0  # cached thumbnails removed (thumbnails.prune)
+    thumbnail_bytes: int = 0
 
 
 def referenced_digests(installation: Installation) -> set[str]:
@@ -61,4 +64,7 @@ def collect(installation: Installation, min_age_seconds: float, dry_run: bool = 
             result.temporary_files += 1
             if not dry_run:
                 installation.blobs.remove_temporary(name)
+    # thumbnails of bytes no event references, and the least recently used past the cache's cap
+    pruned = thumbnails.prune(installation, referenced, older_than, dry_run)
+    result.thumbnails, result.thumbnail_bytes = pruned.files, pruned.bytes
     return result

@@ -27,6 +27,9 @@ class Limits:
     schema_cache_bytes: int = 16 * MiB
     """How much schema text each worker keeps compiled (least recently used first out); the
     memory it takes is about ten times this."""
+    thumbnail_max_pixels: int = 100_000_000
+    """The largest image (width x height, read from its header) a thumbnail is made of (413
+    beyond, without decoding it); decoding one takes up to 4 bytes per pixel (thumbnails.py)."""
 
     @classmethod
     def from_environment(cls) -> Limits:

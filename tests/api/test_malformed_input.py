@@ -197,6 +197,16 @@ CASES: list[Any] = [
     ("GET", f"{D}/objects/{{ann}}/0/bytes", None),
     ("GET", f"{D}/objects/{{obj}}/0?bytes=maybe", None),
     ("GET", f"{D}/objects/{{obj}}/0/bytes?download=maybe", None),
+    # --- thumbnails: a bad size, an unknown version, a text object (415)
+    ("GET", f"{D}/objects/{{obj}}/0/thumbnail?size=0", None),
+    ("GET", f"{D}/objects/{{obj}}/0/thumbnail?size=abc", None),
+    ("GET", f"{D}/objects/{{obj}}/0/thumbnail?size=4096", None),
+    ("GET", f"{D}/objects/{{obj}}/7/thumbnail", None),
+    ("GET", f"{D}/objects/{UNKNOWN}/0/thumbnail", None),
+    ("GET", f"{D}/objects/nope/0/thumbnail", None),
+    ("GET", f"{D}/objects/{{ann}}/0/thumbnail", None),
+    ("GET", f"{D}/objects/{{obj}}/0/thumbnail", None),
+    ("GET", f"{D}/objects/{{obj}}/0/thumbnail?as_of={{owner_event}}", None),
     ("POST", f"{D}/objects", Raw(b"not multipart", "multipart/form-data; boundary=b")),
     ("POST", f"{D}/objects", Raw(b"no boundary", "multipart/form-data")),
     ("POST", f"{D}/objects", Raw(b'--b\r\nContent-Disposition: form-data; name="f"; '
@@ -302,7 +312,7 @@ for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D
                        ("PUT", f"{D}/events/{{obj_event}}/accept"),
                        ("PATCH", f"{D}/schemas/schema-label"),
                        ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases"),
-                       ("GET", f"{D}/stats")):
+                       ("GET", f"{D}/stats"), ("GET", "/me")):
     CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
               (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
 
@@ -328,6 +338,7 @@ for _ds in ("nope", "..", "-x", HUGE, "a%20b"):
         ("GET", f"/datasets/{_ds}/objects/pending", None),
         ("PATCH", f"/datasets/{_ds}/objects/{UNKNOWN}", _object()),
         ("GET", f"/datasets/{_ds}/objects/{UNKNOWN}/0", None),
+        ("GET", f"/datasets/{_ds}/objects/{UNKNOWN}/0/thumbnail", None),
         ("DELETE", f"/datasets/{_ds}/objects/{UNKNOWN}/0", None),
         ("POST", f"/datasets/{_ds}/annotations", _annotation()),
         ("GET", f"/datasets/{_ds}/annotations", None),

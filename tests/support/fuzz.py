@@ -105,6 +105,8 @@ def seed(site: Site) -> dict[str, Any]:
     second = call("POST", f"{d}/objects", params={"name": "owl.png"},
                   data=b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
                   headers={"Content-Type": "image/png"})
+    photo = call("POST", f"{d}/objects", params={"name": "owl.jpg"}, data=_photo(),
+                 headers={"Content-Type": "image/jpeg"})  # a real image, for its thumbnail
     for event in call("GET", f"{d}/events", params={"pending": "true"}):
         call("PUT", f"{d}/events/{event['uuid']}/accept")
     annotation = call("POST", f"{d}/annotations", json={
@@ -113,9 +115,20 @@ def seed(site: Site) -> dict[str, Any]:
         "annotation": _b64(b'{"label": "bird"}')})
     release = call("POST", f"{d}/releases", json={"name": "v1.0",
                                                    "description": "the accepted objects"})
-    site.seeded = {"schema": schema, "objects": [first, second], "annotation": annotation,
+    site.seeded = {"schema": schema, "objects": [first, second, photo], "annotation": annotation,
                    "release": release}
     return site.seeded
+
+
+def _photo() -> bytes:
+    """A small JPEG made with Pillow (the test extra has it)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (40, 120, 200)).save(out, format="JPEG")
+    return out.getvalue()
 
 
 def _b64(data: bytes) -> str:

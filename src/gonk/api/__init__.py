@@ -29,6 +29,8 @@ from . import (
     releases,
     schemas,
     stats,
+    thumbnails,
+    users,
 )
 from .bodies import GonkRequest
 
@@ -96,7 +98,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
 
     errors.register(app)
     for module in (health, docs, datasets, owners, events, schemas, objects, annotations,
-                   releases, label_exports, stats):
+                   releases, label_exports, stats, thumbnails, users):
         app.register_blueprint(module.bp)
     return app
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__ as gonk_version
+from .. import thumbnails
 from ..domain import validation
 from . import parsing
 
@@ -466,6 +467,9 @@ def _paths() -> dict[str, dict[str, Any]]:
         "ObjectBytes": _link("objectBytes", "Download the new version's bytes.",
                              object_uuid="$response.body#/uuid",
                              version="$response.body#/version"),
+        "ObjectThumbnail": _link("objectThumbnail", "A thumbnail of the new version.",
+                                 object_uuid="$response.body#/uuid",
+                                 version="$response.body#/version"),
         "DeleteObject": _link("deleteObject", "Propose deleting the new version.",
                               object_uuid="$response.body#/uuid",
                               version="$response.body#/version"),
@@ -586,6 +590,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             {"description": "The reference.",
              "content": {"text/html": {"schema": {"type": "string"}}}},
             ("400",), public=True)},
+        "/me": {"get": _operation(
+            "me", "Service", "Who the key belongs to",
+            "The name of the user whose key the request carries.",
+            _ok("The user.", _obj({"user": USERNAME})), ("400", "401", "503"))},
         "/datasets": {
             "post": _operation(
                 "createDataset", "Datasets", "Create a dataset",
@@ -731,6 +739,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             # object stored as application/json need not hold JSON)
             {"*/*": {}},
             [_p("object_uuid"), _p("version")])},
+        f"{D}/objects/{{object_uuid}}/{{version}}/thumbnail": {"get": _thumbnail()},
         f"{D}/annotations": {
             "post": _operation(
                 "createAnnotation", "Annotations", "Create an annotation",
@@ -893,6 +902,39 @@ def _paths() -> dict[str, dict[str, Any]]:
     }
 
 
+THUMBNAIL_ETAG = {"required": True,
+                  "description": "A strong validator: the source's sha256, the size and the "
+                                 "thumbnail format's version.",
+                  "schema": {"type": "string", "pattern": '^"thumb[0-9]+-[0-9]+-[0-9a-f]{64}"$'}}
+
+
+def _thumbnail() -> dict[str, Any]:
+    image = {"type": "string", "contentMediaType": "image/*"}
+    return _operation(
+        "objectThumbnail", "Objects", "A thumbnail of an image object",
+        "The first frame of a JPEG, PNG, WebP, GIF, TIFF or BMP object, turned as its EXIF "
+        "orientation says, its longest side `size` pixels (never enlarged): JPEG, or PNG when "
+        "it has transparency. Made once per content and size, then served from the server's "
+        "cache; a strong `ETag` (`If-None-Match`: 304) and `Cache-Control` that lets a browser "
+        "keep it. Takes `?as_of=`.",
+        {"description": "The thumbnail.",
+         "content": {"image/jpeg": {"schema": image}, "image/png": {"schema": image}},
+         "headers": {"ETag": THUMBNAIL_ETAG,
+                     "Cache-Control": {"required": True, "schema": {"type": "string"}}}},
+        (*READ_ERRORS, "501"),
+        [_p("dataset"), _p("object_uuid"), _p("version"),
+         _param("size", "query", {"type": "integer", "minimum": thumbnails.MIN_SIZE,
+                                  "maximum": thumbnails.MAX_SIZE,
+                                  "default": thumbnails.DEFAULT_SIZE},
+                "The longest side in pixels (anything else: 400).", example=128),
+         _p("as_of"), _p("If-None-Match")],
+        other={"304": {"description": "The client's copy is current (`If-None-Match`).",
+                       "headers": {"ETag": THUMBNAIL_ETAG}},
+               "413": _error("An image of more pixels than the server makes thumbnails of "
+                             "(`GONK_THUMBNAIL_MAX_PIXELS`, by its header; never decoded)."),
+               "415": _error("Not an image of those formats, or a corrupt one.")})
+
+
 def _export(operation_id: str, summary: str, parameters: list[Any]) -> dict[str, Any]:
     return _operation(
         operation_id, "Releases", summary,
@@ -933,7 +975,7 @@ def _document() -> dict[str, Any]:
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "security": [{"apiKey": []}, {"bearer": []}],
         "tags": [{"name": n, "description": d} for n, d in (
-            ("Service", "Health, and this description."),
+            ("Service", "Health, this description, and who the caller is."),
             ("Datasets", "Datasets and their statistics."),
             ("Schemas", "JSON Schema documents, versioned, named `schema-...`."),
             ("Objects", "Files of any type, versioned."),
