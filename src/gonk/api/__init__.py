@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from ..domain.errors import Unauthorized
 from ..installation import Installation
 from ..users import user_for_key
+from ..web import bp as web_bp
 
 # (no `from __future__ import annotations` here: it would shadow the annotations module)
 from . import (
@@ -100,5 +101,6 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
     for module in (health, docs, datasets, owners, events, schemas, objects, annotations,
                    releases, label_exports, stats, thumbnails, users):
         app.register_blueprint(module.bp)
+    app.register_blueprint(web_bp)  # the web app at / and /app/ (not API operations)
     return app
 

@@ -14,8 +14,10 @@ from . import context
 bp = Blueprint("health", __name__)
 log = logging.getLogger("gonk.api")
 
-# endpoints that answer without an API key: this one, and the API's description (api/docs.py)
-UNAUTHENTICATED = {"health.health", "docs.openapi_document", "docs.reference"}
+# endpoints that answer without an API key: this one, the API's description (api/docs.py), and
+# the web app's shell and static files (gonk/web: the page asks for a key and sends it itself)
+UNAUTHENTICATED = {"health.health", "docs.openapi_document", "docs.reference", "web.index",
+                   "web.asset"}
 
 
 @bp.get("/health")

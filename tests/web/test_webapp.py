@@ -1,0 +1,405 @@
+"""The web app (gonk/web) in a real Chromium: Debian's /usr/bin/chromium, headless, driven by
+Playwright for Python (its bundled driver, not a browser download), against a live `gonk-api
+serve` on SQLite + files with real PNG and JPEG images and detection annotations.
+
+Every test fails on any JavaScript error (an uncaught exception) and on any console error,
+except the "Failed to load resource" lines of the HTTP statuses the test provokes on purpose
+(a wrong key's 401, a missing dataset's 404).
+
+Screenshots of each page go to test-results/screenshots/ (gitignored); with
+GONK_WEB_SCREENSHOTS=docs they are also copied, reduced, to docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support.http import b64
+from tests.support.images import image_bytes
+from tests.support.storage import running_site
+
+# one server and one browser for the module, on one xdist worker
+pytestmark = pytest.mark.xdist_group("web")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("GONK_CHROMIUM", "/usr/bin/chromium")
+RESULTS = ROOT / "test-results" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+TIMEOUT = 30
+WIDE = {"width": 1280, "height": 800}
+NARROW = {"width": 390, "height": 800}
+MANY = 650  # objects in the dataset that is scrolled through: 7 pages of 100
+
+DETECTION_SCHEMA = {"type": "object", "x-gonk-kind": "detection",
+                    "properties": {"boxes": {"type": "array"}}, "required": ["boxes"]}
+HERON_BOXES = {"boxes": [{"label": "heron", "bbox": [40, 30, 200, 150], "score": 0.9},
+                         {"label": "fish", "bbox": [300, 200, 60, 40]}]}
+
+
+def _browser_or_skip() -> Any:
+    """Playwright's sync API, or a skip (a failure with GONK_REQUIRE_SERVICES=1) saying why."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "Playwright for Python is not installed (pip install -e '.[test]')"
+    if reason is None and not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        reason = (f"no Chromium at {CHROMIUM} (apt-get install chromium, or set GONK_CHROMIUM); "
+                  ".ci/run installs it")
+    if reason is not None:
+        if os.environ.get("GONK_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"GONK_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def expect(target: Any) -> Any:
+    """Playwright's assertions, which wait (page.wait_for_function cannot: it evaluates a
+    string, which the app's Content-Security-Policy forbids, as it should)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+# --- the server, its data, the browser ---------------------------------------------------------
+
+
+def _api(site: SimpleNamespace, method: str, path: str, **kwargs: Any) -> Any:
+    response = requests.request(method, f"{site.base}{path}", timeout=TIMEOUT,
+                                headers={"x-api-key": site.key}, **kwargs)
+    assert response.status_code == 200, (method, path, response.status_code, response.text)
+    return response.json()
+
+
+def _seed(site: SimpleNamespace) -> dict[str, Any]:
+    """birds: three images (two accepted, one rejected), a text file (pending), detection boxes
+    on the heron (pending); many: MANY small text files; empty: nothing."""
+    for name in ("birds", "many", "empty"):
+        _api(site, "POST", "/datasets", json={"name": name})
+    files = [("heron.png", image_bytes("PNG", 640, 480, (90, 140, 200)), "image/png"),
+             ("owl.jpg", image_bytes("JPEG", 320, 240, (120, 90, 60)), "image/jpeg"),
+             ("sparrow.png", image_bytes("PNG", 200, 200, (200, 180, 40)), "image/png"),
+             ("notes.txt", b"two birds on the lake", "text/plain")]
+    uuids = {}
+    for name, data, mimetype in files:
+        made = _api(site, "POST", "/datasets/birds/objects",
+                    json={"name": name, "mimetype": mimetype, "object": b64(data)})
+        uuids[name] = made["uuid"]
+    schema = _api(site, "POST", "/datasets/birds/schemas",
+                  json={"name": "schema-boxes", "schema": b64(DETECTION_SCHEMA)})
+    assert schema["name"] == "schema-boxes"
+    events = _api(site, "GET", "/datasets/birds/events", params={"pending": "true",
+                                                                  "limit": 1000})
+    by_object = {e["object"]["uuid"]: e["uuid"] for e in events if "object" in e}
+    for name in ("heron.png", "owl.jpg"):
+        _api(site, "PUT", f"/datasets/birds/events/{by_object[uuids[name]]}/accept")
+    _api(site, "PUT", f"/datasets/birds/events/{by_object[uuids['sparrow.png']]}/reject")
+    schema_event = next(e["uuid"] for e in events if e["object"]["uuid"] not in uuids.values())
+    _api(site, "PUT", f"/datasets/birds/events/{schema_event}/accept")
+    annotation = _api(site, "POST", "/datasets/birds/annotations", json={
+        "schema": {"name": "schema-boxes", "version": 0},
+        "object_identifiers": [{"uuid": uuids["heron.png"], "version": 0}],
+        "annotation": b64(HERON_BOXES)})
+    parts = [("file", (f"item-{i:04d}.txt", f"item {i}".encode(), "text/plain"))
+             for i in range(MANY)]
+    made = requests.post(f"{site.base}/datasets/many/objects", files=parts, timeout=TIMEOUT,
+                         headers={"x-api-key": site.key})
+    assert made.status_code == 200, made.text
+    return {"objects": uuids, "annotation": annotation["uuid"]}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory,
+         request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
+    _browser_or_skip()
+    with running_site(tmp_path_factory.mktemp("web") / "gonk-data", "sqlite-files", request,
+                      ("alice",), "serve", ["--workers", "2"], new_session=True) as served:
+        served.seeded = _seed(served)
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser(site: SimpleNamespace) -> Iterator[Any]:
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Console:
+    """Every console error and uncaught exception of a page; `allow(status)` lets through the
+    browser's "Failed to load resource" line for a status the test provokes."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.allowed: set[int] = set()
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        text = message.text
+        status = re.search(r"Failed to load resource: the server responded with a status of "
+                           r"(\d+)", text)
+        if status and int(status.group(1)) in self.allowed:
+            return
+        self.errors.append(f"console.{message.type}: {text} ({message.location})")
+
+    def allow(self, *statuses: int) -> None:
+        self.allowed.update(statuses)
+
+
+@pytest.fixture
+def page(browser: Any, site: SimpleNamespace) -> Iterator[Any]:
+    context = browser.new_context(viewport=WIDE)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.console_log = Console(tab)
+    yield tab
+    errors = tab.console_log.errors
+    context.close()
+    assert errors == [], "JavaScript or console errors:\n" + "\n".join(errors)
+
+
+def shoot(page: Any, name: str) -> None:
+    """A screenshot in test-results/screenshots/, and with GONK_WEB_SCREENSHOTS=docs a copy,
+    reduced to at most 900 pixels wide, in docs/screenshots/ for the README."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"{name}.png"
+    page.screenshot(path=str(target), full_page=False)
+    if os.environ.get("GONK_WEB_SCREENSHOTS") == "docs":
+        from PIL import Image
+
+        DOCS.mkdir(parents=True, exist_ok=True)
+        with Image.open(target) as image:
+            image.thumbnail((900, 900))
+            out = io.BytesIO()
+            image.convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(
+                out, format="PNG", optimize=True)
+        (DOCS / f"{name}.png").write_bytes(out.getvalue())
+    assert target.stat().st_size > 0
+
+
+def sign_in(page: Any, site: SimpleNamespace, hash_: str = "") -> None:
+    page.goto(f"{site.base}/{hash_}")
+    page.fill("#key", site.key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#signout:not([hidden])")
+
+
+def thumbnails_served(site: SimpleNamespace) -> bool:
+    """Whether this server has GET .../thumbnail (issue 15's thumbnails, added apart)."""
+    paths = requests.get(f"{site.base}/openapi.json", timeout=TIMEOUT).json()["paths"]
+    return "/datasets/{dataset}/objects/{object_uuid}/{version}/thumbnail" in paths
+
+
+# --- the shell, without a browser ---------------------------------------------------------------
+
+
+def test_the_shell_and_assets_need_no_key_and_carry_security_headers(site: SimpleNamespace
+                                                                      ) -> None:
+    shell = requests.get(f"{site.base}/", timeout=TIMEOUT)
+    assert shell.status_code == 200 and shell.headers["Content-Type"].startswith("text/html")
+    csp = shell.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "img-src 'self' blob: data:" in csp and "default-src 'none'" in csp
+    assert shell.headers["X-Content-Type-Options"] == "nosniff"
+    assert shell.headers["X-Frame-Options"] == "DENY"
+    assert 'src="app/js/app.js"' in shell.text and "http" not in shell.text.split("<body>")[0]
+    script = requests.get(f"{site.base}/app/js/app.js", timeout=TIMEOUT)
+    assert script.status_code == 200
+    assert script.headers["Content-Type"].split(";")[0] in ("text/javascript",
+                                                            "application/javascript")
+    assert requests.get(f"{site.base}/app/js/nothing.js", timeout=TIMEOUT).status_code == 404
+    assert requests.get(f"{site.base}/app/../__init__.py", timeout=TIMEOUT).status_code == 404
+    assert requests.get(f"{site.base}/app/%2e%2e/__init__.py",
+                        timeout=TIMEOUT).status_code == 404
+    # the API still needs the key
+    assert requests.get(f"{site.base}/datasets", timeout=TIMEOUT).status_code == 401
+
+
+# --- in the browser ------------------------------------------------------------------------------
+
+
+def test_sign_in_then_the_datasets_with_their_counts(page: Any, site: SimpleNamespace) -> None:
+    page.goto(f"{site.base}/")
+    page.wait_for_selector("form.signin")
+    shoot(page, "signin")
+    page.console_log.allow(401)  # the wrong key, on purpose
+    page.fill("#key", "not-a-key")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".signin .error")
+    assert "not accepted" in page.inner_text(".signin .error")
+    assert page.evaluate("sessionStorage.length") == 0
+    page.fill("#key", site.key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("table.datasets")
+    assert page.evaluate("sessionStorage.getItem('gonk.key')") == site.key
+    assert [n.strip() for n in page.locator("table.datasets tbody th").all_inner_texts()] \
+        == ["birds", "empty", "many"]
+    for name in ("birds", "empty", "many"):
+        stats = _api(site, "GET", f"/datasets/{name}/stats")
+        row = page.locator(f"tr[data-dataset='{name}']")
+        row.locator("td[data-field=pending]").wait_for()
+        objects = row.locator("td[data-field=objects]").inner_text()
+        assert objects.split()[0] == str(stats["objects"]["accepted"])
+        annotations = row.locator("td[data-field=annotations]").inner_text()
+        assert annotations.split()[0] == str(stats["annotations"]["accepted"])
+        pending = (stats["objects"]["pending"] + stats["schemas"]["pending"]
+                   + stats["annotations"]["pending"])
+        assert row.locator("td[data-field=pending]").inner_text() == str(pending)
+    birds = page.locator("tr[data-dataset='birds']")
+    # heron and owl accepted; notes pending; the boxes pending
+    assert birds.locator("td[data-field=objects]").inner_text().startswith("2")
+    assert birds.locator("td[data-field=pending]").inner_text() == "2"
+    shoot(page, "datasets")
+    # the keyboard reaches the links: Tab from the top lands on focusable controls
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") in ("A", "BUTTON")
+
+
+def test_a_dataset_grid_filtered_and_searched(page: Any, site: SimpleNamespace) -> None:
+    sign_in(page, site, "#/d/birds")
+    page.wait_for_selector(".tile")
+    assert page.locator(".tile").count() == 4
+    heron = page.locator(f".tile[data-uuid='{site.seeded['objects']['heron.png']}']")
+    notes = page.locator(f".tile[data-uuid='{site.seeded['objects']['notes.txt']}']")
+    assert heron.locator(".name").inner_text() == "heron.png"
+    notes.locator(".icon", has_text="TXT").wait_for()
+    if thumbnails_served(site):
+        heron.locator(".thumb img").wait_for()
+        assert heron.locator(".thumb img").get_attribute("src").startswith("blob:")
+        expect(page.locator(".thumb img")).to_have_count(3)
+    else:  # a server without thumbnails: each image tile shows its type
+        heron.locator(".icon", has_text="PNG").wait_for()
+    shoot(page, "dataset")
+
+    expected = {"pending": {"notes.txt"}, "accepted": {"heron.png", "owl.jpg"},
+                "rejected": {"sparrow.png"}, "deleted": set()}
+    for status, names in expected.items():
+        page.select_option("#status", status)
+        expect(page.locator("#summary")).to_contain_text(status)
+        uuids = {site.seeded["objects"][n] for n in names}
+        tiles = page.locator(".tile")
+        assert {tiles.nth(i).get_attribute("data-uuid") for i in range(tiles.count())} == uuids
+        for name in names:  # names come from each version's metadata
+            page.locator(".tile .name", has_text=name).wait_for()
+        assert page.is_disabled("#search")
+    assert "status=deleted" in page.url
+    page.select_option("#status", "")
+    page.fill("#search", "ow")
+    expect(page.locator(".tile")).to_have_count(1)
+    assert page.locator(".tile .name").inner_text() == "owl.jpg"
+    assert "q=ow" in page.url
+    page.fill("#search", "zz")
+    expect(page.locator("#summary")).to_contain_text("No object")
+    assert page.locator(".tile").count() == 0
+
+
+def test_scrolling_through_many_objects_keeps_the_dom_bounded(page: Any,
+                                                              site: SimpleNamespace) -> None:
+    sign_in(page, site, "#/d/many")
+    page.wait_for_selector(".tile")
+    started = time.monotonic()
+    while "+" in page.inner_text("#summary") or "Loading" in page.inner_text("#summary"):
+        page.mouse.wheel(0, 20_000)
+        page.wait_for_timeout(100)
+        assert time.monotonic() - started < 20, page.inner_text("#summary")
+    assert page.inner_text("#summary").startswith(f"{MANY} objects")
+    sections = page.locator("section.page")
+    assert sections.count() == 7
+    # at most five pages of tiles in the DOM; the others are empty blocks of their height
+    assert page.locator(".tile").count() <= 500
+    assert page.locator("section.page").first.locator(".tile").count() == 0
+    last = page.locator(".tile").last
+    assert last.locator(".name").inner_text() == f"item-{MANY - 1:04d}.txt"
+    # back at the top, the first page is drawn again
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator(".tile .name", has_text="item-0000.txt").wait_for()
+    assert page.locator(".tile").count() <= 500
+
+
+def test_an_object_with_its_boxes_drawn(page: Any, site: SimpleNamespace) -> None:
+    heron = site.seeded["objects"]["heron.png"]
+    sign_in(page, site, f"#/d/birds/o/{heron}/0")
+    page.wait_for_selector("svg.overlay g.annotation .shape.box >> nth=1", state="attached")
+    image = page.locator(".stage img.full")
+    assert image.get_attribute("src").startswith("blob:")
+    assert page.evaluate("document.querySelector('.stage img.full').naturalWidth") == 640
+    assert page.locator("svg.overlay").get_attribute("viewBox") == "0 0 640 480"
+    boxes = page.locator("svg.overlay .shape.box")
+    drawn = []
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        rect = box.locator("rect")
+        drawn.append((box.get_attribute("data-label"), box.locator("text").text_content(),
+                      [float(rect.get_attribute(a)) for a in ("x", "y", "width", "height")],
+                      rect.get_attribute("stroke")))
+    assert [(label, text, bbox) for label, text, bbox, _ in drawn] == [
+        ("heron", "heron 90%", [40, 30, 200, 150]), ("fish", "fish", [300, 200, 60, 40])]
+    assert drawn[0][3] != drawn[1][3]  # a colour per class
+    # the boxes are where the image is: the overlay covers it exactly
+    assert page.locator("svg.overlay").bounding_box() == image.bounding_box()
+    legend = page.locator(".annotation-list .legend li").all_inner_texts()
+    assert [t.split()[0] for t in legend] == ["heron", "fish"]
+    assert "pending" in page.inner_text(".annotation-list")
+    # the toggle hides and shows the annotation's shapes
+    toggle = page.locator(".annotation-list input[type=checkbox]")
+    toggle.focus()
+    page.keyboard.press("Space")
+    assert not page.locator("svg.overlay g.annotation").is_visible()
+    page.keyboard.press("Space")
+    assert page.locator("svg.overlay .shape.box").first.is_visible()
+    # its versions and their events
+    versions = page.locator(".version-list > li")
+    versions.first.locator(".events li").first.wait_for()
+    assert versions.count() == 1
+    assert "accepted" in versions.first.locator(".badge").first.inner_text()
+    events = versions.first.locator(".events li").all_inner_texts()
+    assert any(e.startswith("ObjectCreate") and "accepted" in e for e in events), events
+    shoot(page, "object")
+    page.set_viewport_size(NARROW)
+    page.wait_for_timeout(100)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shoot(page, "object-narrow")
+
+    notes = site.seeded["objects"]["notes.txt"]
+    page.goto(f"{site.base}/#/d/birds/o/{notes}/0")
+    page.wait_for_selector(".nonimage")
+    assert "not an image" in page.inner_text(".nonimage")
+    page.locator(".version-list .badge", has_text="pending").first.wait_for()
+
+
+def test_errors_are_messages_and_sign_out_forgets_the_key(page: Any,
+                                                          site: SimpleNamespace) -> None:
+    page.console_log.allow(404)  # the missing dataset, on purpose
+    sign_in(page, site, "#/d/nosuch")
+    page.wait_for_selector("main .error")
+    message = page.inner_text("main .error")
+    assert "No dataset named nosuch" in message and "HTTP 404" in message
+    page.goto(f"{site.base}/#/nowhere")
+    page.wait_for_selector("main h1:text('Not found')")
+    page.set_viewport_size(NARROW)
+    page.goto(f"{site.base}/#/datasets")
+    page.wait_for_selector("td[data-field=pending]")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shoot(page, "datasets-narrow")
+    page.click("#signout")
+    page.wait_for_selector("form.signin")
+    assert "Signed out" in page.inner_text("form.signin")
+    assert page.evaluate("sessionStorage.getItem('gonk.key')") is None
+    page.reload()
+    page.wait_for_selector("form.signin")
+    assert page.locator("table.datasets").count() == 0
