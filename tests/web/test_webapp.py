@@ -84,7 +84,7 @@ def _api(site: SimpleNamespace, method: str, path: str, **kwargs: Any) -> Any:
 def _seed(site: SimpleNamespace) -> dict[str, Any]:
     """birds: three images (two accepted, one rejected), a text file (pending), detection boxes
     on the heron (pending); many: MANY small text files; empty: nothing."""
-    for name in ("birds", "many", "empty"):
+    for name in ("birds", "many", "empty", "shapes"):
         _api(site, "POST", "/datasets", json={"name": name})
     files = [("heron.png", image_bytes("PNG", 640, 480, (90, 140, 200)), "image/png"),
              ("owl.jpg", image_bytes("JPEG", 320, 240, (120, 90, 60)), "image/jpeg"),
@@ -115,7 +115,38 @@ def _seed(site: SimpleNamespace) -> dict[str, Any]:
     made = requests.post(f"{site.base}/datasets/many/objects", files=parts, timeout=TIMEOUT,
                          headers={"x-api-key": site.key})
     assert made.status_code == 200, made.text
-    return {"objects": uuids, "annotation": annotation["uuid"]}
+    return {"objects": uuids, "annotation": annotation["uuid"], "shapes": _seed_shapes(site)}
+
+
+SHAPES = {
+    "segmentation": {"instances": [
+        {"label": "lake", "polygons": [[[10, 10], [120, 15], [60, 90]]]},
+        {"label": "reeds", "rle": {"size": [200, 300], "counts": [2000, 1000, 57000]}}]},
+    "keypoints": {"instances": [{"label": "bird", "bbox": [150, 40, 100, 120], "points": [
+        {"name": "beak", "x": 160, "y": 50}, {"name": "tail", "x": 240, "y": 150,
+                                                "visible": False}]}]},
+    "classification": {"labels": ["dawn", "outdoor"]},
+    "plain": {"note": "seen twice", "count": 2},
+}
+
+
+def _seed_shapes(site: SimpleNamespace) -> dict[str, str]:
+    """shapes: an image with one annotation of each other kind (and one of a schema without a
+    kind), and a file named .png that is not an image."""
+    d = "/datasets/shapes"
+    image = _api(site, "POST", f"{d}/objects", json={
+        "name": "pond.png", "mimetype": "image/png",
+        "object": b64(image_bytes("PNG", 300, 200, (40, 120, 90)))})
+    broken = _api(site, "POST", f"{d}/objects", json={
+        "name": "broken.png", "mimetype": "image/png", "object": b64(b"\x89PNG not really")})
+    for kind in SHAPES:
+        schema = {"type": "object"} | ({} if kind == "plain" else {"x-gonk-kind": kind})
+        _api(site, "POST", f"{d}/schemas", json={"name": f"schema-{kind}", "schema": b64(schema)})
+        _api(site, "POST", f"{d}/annotations", json={
+            "schema": {"name": f"schema-{kind}", "version": 0},
+            "object_identifiers": [{"uuid": image["uuid"], "version": 0}],
+            "annotation": b64(SHAPES[kind])})
+    return {"pond.png": image["uuid"], "broken.png": broken["uuid"]}
 
 
 @pytest.fixture(scope="module")
@@ -199,12 +230,6 @@ def sign_in(page: Any, site: SimpleNamespace, hash_: str = "") -> None:
     page.wait_for_selector("#signout:not([hidden])")
 
 
-def thumbnails_served(site: SimpleNamespace) -> bool:
-    """Whether this server has GET .../thumbnail (issue 15's thumbnails, added apart)."""
-    paths = requests.get(f"{site.base}/openapi.json", timeout=TIMEOUT).json()["paths"]
-    return "/datasets/{dataset}/objects/{object_uuid}/{version}/thumbnail" in paths
-
-
 # --- the shell, without a browser ---------------------------------------------------------------
 
 
@@ -248,8 +273,8 @@ def test_sign_in_then_the_datasets_with_their_counts(page: Any, site: SimpleName
     page.wait_for_selector("table.datasets")
     assert page.evaluate("sessionStorage.getItem('gonk.key')") == site.key
     assert [n.strip() for n in page.locator("table.datasets tbody th").all_inner_texts()] \
-        == ["birds", "empty", "many"]
-    for name in ("birds", "empty", "many"):
+        == ["birds", "empty", "many", "shapes"]
+    for name in ("birds", "empty", "many", "shapes"):
         stats = _api(site, "GET", f"/datasets/{name}/stats")
         row = page.locator(f"tr[data-dataset='{name}']")
         row.locator("td[data-field=pending]").wait_for()
@@ -278,12 +303,12 @@ def test_a_dataset_grid_filtered_and_searched(page: Any, site: SimpleNamespace) 
     notes = page.locator(f".tile[data-uuid='{site.seeded['objects']['notes.txt']}']")
     assert heron.locator(".name").inner_text() == "heron.png"
     notes.locator(".icon", has_text="TXT").wait_for()
-    if thumbnails_served(site):
-        heron.locator(".thumb img").wait_for()
-        assert heron.locator(".thumb img").get_attribute("src").startswith("blob:")
-        expect(page.locator(".thumb img")).to_have_count(3)
-    else:  # a server without thumbnails: each image tile shows its type
-        heron.locator(".icon", has_text="PNG").wait_for()
+    heron.locator(".thumb img").wait_for()
+    assert heron.locator(".thumb img").get_attribute("src").startswith("blob:")
+    expect(page.locator(".thumb img")).to_have_count(3)
+    size = page.evaluate("""() => { const i = document.querySelector('.thumb img');
+                                   return [i.naturalWidth, i.naturalHeight]; }""")
+    assert max(size) <= 256  # the thumbnail, not the image (640 x 480)
     shoot(page, "dataset")
 
     expected = {"pending": {"notes.txt"}, "accepted": {"heron.png", "owl.jpg"},
@@ -380,6 +405,51 @@ def test_an_object_with_its_boxes_drawn(page: Any, site: SimpleNamespace) -> Non
     page.wait_for_selector(".nonimage")
     assert "not an image" in page.inner_text(".nonimage")
     page.locator(".version-list .badge", has_text="pending").first.wait_for()
+
+
+def test_polygons_masks_keypoints_and_other_annotations(page: Any,
+                                                        site: SimpleNamespace) -> None:
+    page.console_log.allow(415)  # broken.png's thumbnail: not an image, on purpose
+    sign_in(page, site, "#/d/shapes")
+    broken = page.locator(f".tile[data-uuid='{site.seeded['shapes']['broken.png']}']")
+    broken.locator(".icon", has_text="PNG").wait_for()
+    assert broken.locator("img").count() == 0
+    page.locator(".tile .name", has_text="pond.png").click()
+    page.wait_for_selector("svg.overlay .shape.point, svg.overlay circle.point",
+                           state="attached")
+    overlay = page.locator("svg.overlay")
+    expect(overlay.locator("g.annotation")).to_have_count(2)  # segmentation and keypoints
+    polygon = overlay.locator(".shape[data-label=lake] polygon")
+    assert polygon.get_attribute("points") == "10,10 120,15 60,90"
+    mask = overlay.locator(".shape[data-label=reeds] image.mask")
+    assert mask.get_attribute("href").startswith("data:image/png")
+    assert (mask.get_attribute("width"), mask.get_attribute("height")) == ("300", "200")
+    # the mask's pixels: columns 10 to 14 (runs are column by column, 200 a column) are set
+    alpha = page.evaluate("""async () => {
+        const img = new Image();
+        img.src = document.querySelector('svg.overlay image.mask').getAttribute('href');
+        await img.decode();
+        const c = document.createElement('canvas'); c.width = 300; c.height = 200;
+        const g = c.getContext('2d', { willReadFrequently: true });
+        g.drawImage(img, 0, 0);
+        const at = (x, y) => g.getImageData(x, y, 1, 1).data[3];
+        return [at(9, 100), at(10, 0), at(14, 199), at(15, 0)];
+    }""")
+    assert alpha[0] == 0 and alpha[1] > 0 and alpha[2] > 0 and alpha[3] == 0, alpha
+    points = overlay.locator(".shape[data-label=bird] circle.point")
+    assert [(points.nth(i).get_attribute("cx"), points.nth(i).get_attribute("cy"),
+             points.nth(i).locator("title").text_content()) for i in range(2)] \
+        == [("160", "50", "beak"), ("240", "150", "tail")]
+    assert points.nth(1).get_attribute("fill") == "none"  # not visible: a hollow point
+    assert overlay.locator(".shape[data-label=bird] text").text_content() == "bird"
+    items = page.locator(".annotation-list > li")
+    expect(items).to_have_count(4)
+    text = page.inner_text(".annotation-list")
+    assert "dawn" in text and "outdoor" in text  # the classification's labels
+    plain = page.locator(".annotation-list > li", has_text="JSON").filter(
+        has=page.locator("details[open]"))
+    assert '"note": "seen twice"' in plain.locator("pre.json").inner_text()
+    shoot(page, "object-shapes")
 
 
 def test_errors_are_messages_and_sign_out_forgets_the_key(page: Any,

@@ -93,14 +93,7 @@ export function decodeJson(base64) {
   return JSON.parse(new TextDecoder().decode(bytes));
 }
 
-// the key's user ({"user": name}) from GET /me; a server without /me (older than the app)
-// answers 404 there: the key is then checked with GET /datasets and the name is unknown
+// the key's user: GET /me answers {"user": name} (401 for a key the server does not know)
 export async function whoAmI(key) {
-  try {
-    return await json("/me", { key });
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    await json("/datasets", { key });
-    return { user: "signed in" };
-  }
+  return json("/me", { key });
 }

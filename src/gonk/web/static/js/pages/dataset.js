@@ -109,9 +109,9 @@ export async function render(root, { dataset }, ctx) {
           tile._thumb.replaceChildren(el("img", { src, alt: "", decoding: "async" }));
         } catch (e) {
           if (e.name === "AbortError") return;
-          // 415: not an image Pillow reads; 404: a server without thumbnails
-          tile._thumb.replaceChildren(icon(info, e.status === 415 || e.status === 404 ? "" : "!"));
-          if (e.status !== 415 && e.status !== 404) tile._thumb.title = e.message;
+          // 415: not an image the server can read (a corrupt file): its type, as for others
+          tile._thumb.replaceChildren(icon(info, e.status === 415 ? "" : "!"));
+          if (e.status !== 415) tile._thumb.title = e.message;
         }
       } else {
         tile._thumb.replaceChildren(icon(info));
