@@ -213,6 +213,28 @@ def test_decompression_bombs_are_413_without_decoding(alice: Client, ds: str,
     assert counted == []  # refused from the header: never handed to the decoder
 
 
+def test_a_large_jpeg_is_decoded_at_reduced_scale(alice: Client, ds: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's draft mode: a 4000 x 3000 JPEG is decoded at 1/8 scale (500 x 375) for a
+    256-pixel thumbnail, at 1/2 for a 1024-pixel one."""
+    from PIL import JpegImagePlugin
+
+    decoded: list[tuple[int, int]] = []
+    real_load = JpegImagePlugin.JpegImageFile.load
+
+    def load(self: Any) -> Any:
+        result = real_load(self)
+        decoded.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", load)
+    uuid = _upload(alice, _encoded(_halves(4000, 3000), "JPEG"), "large.jpg")
+    assert _image(_thumb(alice, uuid)).size == (256, 192)
+    assert _image(_thumb(alice, uuid, "?size=1024")).size == (1024, 768)
+    assert (500, 375) in decoded and (2000, 1500) in decoded, decoded
+    assert (4000, 3000) not in decoded, decoded  # never decoded in full
+
+
 def test_the_pixel_limit_is_configurable(alice: Client, ds: str, installation: Any) -> None:
     uuid = _upload(alice, _encoded(Image.new("RGB", (40, 30)), "PNG"), "small.png")
     installation.limits = replace(installation.limits, thumbnail_max_pixels=1199)

@@ -100,13 +100,14 @@ def seed(site: Site) -> dict[str, Any]:
     call("POST", "/datasets", json={"name": DATASET})
     schema = call("POST", f"{d}/schemas", json={"name": "schema-label",
                                                  "schema": _b64(LABEL_SCHEMA)})
+    # a real image, first in the list (a link of listObjects leads to its thumbnail)
+    photo = call("POST", f"{d}/objects", params={"name": "owl.jpg"}, data=_photo(),
+                 headers={"Content-Type": "image/jpeg"})
     first = call("POST", f"{d}/objects", json={"name": "birds.txt", "mimetype": "text/plain",
                                                 "object": _b64(b"two birds")})
     second = call("POST", f"{d}/objects", params={"name": "owl.png"},
                   data=b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
                   headers={"Content-Type": "image/png"})
-    photo = call("POST", f"{d}/objects", params={"name": "owl.jpg"}, data=_photo(),
-                 headers={"Content-Type": "image/jpeg"})  # a real image, for its thumbnail
     for event in call("GET", f"{d}/events", params={"pending": "true"}):
         call("PUT", f"{d}/events/{event['uuid']}/accept")
     annotation = call("POST", f"{d}/annotations", json={

@@ -693,7 +693,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                  _param("hash", "query", SHA256, "Only the live versions holding these bytes "
                                                  "(not paged; with none of `name`, `prefix`, "
                                                  "`after` and `limit`: 400)."),
-                 _p("as_of")]),
+                 _p("as_of")],
+                links={"FirstThumbnail": _link(
+                    "objectThumbnail", "A thumbnail of the first object listed (version 0).",
+                    object_uuid="$response.body#/0/uuid", version="0")}),
         },
         f"{D}/objects/{{segment}}": {
             "get": _operation(
