@@ -473,3 +473,20 @@ def test_errors_are_messages_and_sign_out_forgets_the_key(page: Any,
     page.reload()
     page.wait_for_selector("form.signin")
     assert page.locator("table.datasets").count() == 0
+
+
+def test_the_app_files_are_package_data() -> None:
+    """A wheel or sdist must carry every file the app serves: pyproject's package-data globs
+    for gonk.web cover each file under src/gonk/web/static (no browser needed)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["gonk.web"]
+    package = ROOT / "src" / "gonk" / "web"
+    files = [p.relative_to(package).as_posix() for p in (package / "static").rglob("*")
+             if p.is_file()]
+    assert "static/index.html" in files and "static/js/app.js" in files
+    for name in files:
+        assert any(fnmatch.fnmatch(name, pattern) and name.count("/") == pattern.count("/")
+                   for pattern in globs), name

@@ -92,8 +92,10 @@ function maskImage(rle, fill) {
 }
 
 // one <g> per annotation, data-annotation set; each shape a <g class="shape"> with data-label
-export function drawAnnotation(layer, id, doc, { width }) {
-  const scale = Math.max(width / 800, 1);
+// `scale`: image pixels per screen pixel as shown, so strokes and labels read the same on a
+// large image shown small (default: as if shown 800 pixels wide)
+export function drawAnnotation(layer, id, doc, { width, scale: shown }) {
+  const scale = shown || Math.max(width / 800, 1);
   const group = svg("g", { "data-annotation": id, class: "annotation" });
   const shape = (kind, text) => {
     const g = svg("g", { class: `shape ${kind}`, "data-label": text });

@@ -63,6 +63,8 @@ export async function render(root, { dataset, uuid, version }, ctx) {
       size = { width: img.naturalWidth, height: img.naturalHeight };
       layer = overlay(size.width, size.height);
       view.replaceChildren(el("div", { class: "stage" }, img, layer));
+      const shownWidth = img.getBoundingClientRect().width;
+      size.scale = shownWidth > 0 ? Math.max(size.width / shownWidth, 0.75) : undefined;
     } catch (e) {
       if (e.name === "AbortError") throw e;
       view.replaceChildren(errorBox(e.status ? e : new Error("The browser cannot show this image."),
