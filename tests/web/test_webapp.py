@@ -475,6 +475,131 @@ def test_errors_are_messages_and_sign_out_forgets_the_key(page: Any,
     assert page.locator("table.datasets").count() == 0
 
 
+def _all_events(site: SimpleNamespace, dataset: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    after = None
+    while True:
+        params: dict[str, Any] = {"limit": 1000} | ({"after": after} if after else {})
+        batch = _api(site, "GET", f"/datasets/{dataset}/events", params=params)
+        events += batch
+        if len(batch) < 1000:
+            return events
+        after = batch[-1]["uuid"]
+
+
+def test_the_log_pages_and_verifies_in_the_browser(page: Any, site: SimpleNamespace) -> None:
+    events = _all_events(site, "many")
+    assert len(events) > 200
+    sign_in(page, site, "#/d/many")
+    page.click("#log-link")
+    rows = page.locator("table.log tbody tr")
+    expect(rows).to_have_count(100)
+    assert page.locator("#more").is_visible()
+    page.click("#more")
+    expect(rows).to_have_count(200)
+    # the rows are the log, in order: uuids, types, authors
+    shown = page.locator("table.log tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.uuid, "
+        "r.querySelector('[data-field=type]').textContent, "
+        "r.querySelector('[data-field=author]').textContent])")
+    assert shown == [[e["uuid"], e["type"], e["author"]] for e in events[:200]]
+    # the items of "many" were never reviewed: pending
+    first_item = next(e["uuid"] for e in events if e["type"] == "ObjectCreateEvent")
+    assert page.locator(f"tr[data-uuid='{first_item}'] [data-field=review]").inner_text() \
+        == "pending"
+    while page.locator("#more").is_visible():
+        page.click("#more")
+        expect(page.locator("#more")).to_be_enabled()
+    expect(rows).to_have_count(len(events))
+    shoot(page, "log")
+    page.click("#verify")
+    result = page.locator("#verify-result.ok")
+    expect(result).to_have_attribute("data-verified", str(len(events)))
+    assert result.get_attribute("data-integrity") == events[-1]["integrity"]
+    assert f"{len(events)} events verified" in result.inner_text()
+    assert events[-1]["integrity"] in result.inner_text()
+
+
+def test_the_log_of_birds_shows_reviews_and_verifies(page: Any, site: SimpleNamespace) -> None:
+    events = _all_events(site, "birds")
+    sign_in(page, site, "#/d/birds/log")
+    rows = page.locator("table.log tbody tr")
+    expect(rows).to_have_count(len(events))
+    assert [t.strip() for t in page.locator("[data-field=type]").all_inner_texts()] \
+        == [e["type"] for e in events]
+    reviewed = {e["event_uuid"]: e["type"] for e in events if "event_uuid" in e}
+    for e in events:
+        if e["uuid"] in reviewed:
+            review = page.locator(
+                f"tr[data-uuid='{e['uuid']}'] [data-field=review]").inner_text()
+            assert review == ("accepted" if reviewed[e["uuid"]] == "ReviewAcceptEvent"
+                              else "rejected")
+    page.click("#verify")
+    result = page.locator("#verify-result.ok")
+    expect(result).to_have_attribute("data-verified", str(len(events)))
+    assert result.get_attribute("data-integrity") == events[-1]["integrity"]
+
+
+def test_a_tampered_event_breaks_the_chain_at_its_place(page: Any,
+                                                        site: SimpleNamespace) -> None:
+    events = _all_events(site, "birds")
+    index = 3
+    target = events[index]["uuid"]
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for event in body:
+            if event.get("uuid") == target:
+                event["author"] = "mallory"
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r".*/datasets/birds/events\?.*"), tamper)
+    sign_in(page, site, "#/d/birds/log")
+    expect(page.locator("table.log tbody tr")).to_have_count(len(events))
+    assert page.locator(f"tr[data-uuid='{target}'] [data-field=author]").inner_text() \
+        == "mallory"
+    page.click("#verify")
+    result = page.locator("#verify-result.error")
+    expect(result).to_have_attribute("data-broken-index", str(index))
+    assert result.get_attribute("data-broken-uuid") == target
+    assert f"event {index} ({target})" in result.inner_text()
+    expect(page.locator(f"tr.broken[data-uuid='{target}']")).to_have_count(1)
+
+
+JCS_VALUES: list[Any] = [
+    {"b": 1, "a": 2, "é": 3, "\U0001f600": 4, "\ufb33": 5, "A": 6, "": 7, "aa": 8},
+    ["quote\" back\\ nl\n tab\t ctl\u0001 del\u007f nbsp\u00a0 ls\u2028 é \U0001f600"],
+    [1e21, 1e20, 0.1, 0.1 + 0.2, -0.0, 0, -1, 1.5e-7, 1e-6, 1.2345678901234568e20, 5e-324,
+     1.7976931348623157e308, 2 ** 53 - 1, -1e-7, 100.0],
+    {"nested": {"z": [True, False, None], "y": {}}, "empty": [], "s": ""},
+]
+
+
+def test_jcs_matches_python_rfc8785(page: Any, site: SimpleNamespace) -> None:
+    """jcs.js evaluated in a blank page (no CSP there) through a blob: URL of its source, fetched
+    from the server, against Python's rfc8785 on the same values."""
+    import json
+
+    import rfc8785
+
+    source = requests.get(f"{site.base}/app/js/jcs.js", timeout=TIMEOUT)
+    assert source.status_code == 200
+    page.goto("about:blank")
+    got = page.evaluate("""async ([source, values]) => {
+        const url = URL.createObjectURL(new Blob([source], {type: "text/javascript"}));
+        const jcs = await import(url);
+        const out = values.map((v) => jcs.canonicalize(JSON.parse(v)));
+        const errors = [NaN, Infinity, -Infinity].map((n) => {
+            try { jcs.canonicalize({n}); return "accepted"; } catch (e) { return e.name; }
+        });
+        return {out, errors};
+    }""", [source.text, [json.dumps(v) for v in JCS_VALUES]])
+    assert got["errors"] == ["TypeError"] * 3
+    for value, text in zip(JCS_VALUES, got["out"], strict=True):
+        assert text.encode() == rfc8785.dumps(value), value
+
+
 def test_the_app_files_are_package_data() -> None:
     """A wheel or sdist must carry every file the app serves: pyproject's package-data globs
     for gonk.web cover each file under src/gonk/web/static (no browser needed)."""

@@ -2,11 +2,11 @@
 // render(root, params, ctx); ctx gives it the signed-in user, an AbortSignal that fires when
 // the user leaves the page, and onLeave(fn) to release what it holds (observers, blob: URLs).
 //
-// Routes (only the pages that exist; later: #/d/<name>/review, #/d/<name>/log,
-// #/d/<name>/releases):
+// Routes (only the pages that exist; later: #/d/<name>/review, #/d/<name>/releases):
 //   #/datasets                          the datasets with their counts
 //   #/d/<name>                          a dataset's objects (?status=, ?q= in the hash)
 //   #/d/<name>/o/<uuid>/<version>       an object version, its annotations drawn
+//   #/d/<name>/log                      the events, paged, and the chain verified in the browser
 
 import * as api from "./api.js";
 import { el, errorBox, crumbs } from "./ui.js";
@@ -17,6 +17,7 @@ const ROUTES = [
   [/^\/d\/([^/]+)$/, () => import("./pages/dataset.js"), (m) => ({ dataset: m[1] })],
   [/^\/d\/([^/]+)\/o\/([^/]+)\/(\d+)$/, () => import("./pages/object.js"),
     (m) => ({ dataset: m[1], uuid: m[2], version: Number(m[3]) })],
+  [/^\/d\/([^/]+)\/log$/, () => import("./pages/log.js"), (m) => ({ dataset: m[1] })],
 ];
 
 const main = document.getElementById("main");

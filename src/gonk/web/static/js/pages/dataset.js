@@ -35,7 +35,8 @@ export async function render(root, { dataset }, ctx) {
     el("label", { for: "status" }, "Status"), select,
     el("label", { for: "search" }, "Search"), search, hint);
   toolbar.addEventListener("submit", (e) => e.preventDefault());
-  root.replaceChildren(el("h1", {}, dataset), toolbar, summary, pagesBox, sentinel, more);
+  root.replaceChildren(el("h1", {}, dataset),
+    el("p", { class: "small" }, el("a", { href: `#/d/${d}/log`, id: "log-link" }, "Log")), toolbar, summary, pagesBox, sentinel, more);
 
   const meta = new Map(); // "uuid/version" -> {name, format}: names of status-list entries
   const queue = []; // tiles waiting for their metadata and thumbnail
