@@ -12,18 +12,25 @@ GONK_WEB_SCREENSHOTS=docs they are also copied, reduced, to docs/screenshots/ fo
 
 from __future__ import annotations
 
-import io
-import os
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 
+from tests.support.browser import (
+    NARROW,
+    ROOT,
+    TIMEOUT,
+    api,
+    browser_or_skip,
+    expect,
+    shoot,
+    sign_in,
+)
 from tests.support.http import b64
 from tests.support.images import image_bytes
 from tests.support.storage import running_site
@@ -31,13 +38,6 @@ from tests.support.storage import running_site
 # one server and one browser for the module, on one xdist worker
 pytestmark = pytest.mark.xdist_group("web")
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("GONK_CHROMIUM", "/usr/bin/chromium")
-RESULTS = ROOT / "test-results" / "screenshots"
-DOCS = ROOT / "docs" / "screenshots"
-TIMEOUT = 30
-WIDE = {"width": 1280, "height": 800}
-NARROW = {"width": 390, "height": 800}
 MANY = 650  # objects in the dataset that is scrolled through: 7 pages of 100
 
 DETECTION_SCHEMA = {"type": "object", "x-gonk-kind": "detection",
@@ -46,67 +46,35 @@ HERON_BOXES = {"boxes": [{"label": "heron", "bbox": [40, 30, 200, 150], "score":
                          {"label": "fish", "bbox": [300, 200, 60, 40]}]}
 
 
-def _browser_or_skip() -> Any:
-    """Playwright's sync API, or a skip (a failure with GONK_REQUIRE_SERVICES=1) saying why."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "Playwright for Python is not installed (pip install -e '.[test]')"
-    if reason is None and not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        reason = (f"no Chromium at {CHROMIUM} (apt-get install chromium, or set GONK_CHROMIUM); "
-                  ".ci/run installs it")
-    if reason is not None:
-        if os.environ.get("GONK_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"GONK_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
-def expect(target: Any) -> Any:
-    """Playwright's assertions, which wait (page.wait_for_function cannot: it evaluates a
-    string, which the app's Content-Security-Policy forbids, as it should)."""
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
 # --- the server, its data, the browser ---------------------------------------------------------
-
-
-def _api(site: SimpleNamespace, method: str, path: str, **kwargs: Any) -> Any:
-    response = requests.request(method, f"{site.base}{path}", timeout=TIMEOUT,
-                                headers={"x-api-key": site.key}, **kwargs)
-    assert response.status_code == 200, (method, path, response.status_code, response.text)
-    return response.json()
 
 
 def _seed(site: SimpleNamespace) -> dict[str, Any]:
     """birds: three images (two accepted, one rejected), a text file (pending), detection boxes
     on the heron (pending); many: MANY small text files; empty: nothing."""
     for name in ("birds", "many", "empty", "shapes"):
-        _api(site, "POST", "/datasets", json={"name": name})
+        api(site, "POST", "/datasets", json={"name": name})
     files = [("heron.png", image_bytes("PNG", 640, 480, (90, 140, 200)), "image/png"),
              ("owl.jpg", image_bytes("JPEG", 320, 240, (120, 90, 60)), "image/jpeg"),
              ("sparrow.png", image_bytes("PNG", 200, 200, (200, 180, 40)), "image/png"),
              ("notes.txt", b"two birds on the lake", "text/plain")]
     uuids = {}
     for name, data, mimetype in files:
-        made = _api(site, "POST", "/datasets/birds/objects",
+        made = api(site, "POST", "/datasets/birds/objects",
                     json={"name": name, "mimetype": mimetype, "object": b64(data)})
         uuids[name] = made["uuid"]
-    schema = _api(site, "POST", "/datasets/birds/schemas",
+    schema = api(site, "POST", "/datasets/birds/schemas",
                   json={"name": "schema-boxes", "schema": b64(DETECTION_SCHEMA)})
     assert schema["name"] == "schema-boxes"
-    events = _api(site, "GET", "/datasets/birds/events", params={"pending": "true",
+    events = api(site, "GET", "/datasets/birds/events", params={"pending": "true",
                                                                   "limit": 1000})
     by_object = {e["object"]["uuid"]: e["uuid"] for e in events if "object" in e}
     for name in ("heron.png", "owl.jpg"):
-        _api(site, "PUT", f"/datasets/birds/events/{by_object[uuids[name]]}/accept")
-    _api(site, "PUT", f"/datasets/birds/events/{by_object[uuids['sparrow.png']]}/reject")
+        api(site, "PUT", f"/datasets/birds/events/{by_object[uuids[name]]}/accept")
+    api(site, "PUT", f"/datasets/birds/events/{by_object[uuids['sparrow.png']]}/reject")
     schema_event = next(e["uuid"] for e in events if e["object"]["uuid"] not in uuids.values())
-    _api(site, "PUT", f"/datasets/birds/events/{schema_event}/accept")
-    annotation = _api(site, "POST", "/datasets/birds/annotations", json={
+    api(site, "PUT", f"/datasets/birds/events/{schema_event}/accept")
+    annotation = api(site, "POST", "/datasets/birds/annotations", json={
         "schema": {"name": "schema-boxes", "version": 0},
         "object_identifiers": [{"uuid": uuids["heron.png"], "version": 0}],
         "annotation": b64(HERON_BOXES)})
@@ -134,15 +102,15 @@ def _seed_shapes(site: SimpleNamespace) -> dict[str, str]:
     """shapes: an image with one annotation of each other kind (and one of a schema without a
     kind), and a file named .png that is not an image."""
     d = "/datasets/shapes"
-    image = _api(site, "POST", f"{d}/objects", json={
+    image = api(site, "POST", f"{d}/objects", json={
         "name": "pond.png", "mimetype": "image/png",
         "object": b64(image_bytes("PNG", 300, 200, (40, 120, 90)))})
-    broken = _api(site, "POST", f"{d}/objects", json={
+    broken = api(site, "POST", f"{d}/objects", json={
         "name": "broken.png", "mimetype": "image/png", "object": b64(b"\x89PNG not really")})
     for kind in SHAPES:
         schema = {"type": "object"} | ({} if kind == "plain" else {"x-gonk-kind": kind})
-        _api(site, "POST", f"{d}/schemas", json={"name": f"schema-{kind}", "schema": b64(schema)})
-        _api(site, "POST", f"{d}/annotations", json={
+        api(site, "POST", f"{d}/schemas", json={"name": f"schema-{kind}", "schema": b64(schema)})
+        api(site, "POST", f"{d}/annotations", json={
             "schema": {"name": f"schema-{kind}", "version": 0},
             "object_identifiers": [{"uuid": image["uuid"], "version": 0}],
             "annotation": b64(SHAPES[kind])})
@@ -152,82 +120,11 @@ def _seed_shapes(site: SimpleNamespace) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory,
          request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
-    _browser_or_skip()
+    browser_or_skip()
     with running_site(tmp_path_factory.mktemp("web") / "gonk-data", "sqlite-files", request,
                       ("alice",), "serve", ["--workers", "2"], new_session=True) as served:
         served.seeded = _seed(served)
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser(site: SimpleNamespace) -> Iterator[Any]:
-    sync_playwright = _browser_or_skip()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-
-
-class Console:
-    """Every console error and uncaught exception of a page; `allow(status)` lets through the
-    browser's "Failed to load resource" line for a status the test provokes."""
-
-    def __init__(self, page: Any) -> None:
-        self.errors: list[str] = []
-        self.allowed: set[int] = set()
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-
-    def _console(self, message: Any) -> None:
-        if message.type not in ("error", "warning"):
-            return
-        text = message.text
-        status = re.search(r"Failed to load resource: the server responded with a status of "
-                           r"(\d+)", text)
-        if status and int(status.group(1)) in self.allowed:
-            return
-        self.errors.append(f"console.{message.type}: {text} ({message.location})")
-
-    def allow(self, *statuses: int) -> None:
-        self.allowed.update(statuses)
-
-
-@pytest.fixture
-def page(browser: Any, site: SimpleNamespace) -> Iterator[Any]:
-    context = browser.new_context(viewport=WIDE)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    tab.console_log = Console(tab)
-    yield tab
-    errors = tab.console_log.errors
-    context.close()
-    assert errors == [], "JavaScript or console errors:\n" + "\n".join(errors)
-
-
-def shoot(page: Any, name: str) -> None:
-    """A screenshot in test-results/screenshots/, and with GONK_WEB_SCREENSHOTS=docs a copy,
-    reduced to at most 900 pixels wide, in docs/screenshots/ for the README."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / f"{name}.png"
-    page.screenshot(path=str(target), full_page=False)
-    if os.environ.get("GONK_WEB_SCREENSHOTS") == "docs":
-        from PIL import Image
-
-        DOCS.mkdir(parents=True, exist_ok=True)
-        with Image.open(target) as image:
-            image.thumbnail((900, 900))
-            out = io.BytesIO()
-            image.convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(
-                out, format="PNG", optimize=True)
-        (DOCS / f"{name}.png").write_bytes(out.getvalue())
-    assert target.stat().st_size > 0
-
-
-def sign_in(page: Any, site: SimpleNamespace, hash_: str = "") -> None:
-    page.goto(f"{site.base}/{hash_}")
-    page.fill("#key", site.key)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#signout:not([hidden])")
 
 
 # --- the shell, without a browser ---------------------------------------------------------------
@@ -275,7 +172,7 @@ def test_sign_in_then_the_datasets_with_their_counts(page: Any, site: SimpleName
     assert [n.strip() for n in page.locator("table.datasets tbody th").all_inner_texts()] \
         == ["birds", "empty", "many", "shapes"]
     for name in ("birds", "empty", "many", "shapes"):
-        stats = _api(site, "GET", f"/datasets/{name}/stats")
+        stats = api(site, "GET", f"/datasets/{name}/stats")
         row = page.locator(f"tr[data-dataset='{name}']")
         row.locator("td[data-field=pending]").wait_for()
         objects = row.locator("td[data-field=objects]").inner_text()
@@ -480,7 +377,7 @@ def _all_events(site: SimpleNamespace, dataset: str) -> list[dict[str, Any]]:
     after = None
     while True:
         params: dict[str, Any] = {"limit": 1000} | ({"after": after} if after else {})
-        batch = _api(site, "GET", f"/datasets/{dataset}/events", params=params)
+        batch = api(site, "GET", f"/datasets/{dataset}/events", params=params)
         events += batch
         if len(batch) < 1000:
             return events
