@@ -2,10 +2,12 @@
 // render(root, params, ctx); ctx gives it the signed-in user, an AbortSignal that fires when
 // the user leaves the page, and onLeave(fn) to release what it holds (observers, blob: URLs).
 //
-// Routes (only the pages that exist; later: #/d/<name>/review, #/d/<name>/releases):
+// Routes:
 //   #/datasets                          the datasets with their counts
 //   #/d/<name>                          a dataset's objects (?status=, ?q= in the hash)
 //   #/d/<name>/o/<uuid>/<version>       an object version, its annotations drawn
+//   #/d/<name>/review                   the review inbox: pending changes, accepted or rejected
+//   #/d/<name>/releases                 releases: list, create, diff between two points, exports
 //   #/d/<name>/log                      the events, paged, and the chain verified in the browser
 
 import * as api from "./api.js";
@@ -17,6 +19,8 @@ const ROUTES = [
   [/^\/d\/([^/]+)$/, () => import("./pages/dataset.js"), (m) => ({ dataset: m[1] })],
   [/^\/d\/([^/]+)\/o\/([^/]+)\/(\d+)$/, () => import("./pages/object.js"),
     (m) => ({ dataset: m[1], uuid: m[2], version: Number(m[3]) })],
+  [/^\/d\/([^/]+)\/review$/, () => import("./pages/review.js"), (m) => ({ dataset: m[1] })],
+  [/^\/d\/([^/]+)\/releases$/, () => import("./pages/releases.js"), (m) => ({ dataset: m[1] })],
   [/^\/d\/([^/]+)\/log$/, () => import("./pages/log.js"), (m) => ({ dataset: m[1] })],
 ];
 

@@ -36,11 +36,32 @@ export function drawable(doc) {
   return ["detection", "segmentation", "keypoints"].includes(kindOf(doc));
 }
 
-function label(group, text, x, y, fill, scale) {
-  const size = 14 * scale;
-  const t = svg("text", { x, y: Math.max(y - 4 * scale, size), "font-size": size,
-    fill: "#fff", stroke: fill, "stroke-width": 3 * scale, "paint-order": "stroke",
-    class: "label" });
+// sizes on screen: a drawn element keeps its sizes at one image pixel per screen pixel in
+// data-base ("font-size=14;stroke-width=3"), and fit() multiplies them by the stage's current
+// scale (image pixels per screen pixel), so strokes and labels read the same however large or
+// small the image is shown, and again after the window is resized
+function sized(node, base) {
+  node.dataset.base = Object.entries(base).map(([k, v]) => `${k}=${v}`).join(";");
+  return node;
+}
+
+export function fit(layer, scale) {
+  layer.dataset.scale = String(scale);
+  for (const node of layer.querySelectorAll("[data-base]")) {
+    for (const pair of node.dataset.base.split(";")) {
+      const [name, value] = pair.split("=");
+      node.setAttribute(name, value.split(" ").map((n) => Number(n) * scale).join(" "));
+    }
+    if (node.dataset.y0 !== undefined) { // a label: just above its anchor, never off the top
+      node.setAttribute("y", Math.max(Number(node.dataset.y0) - 4 * scale, 14 * scale));
+    }
+  }
+}
+
+function label(group, text, x, y, fill) {
+  const t = sized(svg("text", { x, fill: "#fff", stroke: fill, "paint-order": "stroke",
+    class: "label" }), { "font-size": 14, "stroke-width": 3 });
+  t.dataset.y0 = String(y);
   t.textContent = text;
   group.append(t);
 }
@@ -92,10 +113,10 @@ function maskImage(rle, fill) {
 }
 
 // one <g> per annotation, data-annotation set; each shape a <g class="shape"> with data-label
-// `scale`: image pixels per screen pixel as shown, so strokes and labels read the same on a
-// large image shown small (default: as if shown 800 pixels wide)
-export function drawAnnotation(layer, id, doc, { width, scale: shown }) {
-  const scale = shown || Math.max(width / 800, 1);
+// drawn at the layer's current scale (set by fit(); as if shown 800 pixels wide before that)
+export function drawAnnotation(layer, id, doc) {
+  const width = layer.viewBox.baseVal ? layer.viewBox.baseVal.width : 800;
+  const scale = Number(layer.dataset.scale) || Math.max(width / 800, 1);
   const group = svg("g", { "data-annotation": id, class: "annotation" });
   const shape = (kind, text) => {
     const g = svg("g", { class: `shape ${kind}`, "data-label": text });
@@ -109,9 +130,9 @@ export function drawAnnotation(layer, id, doc, { width, scale: shown }) {
       const fill = colour(box.label);
       const text = box.score !== undefined ? `${box.label} ${Math.round(box.score * 100)}%` : box.label;
       const g = shape("box", box.label);
-      g.append(svg("rect", { x, y, width: w, height: h, fill: "none", stroke: fill,
-        "stroke-width": 2 * scale }));
-      label(g, text, x, y, fill, scale);
+      g.append(sized(svg("rect", { x, y, width: w, height: h, fill: "none", stroke: fill }),
+        { "stroke-width": 2 }));
+      label(g, text, x, y, fill);
     }
   } else if (kind === "segmentation") {
     for (const inst of doc.instances) {
@@ -124,12 +145,12 @@ export function drawAnnotation(layer, id, doc, { width, scale: shown }) {
           class: "mask" }));
       }
       for (const poly of inst.polygons || []) {
-        g.append(svg("polygon", { points: poly.map(([x, y]) => `${x},${y}`).join(" "),
-          fill, "fill-opacity": 0.25, stroke: fill, "stroke-width": 2 * scale }));
+        g.append(sized(svg("polygon", { points: poly.map(([x, y]) => `${x},${y}`).join(" "),
+          fill, "fill-opacity": 0.25, stroke: fill }), { "stroke-width": 2 }));
         for (const [x, y] of poly) if (!top || y < top[1]) top = [x, y];
       }
-      if (top) label(g, inst.label, top[0], top[1], fill, scale);
-      else if (inst.rle) label(g, inst.label, 0, 14 * scale, fill, scale);
+      if (top) label(g, inst.label, top[0], top[1], fill);
+      else if (inst.rle) label(g, inst.label, 0, 0, fill);
     }
   } else if (kind === "keypoints") {
     for (const inst of doc.instances) {
@@ -138,22 +159,23 @@ export function drawAnnotation(layer, id, doc, { width, scale: shown }) {
       const pts = inst.points || [];
       if (Array.isArray(inst.bbox)) {
         const [x, y, w, h] = inst.bbox;
-        g.append(svg("rect", { x, y, width: w, height: h, fill: "none", stroke: fill,
-          "stroke-width": 1.5 * scale, "stroke-dasharray": `${6 * scale} ${4 * scale}` }));
-        label(g, inst.label, x, y, fill, scale);
+        g.append(sized(svg("rect", { x, y, width: w, height: h, fill: "none", stroke: fill }),
+          { "stroke-width": 1.5, "stroke-dasharray": "6 4" }));
+        label(g, inst.label, x, y, fill);
       } else if (pts.length) {
         label(g, inst.label, Math.min(...pts.map((p) => p.x)), Math.min(...pts.map((p) => p.y)),
-          fill, scale);
+          fill);
       }
       for (const p of pts) {
-        const c = svg("circle", { cx: p.x, cy: p.y, r: 4 * scale, fill: p.visible === false ? "none" : fill,
-          stroke: "#fff", "stroke-width": 1.5 * scale, class: "point" });
+        const c = sized(svg("circle", { cx: p.x, cy: p.y, fill: p.visible === false ? "none" : fill,
+          stroke: "#fff", class: "point" }), { r: 4, "stroke-width": 1.5 });
         const title = svg("title"); title.textContent = p.name; c.append(title);
         g.append(c);
       }
     }
   }
   layer.append(group);
+  fit(group, scale);
   return group;
 }
 
@@ -161,4 +183,27 @@ export function drawAnnotation(layer, id, doc, { width, scale: shown }) {
 export function overlay(width, height) {
   return svg("svg", { class: "overlay", viewBox: `0 0 ${width} ${height}`,
     preserveAspectRatio: "none", role: "img", "aria-label": "Annotations" });
+}
+
+// an image (a blob: URL) with an overlay for annotations, appended to `container` once decoded;
+// the overlay follows the image's size on screen (a ResizeObserver calls fit()), released by
+// the returned stop(). Resolves to {stage, img, layer, width, height, stop}.
+export async function showImage(container, src, alt) {
+  const img = document.createElement("img");
+  img.src = src; img.alt = alt; img.className = "full";
+  await img.decode();
+  const width = img.naturalWidth, height = img.naturalHeight;
+  const layer = overlay(width, height);
+  const stage = document.createElement("div");
+  stage.className = "stage";
+  stage.append(img, layer);
+  container.replaceChildren(stage);
+  const refit = () => {
+    const shown = img.getBoundingClientRect().width;
+    if (shown > 0) fit(layer, Math.max(width / shown, 0.75));
+  };
+  refit();
+  const observer = new ResizeObserver(refit);
+  observer.observe(img);
+  return { stage, img, layer, width, height, stop: () => observer.disconnect() };
 }

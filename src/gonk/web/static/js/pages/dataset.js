@@ -36,7 +36,11 @@ export async function render(root, { dataset }, ctx) {
     el("label", { for: "search" }, "Search"), search, hint);
   toolbar.addEventListener("submit", (e) => e.preventDefault());
   root.replaceChildren(el("h1", {}, dataset),
-    el("p", { class: "small" }, el("a", { href: `#/d/${d}/log`, id: "log-link" }, "Log")), toolbar, summary, pagesBox, sentinel, more);
+    el("nav", { class: "tabs", "aria-label": `${dataset}'s pages` },
+      el("a", { href: `#/d/${d}/review`, id: "review-link" }, "Review"),
+      el("a", { href: `#/d/${d}/releases`, id: "releases-link" }, "Releases"),
+      el("a", { href: `#/d/${d}/log`, id: "log-link" }, "Log")),
+    toolbar, summary, pagesBox, sentinel, more);
 
   const meta = new Map(); // "uuid/version" -> {name, format}: names of status-list entries
   const queue = []; // tiles waiting for their metadata and thumbnail

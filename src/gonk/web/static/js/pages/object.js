@@ -5,7 +5,7 @@
 
 import * as api from "../api.js";
 import { el, crumbs, errorBox, isImage } from "../ui.js";
-import { colour, drawAnnotation, drawable, kindOf, overlay } from "../draw.js";
+import { colour, drawAnnotation, drawable, kindOf, showImage } from "../draw.js";
 
 // a version's statuses from its events' reviews (README, "Status of a version")
 export function statuses(events) {
@@ -53,18 +53,13 @@ export async function render(root, { dataset, uuid, version }, ctx) {
 
   // the image, then the annotations over it
   let layer = null;
-  let size = null;
   if (isImage(obj.name, obj.format)) {
     try {
       const src = await api.blobUrl(`${base}/${version}/bytes`, { signal });
       ctx.onLeave(() => URL.revokeObjectURL(src));
-      const img = el("img", { src, alt: obj.name, class: "full" });
-      await img.decode();
-      size = { width: img.naturalWidth, height: img.naturalHeight };
-      layer = overlay(size.width, size.height);
-      view.replaceChildren(el("div", { class: "stage" }, img, layer));
-      const shownWidth = img.getBoundingClientRect().width;
-      size.scale = shownWidth > 0 ? Math.max(size.width / shownWidth, 0.75) : undefined;
+      const shown = await showImage(view, src, obj.name);
+      ctx.onLeave(shown.stop);
+      layer = shown.layer;
     } catch (e) {
       if (e.name === "AbortError") throw e;
       view.replaceChildren(errorBox(e.status ? e : new Error("The browser cannot show this image."),
@@ -108,7 +103,7 @@ export async function render(root, { dataset, uuid, version }, ctx) {
     const item = el("li", { "data-annotation": id }, heading, " ",
       el("span", { class: "muted small" }, kind || "JSON"), " ", ...badges(statusList));
     if (layer && drawable(r.doc)) {
-      const group = drawAnnotation(layer, id, r.doc, size);
+      const group = drawAnnotation(layer, id, r.doc);
       const toggle = el("input", { type: "checkbox", checked: true, id: `t-${r.uuid}`,
         "aria-label": `Show annotation ${r.uuid.slice(0, 8)}` });
       toggle.addEventListener("change", () => { group.style.display = toggle.checked ? "" : "none"; });
