@@ -101,9 +101,10 @@ def shoot(page: Any, name: str) -> None:
     assert target.stat().st_size > 0
 
 
-def sign_in(page: Any, site: SimpleNamespace, hash_: str = "") -> None:
+def sign_in(page: Any, site: SimpleNamespace, hash_: str = "", key: str | None = None) -> None:
+    """Open the app at `hash_` and sign in with `key` (default: the site's first user's)."""
     page.goto(f"{site.base}/{hash_}")
-    page.fill("#key", site.key)
+    page.fill("#key", key or site.key)
     page.click("button[type=submit]")
     page.wait_for_selector("#signout:not([hidden])")
 

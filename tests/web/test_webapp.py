@@ -292,9 +292,17 @@ def test_an_object_with_its_boxes_drawn(page: Any, site: SimpleNamespace) -> Non
     events = versions.first.locator(".events li").all_inner_texts()
     assert any(e.startswith("ObjectCreate") and "accepted" in e for e in events), events
     shoot(page, "object")
+    label = page.locator("svg.overlay .shape.box text").first
+    wide_font = float(label.get_attribute("font-size"))
     page.set_viewport_size(NARROW)
     page.wait_for_timeout(100)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # the image is shown smaller: labels and strokes grow in image pixels to read the same
+    # on screen (14 px text), refitted when the window narrows
+    shown = image.bounding_box()["width"]
+    narrow_font = float(label.get_attribute("font-size"))
+    assert narrow_font > wide_font
+    assert abs(narrow_font * shown / 640 - 14) < 0.5, (narrow_font, shown)
     shoot(page, "object-narrow")
 
     notes = site.seeded["objects"]["notes.txt"]

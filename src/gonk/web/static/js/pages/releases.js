@@ -82,6 +82,9 @@ export async function render(root, { dataset }, ctx) {
     empty.hidden = releases.length > 0;
   }
   more.addEventListener("click", loadMore);
+  ctx.onLeave(() => {
+    for (const row of body.querySelectorAll("tr")) if (row._saved) URL.revokeObjectURL(row._saved);
+  });
 
   function addRelease(r) {
     releases.push(r);
@@ -97,13 +100,13 @@ export async function render(root, { dataset }, ctx) {
     const row = el("tr", { "data-release": r.name },
       el("th", { scope: "row" }, el("strong", {}, r.name),
         r.description ? el("p", { class: "description" }, r.description) : null,
-        el("span", { class: "muted small" }, `${r.author}, ${when(r.created)}`)),
+        el("span", { class: "muted small by" }, `${r.author}, ${when(r.created)}`)),
       el("td", {}, `event #${r.at.index}`, el("br"),
         el("code", { class: "muted small", title: r.at.uuid }, r.at.uuid.slice(0, 8))),
       el("td", { class: "num" }, plural(c.objects, "object"), el("br"),
         plural(c.annotations, "annotation"), el("br"), plural(c.schemas, "schema"), el("br"), el("span", { class: "muted small" }, size(c.bytes)),
         c.stale_annotations ? [el("br"), el("span", { class: "muted small" },
-          `${c.stale_annotations} stale annotations left out`)] : null),
+          `${plural(c.stale_annotations, "stale annotation")} left out`)] : null),
       el("td", {}, downloads, el("span", { class: "muted small progress", "aria-live": "polite" })));
     body.append(row);
     return row;
@@ -126,13 +129,18 @@ export async function render(root, { dataset }, ctx) {
       const blob = await readAll(response, (n) => { status.textContent = `${size(n)} received…`; });
       if (format === "manifest") await checkManifest(blob, release.manifest_sha256);
       const name = filename(response.headers.get("Content-Disposition")) || fallback;
+      // the file is offered as a link; it is also saved at once while the click that asked for
+      // it still counts as the user's (browsers drop a later script-started download)
+      if (row._saved) URL.revokeObjectURL(row._saved);
       const href = URL.createObjectURL(blob);
-      const link = el("a", { href, download: name, hidden: true });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(href), 60_000);
-      status.textContent = `${name} (${size(blob.size)})`;
+      row._saved = href;
+      const save = el("a", { href, download: name, class: "save", "data-format": format,
+        "data-files": String(files) }, `Save ${name}`);
+      status.replaceChildren(save, ` (${size(blob.size)})`);
+      if (navigator.userActivation && navigator.userActivation.isActive) {
+        save.dataset.saved = "auto";
+        save.click();
+      }
     } catch (e) {
       if (e.name === "AbortError") return;
       status.textContent = "";

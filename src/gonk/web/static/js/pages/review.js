@@ -316,13 +316,12 @@ export async function render(root, { dataset }, ctx) {
     if (m.mode === "other") {
       return [el("pre", { class: "json" }, JSON.stringify(m.event, null, 2))];
     }
-    const retitle = document.getElementById("detail-title");
-    if (m.after && m.after.kind === "object" && retitle && m.mode === "delete") {
-      retitle.textContent = `Delete object ${m.after.item.name} v${m.after.version}`;
-    }
-    if (m.after && m.after.kind === "annotation" && retitle && m.mode === "create") {
-      const on = m.after.objects.map((o) => o.object ? o.object.name : o.uuid.slice(0, 8)).join(", ");
-      retitle.textContent = `${retitle.textContent} on ${on}`;
+    const better = fullTitle(m);
+    if (better) {
+      const title = document.getElementById("detail-title");
+      if (title) title.textContent = better;
+      const row = queue.find((q) => q.event.uuid === m.event.uuid);
+      if (row) row.row.querySelector(".what").textContent = better;
     }
     if (m.mode === "update") {
       const [before, after] = await Promise.all([
@@ -331,6 +330,16 @@ export async function render(root, { dataset }, ctx) {
     }
     const label = m.mode === "delete" ? "To be deleted" : "New";
     return [el("div", { class: `sides single ${m.mode}` }, await renderSide(m.after, label, scope, null))];
+  }
+
+  // the title once the names are known: a deleted object's name, an annotation's objects
+  function fullTitle(m) {
+    const a = m.after;
+    if (!a) return null;
+    if (a.kind === "object" && m.mode === "delete") return `Delete object ${a.item.name} v${a.version}`;
+    if (a.kind !== "annotation") return null;
+    const on = a.objects.map((o) => o.object ? o.object.name : o.uuid.slice(0, 8)).join(", ");
+    return `${describe(m.event).title} on ${on}`;
   }
 
   async function renderSide(side, label, scope, other) {
