@@ -84,10 +84,12 @@ def _seed_inbox(site: SimpleNamespace) -> dict[str, str]:
     return {"heron": heron, "owl": owl, "sparrow": sparrow, "boxes": boxes["uuid"]}
 
 
-def _seed_queue(site: SimpleNamespace, dataset: str, count: int) -> list[str]:
-    """`dataset` with `count` pending text objects; their events' uuids in log order."""
-    api(site, "POST", "/datasets", json={"name": dataset})
-    for i in range(count):
+def _seed_queue(site: SimpleNamespace, dataset: str, count: int, start: int = 0) -> list[str]:
+    """`count` new pending text objects in `dataset` (made first unless `start`), numbered
+    from `start`; the pending events' uuids in log order."""
+    if start == 0:
+        api(site, "POST", "/datasets", json={"name": dataset})
+    for i in range(start, start + count):
         _object(site, dataset, f"note-{i}.txt", f"note {i}".encode(), "text/plain")
     return [e["uuid"] for e in _pending(site, dataset)]
 
@@ -219,6 +221,12 @@ def test_accept_and_reject_with_the_keyboard(page: Any, site: SimpleNamespace) -
     assert _reviews(site, "keys") == {events[0]: "accept", events[1]: "reject",
                                       events[2]: "reject", events[3]: "accept"}
     assert _pending(site, "keys") == []
+    # a change proposed meanwhile comes in with "Check for new changes"
+    late = _seed_queue(site, "keys", 1, start=4)
+    page.click("#check-again")
+    expect(page.locator("#queue > li")).to_have_count(1)
+    assert _rows(page) == late
+    expect(page.locator("#detail pre.text")).to_contain_text("note 4")
 
 
 def test_several_decided_at_once_and_pages_refilled(page: Any, site: SimpleNamespace) -> None:

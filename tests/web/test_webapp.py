@@ -186,6 +186,9 @@ def test_sign_in_then_the_datasets_with_their_counts(page: Any, site: SimpleName
     # heron and owl accepted; notes pending; the boxes pending
     assert birds.locator("td[data-field=objects]").inner_text().startswith("2")
     assert birds.locator("td[data-field=pending]").inner_text() == "2"
+    # a pending count leads to the review inbox; none, to nothing
+    assert birds.locator("td[data-field=pending] a").get_attribute("href") == "#/d/birds/review"
+    assert page.locator("tr[data-dataset='empty'] td[data-field=pending] a").count() == 0
     shoot(page, "datasets")
     # the keyboard reaches the links: Tab from the top lands on focusable controls
     page.keyboard.press("Tab")

@@ -54,6 +54,10 @@ async function loadCounts(name, cells, signal) {
       cells[i].title = title;
       cells[i].textContent = String(value);
     });
+    if (pending > 0) { // straight to the review inbox
+      cells[2].replaceChildren(el("a", { href: `#/d/${api.enc(name)}/review`,
+        title: `Review ${name}'s pending changes` }, String(pending)));
+    }
   } catch (e) {
     if (e.name === "AbortError") return;
     for (const cell of cells) {

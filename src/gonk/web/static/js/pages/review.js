@@ -146,8 +146,14 @@ export async function render(root, { dataset }, ctx) {
     if (queue.length === 0) {
       current = -1;
       clearDetail();
-      detail.replaceChildren(el("p", { class: "empty" }, done ? "Nothing awaits review."
-        : "Loading…"));
+      const again = el("button", { type: "button", id: "check-again" }, "Check for new changes");
+      again.addEventListener("click", async () => {
+        done = false;
+        await loadMore();
+        show(0);
+      });
+      detail.replaceChildren(...[el("p", { class: "empty" }, done ? "Nothing awaits review."
+        : "Loading…"), done ? el("p", { class: "again" }, again) : null].filter(Boolean));
       updateSummary();
       return;
     }
