@@ -103,8 +103,10 @@ export async function render(root, { dataset }, ctx) {
         el("span", { class: "muted small by" }, `${r.author}, ${when(r.created)}`)),
       el("td", {}, `event #${r.at.index}`, el("br"),
         el("code", { class: "muted small", title: r.at.uuid }, r.at.uuid.slice(0, 8))),
-      el("td", { class: "num" }, plural(c.objects, "object"), el("br"),
-        plural(c.annotations, "annotation"), el("br"), plural(c.schemas, "schema"), el("br"), el("span", { class: "muted small" }, size(c.bytes)),
+      el("td", { class: "num" }, el("span", {}, plural(c.objects, "object")), el("br"),
+        el("span", {}, plural(c.annotations, "annotation")), el("br"),
+        el("span", {}, plural(c.schemas, "schema")), el("br"),
+        el("span", { class: "muted small" }, size(c.bytes)),
         c.stale_annotations ? [el("br"), el("span", { class: "muted small" },
           `${plural(c.stale_annotations, "stale annotation")} left out`)] : null),
       el("td", {}, downloads, el("span", { class: "muted small progress", "aria-live": "polite" })));
