@@ -95,7 +95,10 @@ export async function render(root, { dataset }, ctx) {
     tile._abort = controller;
     const signal = controller.signal;
     try {
-      let info = meta.get(key);
+      // a name from the list that says "image" is enough to ask for the thumbnail at once (one
+      // request a tile instead of two: bench/webapp.py); other tiles need the version's format
+      let info = meta.get(key) || (tile._item.name && isImage(tile._item.name)
+        ? { name: tile._item.name, format: "" } : null);
       if (!info) {
         const loaded = await api.json(`/datasets/${d}/objects/${uuid}/${version}`,
           { query: { bytes: "false" }, signal });
@@ -143,7 +146,7 @@ export async function render(root, { dataset }, ctx) {
     const name = el("span", { class: "name" }, item.name ?? item.uuid.slice(0, 8) + "…");
     const tile = el("a", { class: "tile", href: `#/d/${d}/o/${item.uuid}/${version}`,
       "data-uuid": item.uuid, "data-version": version }, thumb, name);
-    tile._item = { uuid: item.uuid, version };
+    tile._item = { uuid: item.uuid, version, name: item.name };
     tile._thumb = thumb;
     tile._name = name;
     if (item.name) tile.title = item.name;

@@ -76,7 +76,7 @@ export async function render(root, { dataset }, ctx) {
       if (items.length) after = items[items.length - 1].name;
       more.hidden = items.length < PAGE;
     } catch (e) {
-      if (e.name === "AbortError") throw e;
+      if (e.name === "AbortError") return; // the page was left
       table.after(errorBox(e, "The releases could not be loaded"));
     }
     empty.hidden = releases.length > 0;

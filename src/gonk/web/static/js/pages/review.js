@@ -89,7 +89,7 @@ export async function render(root, { dataset }, ctx) {
         if (items.length > 0) after = items[items.length - 1].uuid;
         done = next === null;
       } catch (e) {
-        if (e.name === "AbortError") throw e;
+        if (e.name === "AbortError") return; // the page was left
         queueList.after(errorBox(e, "The pending changes could not be loaded"));
       } finally {
         more.hidden = done;
