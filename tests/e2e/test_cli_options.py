@@ -182,6 +182,11 @@ def test_run_and_serve_print_the_real_address_once_listening(
         answer = requests.get(f"{line['base']}/datasets", headers={"x-api-key": site.key},
                               timeout=10)
         assert answer.status_code == 200 and answer.json() == []
+        # the printed address is also the web app's (README, quick start)
+        page = requests.get(f"{line['base']}/", timeout=10)
+        assert page.status_code == 200 and 'src="app/js/app.js"' in page.text
+        assert requests.get(f"{line['base']}/app/js/pages/review.js",
+                            timeout=10).status_code == 200
 
 
 def test_ports_out_of_range_are_refused(gonk_proc: Any) -> None:
