@@ -50,3 +50,8 @@ export function isImage(name, format) {
   if (format && format.startsWith("image/")) return true;
   return /\.(jpe?g|png|gif|webp|bmp|tiff?)$/i.test(name || "");
 }
+
+// a log timestamp ("2026-11-22T19:30:00.123456Z") as "2026-11-22 19:30:00 UTC"
+export function when(timestamp) {
+  return typeof timestamp === "string" ? timestamp.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
+}

@@ -8,7 +8,7 @@
 // very large ones use `gonk-api export` or `Client.release(name).pull()` (README).
 
 import * as api from "../api.js";
-import { el, crumbs, errorBox, notify } from "../ui.js";
+import { el, crumbs, errorBox, notify, when } from "../ui.js";
 
 const PAGE = 100;
 const DIFF_PAGE = 100;
@@ -277,10 +277,6 @@ function plural(n, word) {
 
 function badgeOf(change) {
   return change === "added" ? "accepted" : change === "removed" ? "deleted" : "pending";
-}
-
-function when(timestamp) {
-  return typeof timestamp === "string" ? timestamp.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
 }
 
 export function size(bytes) {

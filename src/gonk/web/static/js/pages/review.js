@@ -12,7 +12,7 @@
 // see the same inbox without the means to decide (the server would answer 403).
 
 import * as api from "../api.js";
-import { el, crumbs, errorBox, isImage } from "../ui.js";
+import { el, crumbs, errorBox, isImage, when } from "../ui.js";
 import { drawAnnotation, drawable, kindOf, showImage } from "../draw.js";
 import { statuses } from "./object.js";
 
@@ -552,10 +552,6 @@ function verb(event) {
 
 function cap(text) {
   return text[0].toUpperCase() + text.slice(1);
-}
-
-function when(timestamp) {
-  return typeof timestamp === "string" ? timestamp.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
 }
 
 function pretty(text) {
