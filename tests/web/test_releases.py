@@ -245,3 +245,41 @@ def test_who_is_not_an_owner_downloads_but_makes_no_release(page: Any,
     assert page.locator("#release-form").count() == 0
     manifest = _download(page, "v1", "manifest")
     assert hashlib.sha256(manifest).hexdigest() == site.seeded["v1"]["manifest_sha256"]
+
+
+def test_long_lists_page_and_the_diff_end_stays_pinned(page: Any, site: SimpleNamespace) -> None:
+    """more than a page of releases (100) and of changes (100); a change accepted between two
+    pages of the diff does not move its end (Gonk-Diff-To)."""
+    api(site, "POST", "/datasets", json={"name": "long"})
+    for i in range(120):
+        api(site, "POST", "/datasets/long/objects", json={
+            "name": f"item-{i:03d}.txt", "mimetype": "text/plain", "object": b64(f"{i}".encode())})
+    _accept_all(site, "long")
+    for i in range(101):
+        api(site, "POST", "/datasets/long/releases", json={"name": f"r{i:03d}"})
+    sign_in(page, site, "#/d/long/releases")
+    rows = page.locator("table.releases tbody tr")
+    expect(rows).to_have_count(100)
+    page.click("#more")
+    expect(rows).to_have_count(101)
+    assert rows.nth(100).get_attribute("data-release") == "r100"
+    expect(page.locator("#more")).to_be_hidden()
+    # from the empty dataset to the latest event: 120 added objects, in two pages
+    page.fill("#diff-from", "")
+    page.click("#diff-form button[type=submit]")
+    changes = page.locator("table.diff tbody tr")
+    expect(changes).to_have_count(100)
+    expect(page.locator("#diff-summary")).to_contain_text("So far: ")
+    api(site, "POST", "/datasets/long/objects", json={
+        "name": "late.txt", "mimetype": "text/plain", "object": b64(b"late")})
+    _accept_all(site, "long")
+    page.click("#diff-more")
+    expect(changes).to_have_count(120)
+    expect(page.locator("#diff-summary")).to_contain_text(
+        "objects: 120 added, 0 removed, 0 changed")
+    assert "late.txt" not in page.inner_text("table.diff")
+    expect(page.locator("#diff-more")).to_be_hidden()
+    # the address keeps a comparison of two empty ends too
+    assert "compare=1" in page.url
+    page.reload()
+    expect(changes).to_have_count(100)

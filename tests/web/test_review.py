@@ -71,7 +71,8 @@ def _seed_inbox(site: SimpleNamespace) -> dict[str, str]:
         "object": b64(image_bytes("PNG", 640, 480, (200, 90, 60)))})
     owl = _object(site, "inbox", "owl.jpg", image_bytes("JPEG", 320, 240, (120, 90, 60)),
                   "image/jpeg")
-    _object(site, "inbox", "notes.txt", b"two herons on the lake\nand a fish", "text/plain")
+    _object(site, "inbox", "notes.txt", b"two herons on the lake\nand a fish\n" + b"~" * 400,
+            "text/plain")  # a long line, which must not widen a narrow window
     api(site, "PATCH", f"{d}/annotations/{boxes['uuid']}", json={
         "schema": {"name": "schema-boxes", "version": 0}, "annotation": b64(AFTER)})
     api(site, "DELETE", f"{d}/objects/{sparrow}/0")
@@ -190,6 +191,9 @@ def test_the_inbox_shows_each_kind_of_change(page: Any, site: SimpleNamespace) -
     expect(after.locator("svg.overlay .shape.box")).to_have_count(2)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shoot(page, "review-narrow")
+    page.keyboard.press("k")  # the text with its long line scrolls inside its box
+    expect(detail.locator("pre.text")).to_contain_text("two herons on the lake")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_accept_and_reject_with_the_keyboard(page: Any, site: SimpleNamespace) -> None:
@@ -244,6 +248,15 @@ def test_several_decided_at_once_and_pages_refilled(page: Any, site: SimpleNames
     page.keyboard.press("a")
     expect(page.locator("#queue > li")).to_have_count(97)
     assert _reviews(site, "bulk") == {events[i]: "accept" for i in (0, 2, 4)}
+    # the one shown (2) was decided: the inbox shows the change that followed it (3)
+    expect(page.locator("#detail-title")).to_have_text("New object note-3.txt")
+    expect(page.locator("#queue > li.current")).to_have_attribute("data-event", events[3])
+    # a held key decides once
+    page.keyboard.down("x")
+    page.keyboard.down("x")  # (a repeat)
+    page.keyboard.up("x")
+    expect(page.locator("#accept")).to_have_text("Accept 1 selected")
+    page.keyboard.press("x")
     expect(page.locator("#accept")).to_have_text("Accept")
     # "Select all loaded" then Reject: every loaded change; the next page comes by itself
     page.click("#select-all")

@@ -87,6 +87,7 @@ export async function render(root, { dataset }, ctx) {
   });
 
   function addRelease(r) {
+    if (releases.some((x) => x.name === r.name)) return; // made here while the list loaded
     releases.push(r);
     names.append(el("option", { value: r.name }));
     const c = r.counts;
@@ -130,6 +131,7 @@ export async function render(root, { dataset }, ctx) {
       const response = await api.request(path, { query, signal });
       const blob = await readAll(response, (n) => { status.textContent = `${size(n)} received…`; });
       if (format === "manifest") await checkManifest(blob, release.manifest_sha256);
+      if (signal.aborted) return; // the page was left meanwhile: nothing to save
       const name = filename(response.headers.get("Content-Disposition")) || fallback;
       // the file is offered as a link; it is also saved at once while the click that asked for
       // it still counts as the user's (browsers drop a later script-started download)
@@ -203,7 +205,7 @@ export async function render(root, { dataset }, ctx) {
   });
 
   async function compare(from, to) {
-    ctx.setQuery({ from, to });
+    ctx.setQuery({ compare: "1", from, to }); // kept even with both ends empty
     const mine = { from, to, pinned: null, after: null, counts: {}, done: false };
     diff = mine;
     const list = el("tbody");
@@ -255,7 +257,7 @@ export async function render(root, { dataset }, ctx) {
   await loadMore();
   // open with a useful comparison: what the address asks, else the latest release to now
   const q = ctx.query;
-  if (q.has("from") || q.has("to")) {
+  if (q.has("compare") || q.has("from") || q.has("to")) {
     fromInput.value = q.get("from") || ""; toInput.value = q.get("to") || "";
     compare(fromInput.value, toInput.value);
   } else if (releases.length) {

@@ -6,9 +6,9 @@
 //   a new or updated annotation  drawn on its object's image (both versions for an update),
 //                                or its JSON (lines that differ marked)
 //   a deletion                   what would be deleted
-// Owners accept and reject with the buttons or the keys: a accept, r reject, j/k (or the arrow
-// keys) next/previous, x select; with changes selected, a and r decide all of them (in log
-// order). A decided change leaves the list and the next one is shown. Users who are not owners
+// Owners accept and reject with the buttons or the keys: a accept, r reject, j/k next/previous
+// (the arrow keys are left to scrolling), x select; with changes selected, a and r decide all
+// of them (in log order); a held key decides once. A decided change leaves the list and the next one is shown. Users who are not owners
 // see the same inbox without the means to decide (the server would answer 403).
 
 import * as api from "../api.js";
@@ -29,7 +29,7 @@ export async function render(root, { dataset }, ctx) {
 
   const [owners, schemaList] = await Promise.all([
     api.json(`/datasets/${d}/owners`, { signal }),
-    allPages(`/datasets/${d}/schemas`, signal),
+    api.json(`/datasets/${d}/schemas`, { signal }), // every schema, in one answer
   ]);
   const isOwner = owners.includes(ctx.user);
   const schemaNames = new Map(schemaList.map((s) => [s.uuid, s.name]));
@@ -45,8 +45,7 @@ export async function render(root, { dataset }, ctx) {
   const summary = el("p", { id: "review-summary", class: "muted", "aria-live": "polite" });
   const queueList = el("ol", { id: "queue", class: "queue", "aria-label": "Changes awaiting review" });
   const more = el("button", { type: "button", class: "more", id: "more", hidden: true }, "Load more");
-  const detail = el("section", { id: "detail", class: "detail", "aria-live": "polite",
-    "aria-label": "The change" });
+  const detail = el("section", { id: "detail", class: "detail", "aria-label": "The change" });
   const decidedList = el("ol", { id: "decided", class: "decided" });
   const decidedBox = el("details", { class: "decided-box", hidden: true },
     el("summary", { id: "decided-summary" }, "Decided here"), decidedList);
@@ -90,6 +89,7 @@ export async function render(root, { dataset }, ctx) {
         done = next === null;
       } catch (e) {
         if (e.name === "AbortError") return; // the page was left
+        for (const old of queueList.parentNode.querySelectorAll(":scope > .error")) old.remove();
         queueList.after(errorBox(e, "The pending changes could not be loaded"));
       } finally {
         more.hidden = done;
@@ -185,7 +185,7 @@ export async function render(root, { dataset }, ctx) {
     shown = mine;
     const info = describe(event);
     const header = el("header", {},
-      el("h2", { id: "detail-title" }, info.title),
+      el("h2", { id: "detail-title", "aria-live": "polite" }, info.title),
       el("p", { class: "muted small" }, `${event.type} by ${event.author}, ${when(event.timestamp)} · event `,
         el("code", { title: event.uuid }, event.uuid.slice(0, 8))));
     const body = el("div", { class: "detail-body" }, el("p", { class: "muted" }, "Loading…"));
@@ -193,7 +193,8 @@ export async function render(root, { dataset }, ctx) {
     try {
       const m = await model(event);
       if (shown !== mine) return;
-      const parts = await renderModel(m, { signal: controller.signal, onLeave: (fn) => mine.cleanups.push(fn) });
+      const parts = await renderModel(m, { signal: controller.signal,
+        onLeave: (fn) => (controller.signal.aborted ? fn() : mine.cleanups.push(fn)) });
       if (shown !== mine) { for (const fn of mine.cleanups.splice(0)) fn(); return; }
       body.replaceChildren(...parts);
     } catch (e) {
@@ -234,6 +235,7 @@ export async function render(root, { dataset }, ctx) {
   const versionLoads = new Map();
   function loadVersion(kind, id, version) {
     const key = `${kind}/${id}/${version}`;
+    if (versionLoads.size > 200) versionLoads.clear(); // bounded: annotations carry their bytes
     if (!versionLoads.has(key)) {
       const path = kind === "schema" ? `/datasets/${d}/schemas/${api.enc(id)}/${version}`
         : `/datasets/${d}/${kind === "object" ? "objects" : "annotations"}/${id}/${version}`;
@@ -284,7 +286,7 @@ export async function render(root, { dataset }, ctx) {
         if (event.object) {
           if (schemaNames.has(event.object.uuid) === false && info.kind === "schema") {
             // a schema created after the list was read: read the names again
-            for (const s of await allPages(`/datasets/${d}/schemas`, signal)) schemaNames.set(s.uuid, s.name);
+            for (const s of await api.json(`/datasets/${d}/schemas`, { signal })) schemaNames.set(s.uuid, s.name);
           }
           const kind = schemaNames.has(event.object.uuid) ? "schema" : "object";
           const v = event.object.version;
@@ -438,17 +440,21 @@ export async function render(root, { dataset }, ctx) {
     if (targets.length === 0) return;
     busy = true;
     updateButtons();
-    const at = current;
-    const startUuid = queue[at] ? queue[at].event.uuid : null;
+    // where to go afterwards: the change shown, or the first after it still waiting
+    const startUuid = queue[current] ? queue[current].event.uuid : null;
+    const fromShown = current >= 0 ? queue.slice(current).map((q) => q.event.uuid) : [];
     let n = 0;
+    let sent = 0;
     for (const item of targets) {
       n += 1;
       progress.textContent = targets.length > 1
         ? `${decision === "accept" ? "Accepting" : "Rejecting"} ${n} of ${targets.length}…` : "";
+      for (const old of item.row.querySelectorAll(".error")) old.remove();
       item.row.classList.add("deciding");
       try {
         await api.request(`/datasets/${d}/events/${item.event.uuid}/${decision}`, { method: "PUT", signal });
         decided(item, decision === "accept" ? "accepted" : "rejected");
+        sent += 1;
       } catch (e) {
         item.row.classList.remove("deciding");
         if (e.name === "AbortError") return;
@@ -461,12 +467,15 @@ export async function render(root, { dataset }, ctx) {
       }
     }
     busy = false;
-    progress.textContent = targets.length > 1 ? `${n} decided.` : "";
-    // move on: the change that followed the one shown (the same one if it is still here)
-    let next = queue.findIndex((q) => q.event.uuid === startUuid);
-    if (next < 0) next = Math.min(at, queue.length - 1);
-    if (queue.length === 0 && !done) await loadMore();
-    await show(next < 0 ? 0 : next);
+    progress.textContent = targets.length > 1 ? `${sent} of ${targets.length} decided.` : "";
+    // the reviewer moved on by themselves meanwhile (j/k): stay where they are
+    if (current >= 0 && queue[current].event.uuid !== startUuid) { updateButtons(); return; }
+    // else move on: the change shown if it is still waiting, or the first after it that is
+    const waiting = new Map(queue.map((q, i) => [q.event.uuid, i]));
+    const after = fromShown.find((uuid) => waiting.has(uuid));
+    let next = after !== undefined ? waiting.get(after) : queue.length - 1;
+    if (queue.length === 0 && !done) { await loadMore(); next = 0; }
+    await show(Math.max(next, 0));
     updateButtons();
   }
 
@@ -474,10 +483,12 @@ export async function render(root, { dataset }, ctx) {
     const i = queue.indexOf(item);
     if (i >= 0) queue.splice(i, 1);
     if (i >= 0 && i < current) current -= 1;
-    if (i === current) current = -1; // the shown change left: show() picks the next
+    else if (i >= 0 && i === current) current = -1; // the shown change left: show() picks the next
     selected.delete(item.event.uuid);
     item.row.remove();
-    models.delete(item.event.uuid);
+    // what was fetched shows statuses from before this decision: fetch afresh from now on
+    models.clear();
+    versionLoads.clear();
     decidedCount[outcome] += 1;
     const text = outcome === "elsewhere" ? "already reviewed" : outcome;
     decidedList.prepend(el("li", { "data-event": item.event.uuid, "data-outcome": outcome },
@@ -511,10 +522,11 @@ export async function render(root, { dataset }, ctx) {
     if (target && (target.isContentEditable || /^(TEXTAREA|SELECT)$/.test(target.tagName)
       || (target.tagName === "INPUT" && target.type !== "checkbox"))) return;
     const key = e.key;
-    if (key === "j" || key === "ArrowDown") {
+    if (e.repeat && (key === "a" || key === "r" || key === "x")) return; // a held key decides once
+    if (key === "j") {
       if (current < queue.length - 1) show(current + 1);
       else if (!done) loadMore().then(() => show(current + 1));
-    } else if (key === "k" || key === "ArrowUp") {
+    } else if (key === "k") {
       if (current > 0) show(current - 1);
     } else if (key === "x" && isOwner) {
       toggle(queue[current]);
@@ -535,12 +547,6 @@ export async function render(root, { dataset }, ctx) {
 
   await loadMore();
   await show(0);
-}
-
-async function allPages(path, signal) {
-  const out = [];
-  for await (const items of api.pages(path, { limit: 1000, signal })) out.push(...items);
-  return out;
 }
 
 function verb(event) {
