@@ -82,8 +82,9 @@ def app(installation: Installation) -> Any:
 
 @pytest.fixture
 def alice(app: Any, installation: Installation) -> Client:
-    """The first user; owner of the datasets she creates."""
-    return Client(app.test_client(), add_user(installation, "alice"), "alice")
+    """The first user, an instance admin (as `gonk-api init` makes the first user); owner of
+    the datasets she creates."""
+    return Client(app.test_client(), add_user(installation, "alice", admin=True), "alice")
 
 
 @pytest.fixture

@@ -109,14 +109,14 @@ def init(ctx: click.Context, username: str) -> None:
         installation = Installation.create(*_storage(ctx))
     except StorageError as exc:
         _fail(str(exc))
-    key = add_user(installation, username)
+    key = add_user(installation, username, admin=True)
     click.echo(f"Initialised Gonk in {installation.where()} "
                f"(bytes: {installation.blobs.describe()})")
-    click.echo(f"Created user {username}. Their API key (shown only once):")
+    click.echo(f"Created user {username}, an instance admin. Their API key (shown only once):")
     click.echo(key)
 
 
-@main.group(help="Add, rekey and list users.")
+@main.group(help="Add, rekey, delete and list users.")
 @_storage_options
 def users() -> None:
     pass
@@ -136,12 +136,16 @@ def _issue_key(ctx: click.Context, name: str, make_key: Callable[[Installation, 
 
 @users.command("add", help="Create a user and print their API key once.")
 @click.argument("name")
+@click.option("--admin", is_flag=True, help="Make them an instance admin (manages users over "
+                                             "the API).")
 @_storage_options
 @click.pass_context
-def users_add(ctx: click.Context, name: str) -> None:
+def users_add(ctx: click.Context, name: str, admin: bool) -> None:
     from .users import add_user
 
-    _issue_key(ctx, name, add_user, f"Created user {name}. Their API key (shown only once):")
+    _issue_key(ctx, name, lambda installation, user: add_user(installation, user, admin),
+               f"Created user {name}{', an instance admin' if admin else ''}. "
+               "Their API key (shown only once):")
 
 
 @users.command("rekey", help="Replace a user's API key and print the new one once.")
@@ -155,7 +159,22 @@ def users_rekey(ctx: click.Context, name: str) -> None:
                f"New API key for {name} (the old one no longer works; shown only once):")
 
 
-@users.command("list", help="List users, one per line.")
+@users.command("delete", help="Delete a user: their key stops working at once; their name "
+                              "stays in the logs and is never given again.")
+@click.argument("name")
+@_storage_options
+@click.pass_context
+def users_delete(ctx: click.Context, name: str) -> None:
+    from .users import remove_user
+
+    try:
+        at = remove_user(_open(ctx), name)
+    except GonkError as exc:
+        _fail(exc.message)
+    click.echo(f"Deleted user {name} ({at}); their key no longer works.")
+
+
+@users.command("list", help="List users, one per line (not the deleted ones).")
 @_storage_options
 @click.pass_context
 def users_list(ctx: click.Context) -> None:

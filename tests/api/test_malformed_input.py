@@ -145,6 +145,19 @@ CASES: list[Any] = [
     ("DELETE", f"{D}/schemas/schema-label/7", None),
     ("DELETE", f"{D}/schemas/schema-nope/0", None),
     ("DELETE", f"{D}/schemas/{HUGE}/0", None),
+    # --- users (alice is the instance admin, as `init` makes the first user)
+    *_body_cases("POST", "/users", {"name": "fresh-user"},
+                 {"name": [*STRING, "a b", "a/b", "x" * 65, "alice", "bob"]}),
+    ("POST", "/users", {"name": "fresh-user", "admin": "yes"}),
+    ("POST", "/users", {"name": "fresh-user", "admin": 1}),
+    ("POST", "/users", {"name": "fresh-user", "admin": None}),
+    ("POST", "/users/nobody/key", None),
+    ("POST", f"/users/{HUGE}/key", None),
+    ("POST", "/users/a%20b/key", None),
+    ("DELETE", "/users/nobody", None),
+    ("DELETE", "/users/alice", None),
+    ("DELETE", f"/users/{HUGE}", None),
+    ("DELETE", "/users/%C3%BC", None),
     # --- owners
     ("PUT", f"{D}/owners/nobody", None),
     ("PUT", f"{D}/owners/{HUGE}", None),
@@ -312,7 +325,8 @@ for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D
                        ("PUT", f"{D}/events/{{obj_event}}/accept"),
                        ("PATCH", f"{D}/schemas/schema-label"),
                        ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases"),
-                       ("GET", f"{D}/stats"), ("GET", "/me")):
+                       ("GET", f"{D}/stats"), ("GET", "/me"), ("GET", "/users"),
+                       ("POST", "/users"), ("DELETE", "/users/bob")):
     CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
               (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
 

@@ -341,7 +341,7 @@ def test_gc_prunes_the_cache(alice: Client, ds: str, installation: Any) -> None:
 
 
 def test_me(alice: Client, bob: Client) -> None:
-    assert alice.get("/me").json == {"user": "alice"}
-    assert bob.get("/me").json == {"user": "bob"}
+    assert alice.get("/me").json == {"user": "alice", "admin": True}
+    assert bob.get("/me").json == {"user": "bob", "admin": False}
     assert_error(alice.get("/me", headers={}), 401)
     assert_error(alice.get("/me", headers={"x-api-key": "wrong"}), 401)

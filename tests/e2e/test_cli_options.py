@@ -25,6 +25,7 @@ import requests
 
 from gonk import service
 from gonk.installation import Installation
+from gonk.users import is_admin, user_for_key
 from tests.support.processes import GONK_API
 
 SERVING = re.compile(r"Gonk is serving (?P<where>.+) at (?P<base>http://127\.0\.0\.1:"
@@ -193,3 +194,34 @@ def test_ports_out_of_range_are_refused(gonk_proc: Any) -> None:
     for command in ("run", "serve"):
         refused = gonk_proc.run_cli(command, "--port", "70000")
         assert refused.returncode == 2 and "0<=x<=65535" in refused.stderr
+
+
+def test_users_admins_and_deletion_from_the_command_line(site: SimpleNamespace,
+                                                         gonk_proc: Any) -> None:
+    """`init` makes an instance admin, `users add --admin` another; `users delete` ends a key at
+    once, keeps the name taken, and never deletes the last admin."""
+    def cli(*argv: str | Path) -> subprocess.CompletedProcess:
+        return gonk_proc.run_cli(*argv, "--data-dir", site.data, env=site.env)
+
+    installation = Installation.open(site.data)
+    try:
+        assert is_admin(installation, "alice")
+        refused = cli("users", "delete", "alice")
+        assert refused.returncode == 1 and "last instance admin" in refused.stderr
+        added = cli("users", "add", "erin", "--admin")
+        assert added.returncode == 0 and "an instance admin" in added.stdout
+        erin = gonk_proc.last_line(added.stdout)
+        assert is_admin(installation, "erin")
+        assert user_for_key(installation, erin) == "erin"
+        deleted = cli("users", "delete", "erin")
+        assert deleted.returncode == 0 and "Deleted user erin" in deleted.stdout
+        assert user_for_key(installation, erin) is None
+        assert cli("users", "list").stdout.split() == ["alice"]
+        again = cli("users", "add", "erin")
+        assert again.returncode == 1 and "already exists" in again.stderr
+        rekey = cli("users", "rekey", "erin")
+        assert rekey.returncode == 1 and "was deleted" in rekey.stderr
+        missing = cli("users", "delete", "nobody")
+        assert missing.returncode == 1 and "No user named nobody" in missing.stderr
+    finally:
+        installation.close()

@@ -17,7 +17,7 @@ from gonk import service
 from gonk.installation import Installation
 from gonk.storage import revision
 from gonk.storage import tables as t
-from gonk.users import add_user, user_for_key
+from gonk.users import add_user, is_admin, user_for_key
 from tests.support import postgres
 
 LABEL = json.dumps({"type": "object", "properties": {"label": {"type": "string"}},
@@ -76,6 +76,8 @@ def _make_legacy(data_dir: Path) -> None:
 
     db = sqlite3.connect(data_dir / "gonk.db")
     # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    db.execute("ALTER TABLE users DROP COLUMN deleted_at")  # from 0006
+    db.execute("ALTER TABLE users DROP COLUMN admin")
     db.execute("DROP TABLE annotation_labels")  # from 0005
     db.execute("DROP TABLE releases")  # from 0004
     for column in ("added_seq", "reviewed_seq", "deleted_seq", "delete_requested_seq"):
@@ -126,6 +128,8 @@ def test_migrate_adopts_an_installation_from_before_migrations(tmp_path: Path,
     try:
         assert revision.status(installation.db) == revision.CURRENT
         assert _log(installation) == log_before
+        # the first user (the one `init` made) became the instance admin, no one else
+        assert is_admin(installation, "alice") and not is_admin(installation, "bob")
         for data in filled["bytes"]:
             digest = hashlib.sha256(data).hexdigest()
             assert installation.blobs.get(digest) == data

@@ -103,6 +103,11 @@ def _array(items: dict[str, Any], description: str | None = None) -> dict[str, A
 
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "User": _obj({"name": USERNAME, "admin": {"type": "boolean"}, "created": TIMESTAMP,
+                  "deleted": {"anyOf": [TIMESTAMP, {"type": "null"}],
+                              "description": "When the user was deleted; null while they "
+                                             "are not."}},
+                 description="A user of the server (never their key)."),
     "Error": _obj({
         "error": {"type": "string", "description": "A sentence a person understands."},
         "details": _array(_obj({"path": {"type": "string",
@@ -254,6 +259,7 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str,
 
 PARAMETERS: dict[str, dict[str, Any]] = {
     "dataset": _param("dataset", "path", DATASET_NAME, "The dataset's name.", example="birds"),
+    "user_name": _param("name", "path", USERNAME, "The user's name.", example="carol"),
     "after": _param("after", "query", UUID_ANY_CASE,
                     "Exclusive cursor: the uuid of the last entry received (creation order); 404 "
                     "when it names nothing of that kind in the dataset."),
@@ -592,8 +598,40 @@ def _paths() -> dict[str, dict[str, Any]]:
             ("400",), public=True)},
         "/me": {"get": _operation(
             "me", "Service", "Who the key belongs to",
-            "The name of the user whose key the request carries.",
-            _ok("The user.", _obj({"user": USERNAME})), ("400", "401", "503"))},
+            "The name of the user whose key the request carries, and whether they are an "
+            "instance admin.",
+            _ok("The user.", _obj({"user": USERNAME, "admin": {"type": "boolean"}})),
+            ("400", "401", "503"))},
+        "/users": {
+            "get": _operation(
+                "listUsers", "Users", "List users",
+                "Every user, deleted ones included (with when), by name. Instance admins only "
+                "(403).",
+                _ok("The users.", _array(_schema("User"))), ("400", "401", "403", "503")),
+            "post": _operation(
+                "createUser", "Users", "Create a user",
+                "Instance admins only (403). The key is in this answer only (it is stored as its "
+                "sha256). A name taken, by a deleted user too: 409.",
+                _ok("Created.", _obj({"name": USERNAME, "admin": {"type": "boolean"},
+                                      "key": {"type": "string"}})),
+                ("400", "401", "403", "409", "503", "507", *JSON_BODY_ERRORS),
+                body=_json_body(_obj({"name": USERNAME, "admin": {"type": "boolean"}},
+                                     required=["name"], additional=True),
+                                "The name; `admin` (default false) makes an instance admin.",
+                                {"name": "carol", "admin": False})),
+        },
+        "/users/{name}/key": {"post": _operation(
+            "newUserKey", "Users", "Give a user a new key",
+            "The old key stops working at once. A user may rekey themselves; anyone else's key "
+            "takes an instance admin (403). Unknown user: 404; a deleted one: 409.",
+            _ok("The new key, shown once.", _obj({"name": USERNAME, "key": {"type": "string"}})),
+            ("400", "401", "403", "404", "409", "503", "507"), [_p("user_name")])},
+        "/users/{name}": {"delete": _operation(
+            "deleteUser", "Users", "Delete a user",
+            "Instance admins only (403). Their key stops working at once; their name stays in "
+            "the logs and is never given again. Unknown: 404; already deleted, or oneself: 409.",
+            _ok("Deleted.", _obj({"name": USERNAME, "deleted": TIMESTAMP})),
+            ("400", "401", "403", "404", "409", "503", "507"), [_p("user_name")])},
         "/datasets": {
             "post": _operation(
                 "createDataset", "Datasets", "Create a dataset",
@@ -979,6 +1017,7 @@ def _document() -> dict[str, Any]:
         "security": [{"apiKey": []}, {"bearer": []}],
         "tags": [{"name": n, "description": d} for n, d in (
             ("Service", "Health, this description, and who the caller is."),
+            ("Users", "The server's users and their keys, managed by instance admins."),
             ("Datasets", "Datasets and their statistics."),
             ("Schemas", "JSON Schema documents, versioned, named `schema-...`."),
             ("Objects", "Files of any type, versioned."),

@@ -47,6 +47,8 @@ class User:
     name: str
     key_hash: str  # sha256 of the API key (the key itself is never stored)
     created_at: str
+    admin: bool = False  # an instance admin: manages users over the API
+    deleted_at: str | None = None  # deleted users keep their name (in logs), not their key
 
 
 @dataclasses.dataclass(frozen=True)

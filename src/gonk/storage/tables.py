@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     literal_column,
 )
 
@@ -42,6 +43,11 @@ users = Table(
     # and a deterministic hash lets a request find its user with one indexed lookup.
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", String(32), nullable=False),
+    # an instance admin manages users over the API (`init` makes the first)
+    Column("admin", Boolean, nullable=False, server_default=false()),
+    # a deleted user keeps the row (their name stays in logs and is never given again); their
+    # key_hash is replaced by one no key has (DELETED_KEY_HASH_PREFIX in storage/users.py)
+    Column("deleted_at", String(32), nullable=True),
 )
 
 datasets = Table(
