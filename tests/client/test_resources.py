@@ -290,3 +290,31 @@ def test_import_folder_skips_what_is_there(ds: Dataset, tmp_path: Path) -> None:
     assert [name for name, _ in strict.failed] == ["schema-x.json"]
     with pytest.raises(gonk.NotFound):
         ds.client.dataset("no-such-dataset").import_folder(root)
+
+
+def test_users_made_rekeyed_and_deleted_by_an_admin(client: gonk.Client, bob_client: gonk.Client,
+                                                    site: SimpleNamespace,
+                                                    tmp_path: Path) -> None:
+    assert client.me() == {"user": "alice", "admin": True}
+    assert bob_client.me() == {"user": "bob", "admin": False}
+    name = f"u-{os.urandom(4).hex()}"
+    made = client.create_user(name)
+    assert made.name == name and made.admin is False and made.key not in repr(made)
+    with gonk.Client(site.base, made.key, cache=tmp_path / "c") as theirs:
+        assert theirs.me()["user"] == name
+        renewed = theirs.new_key()  # themselves: the client goes on with the new key
+        assert renewed.key != made.key and theirs.me()["user"] == name
+        with gonk.Client(site.base, made.key) as old, pytest.raises(gonk.Unauthorized):
+            old.me()
+        listed = {u.name: u for u in client.users()}
+        assert listed[name].deleted is None and listed["alice"].admin is True
+        with pytest.raises(gonk.Forbidden):
+            bob_client.users()
+        with pytest.raises(gonk.Forbidden):
+            bob_client.new_key(name)
+        when = client.delete_user(name)
+        assert next(u for u in client.users() if u.name == name).deleted == when
+        with pytest.raises(gonk.Unauthorized):
+            theirs.me()
+    with pytest.raises(gonk.Conflict):
+        client.create_user(name)  # a deleted user's name is never given again

@@ -38,7 +38,7 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
-from .http import DEFAULT_TIMEOUT, Repeat, Transport
+from .http import DEFAULT_TIMEOUT, Repeat, Transport, segment
 from .models import (
     AnnotationSummary,
     ChainReport,
@@ -49,6 +49,7 @@ from .models import (
     Loaded,
     ManifestLine,
     Metadata,
+    NewKey,
     ObjectSummary,
     PendingChange,
     PullSummary,
@@ -58,6 +59,7 @@ from .models import (
     SchemaInfo,
     SchemaVersionRef,
     Stats,
+    User,
     VersionRef,
 )
 from .pull import Release
@@ -152,6 +154,40 @@ class Client:
         "ok"}; Unavailable (503) when it cannot work."""
         return dict(self.http.json("GET", "/health"))
 
+    def me(self) -> dict[str, Any]:
+        """Who the key belongs to: {"user": name, "admin": bool}."""
+        return dict(self.http.json("GET", "/me"))
+
+    def users(self) -> list[User]:
+        """Every user of the server, deleted ones included (instance admins only: Forbidden
+        otherwise)."""
+        return [User.of(raw) for raw in self.http.json("GET", "/users")]
+
+    def create_user(self, name: str, *, admin: bool = False) -> NewKey:
+        """Create a user (instance admins only); the answer holds their key, shown once.
+        Not repeated after a failure that may have reached the server (a repeat would be a
+        Conflict, and the key of the first attempt lost)."""
+        raw = self.http.json("POST", "/users", json={"name": name, "admin": admin},
+                             repeat=Repeat.ONCE)
+        return NewKey(raw["name"], raw["key"], bool(raw.get("admin")))
+
+    def new_key(self, name: str | None = None) -> NewKey:
+        """A new key for user `name` (default: yourself; anyone else's takes an instance
+        admin). The old key stops working at once: a client rekeying itself goes on with the new
+        one."""
+        me = self.me()["user"]
+        who = me if name is None else name
+        raw = self.http.json("POST", f"/users/{segment(who)}/key", repeat=Repeat.ONCE)
+        if who == me:
+            self.http.session.headers["x-api-key"] = raw["key"]
+        return NewKey(raw["name"], raw["key"])
+
+    def delete_user(self, name: str) -> str:
+        """Delete a user (instance admins only): their key stops working at once, their name
+        is never given again. Returns when."""
+        return str(self.http.json("DELETE", f"/users/{segment(name)}",
+                                  repeat=Repeat.ONCE)["deleted"])
+
     def datasets(self) -> list[str]:
         """Every dataset's name, sorted."""
         return list(self.http.json("GET", "/datasets"))
@@ -169,9 +205,9 @@ __all__ = [
     "AnnotationSummary", "Annotations", "BlobCache", "ChainBroken", "ChainReport", "Change",
     "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform", "Event",
     "EventReview", "Events", "ExportFailed", "Forbidden", "GonkError", "InsufficientStorage",
-    "IntegrityError", "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Metadata", "NotFound",
-    "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary", "Release",
+    "IntegrityError", "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Metadata", "NewKey",
+    "NotFound", "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary", "Release",
     "ReleaseInfo", "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo",
     "SchemaVersionRef", "Schemas", "ServerError", "Stats", "TooLarge", "Unauthorized",
-    "Unavailable", "VersionRef",
+    "Unavailable", "User", "VersionRef",
 ]

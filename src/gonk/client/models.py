@@ -188,6 +188,30 @@ class PendingChange:
 
 
 @dataclass(frozen=True)
+class User:
+    """A user of the server as an instance admin sees them (`Client.users()`): never their
+    key. `deleted` is when they were deleted, None while they are not."""
+
+    name: str
+    admin: bool
+    created: str
+    deleted: str | None
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> User:
+        return cls(raw["name"], bool(raw.get("admin")), raw.get("created", ""), raw.get("deleted"))
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A user and their new API key, shown this once (`Client.create_user`, `Client.new_key`)."""
+
+    name: str
+    key: str = field(repr=False)
+    admin: bool | None = None
+
+
+@dataclass(frozen=True)
 class ReleaseInfo:
     """A release: a name given to one point of the log (`at`: `{"uuid", "index",
     "integrity"}`), the counts of its content and the sha256 of its manifest."""
