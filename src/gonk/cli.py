@@ -516,11 +516,11 @@ def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
 @_storage_options
 @click.pass_context
 def verify(ctx: click.Context, datasets: tuple[str, ...]) -> None:
-    from .queries import list_datasets
+    from .queries import all_datasets
     from .verify import verify_dataset
 
     installation = _open(ctx)
-    names = list(datasets) or list_datasets(installation)
+    names = list(datasets) or all_datasets(installation)
     for name in names:
         try:
             verdict = verify_dataset(installation, validation.dataset_name(name))

@@ -17,13 +17,46 @@ from .installation import Installation
 from .releases import point_seq
 from .storage import datasets, reads
 from .storage.database import Connection
+from .storage.projection import SqlState
 
 NOUN = {rules.OBJECT: "object", rules.SCHEMA: "schema", rules.ANNOTATION: "annotation"}
 
 
-def list_datasets(installation: Installation) -> list[str]:
+def all_datasets(installation: Installation) -> list[str]:
+    """Every dataset's name, sorted (the command line's view: it acts for the installation)."""
     with installation.db.read() as conn:
         return datasets.names(conn)
+
+
+def list_datasets(installation: Installation, user: str) -> list[str]:
+    """The datasets `user` may read (every internal one, and the private ones they own or are a
+    member of), sorted."""
+    with installation.db.read() as conn:
+        return datasets.readable_names(conn, user)
+
+
+def require_readable(installation: Installation, dataset: str, user: str) -> None:
+    """NotFound, worded as for a dataset that does not exist, unless `user` may read it."""
+    with installation.db.single_statement() as conn:
+        if not datasets.readable(conn, dataset, user):
+            raise NotFound(f"No dataset named {dataset}.")
+
+
+def dataset_info(installation: Installation, dataset: str, user: str) -> dict[str, Any]:
+    """The dataset's settings and what `user` may do in it (rules.access_of)."""
+    with installation.db.read() as conn:
+        state = SqlState(conn, datasets.get(conn, dataset).id)
+        settings = state.settings()
+        return {"dataset": dataset, "visibility": settings.visibility,
+                "require_other_reviewer": settings.require_other_reviewer,
+                "access": rules.access_of(state, user)}
+
+
+def list_members(installation: Installation, dataset: str) -> list[dict[str, str]]:
+    """The dataset's members and their roles, by name (owners are listed apart)."""
+    with installation.db.read() as conn:
+        return [{"user": name, "role": role}
+                for name, role in reads.members(conn, datasets.get(conn, dataset).id)]
 
 
 def list_owners(installation: Installation, dataset: str) -> list[str]:

@@ -28,8 +28,15 @@ def _locked(installation: Installation, dataset: str) -> Iterator[DatasetLog]:
         yield DatasetLog.lock(conn, dataset)
 
 
-def _require_dataset(installation: Installation, dataset: str) -> None:
-    """404 for an unknown dataset. Datasets are never deleted, so one seen once is remembered."""
+def _require_dataset(installation: Installation, dataset: str, reader: str | None = None) -> None:
+    """404 for an unknown dataset, or with `reader`, for one they may not read (a private
+    dataset they are not a member of: the same 404, so its name leaks nothing). Datasets are
+    never deleted, so one seen once is remembered (for the existence check alone)."""
+    if reader is not None:
+        with installation.db.single_statement() as conn:
+            if not datasets.readable(conn, dataset, reader):
+                raise NotFound(f"No dataset named {dataset}.")
+        return
     if dataset in installation.known_datasets:
         return
     with installation.db.read() as conn:
@@ -38,10 +45,10 @@ def _require_dataset(installation: Installation, dataset: str) -> None:
 
 
 def store_stream(installation: Installation, dataset: str, chunks: Iterable[bytes],
-                 max_bytes: int | None) -> StoredBlob:
+                 max_bytes: int | None, reader: str | None = None) -> StoredBlob:
     """Store a streamed body (hashing as it goes, never holding it in memory) before the
     transaction that will reference it. 413 past `max_bytes`, with nothing stored."""
-    _require_dataset(installation, dataset)
+    _require_dataset(installation, dataset, reader)
     try:
         return installation.blobs.put_stream(chunks, max_bytes)
     except BlobTooLarge as exc:
@@ -49,12 +56,13 @@ def store_stream(installation: Installation, dataset: str, chunks: Iterable[byte
                        "streamed uploads.") from None
 
 
-def _stored(installation: Installation, dataset: str, data: bytes | StoredBlob) -> StoredBlob:
+def _stored(installation: Installation, dataset: str, data: bytes | StoredBlob,
+            reader: str) -> StoredBlob:
     """Bytes are stored before the transaction that will reference them (outside the dataset's
     lock, so slow disks do not hold up other writers), and only for an existing dataset."""
     if isinstance(data, StoredBlob):
         return data
-    _require_dataset(installation, dataset)
+    _require_dataset(installation, dataset, reader)
     return StoredBlob(installation.blobs.put(data), len(data))
 
 
@@ -84,6 +92,42 @@ def remove_owner(installation: Installation, dataset: str, author: str,
     return {"user": user}
 
 
+# --- members and settings --------------------------------------------------------------------
+
+
+def set_member(installation: Installation, dataset: str, author: str, user: str,
+               role: str) -> dict[str, Any]:
+    """Give `user` a role in the dataset (MemberSetEvent; owners only, checked by the rules)."""
+    with _locked(installation, dataset) as log:
+        if author in log.state.owners() and not users.exists(log.conn, user):
+            raise NotFound(f"No user named {user}.")
+        log.append(ev.member_set(author, user, role))
+    return {"user": user, "role": role}
+
+
+def remove_member(installation: Installation, dataset: str, author: str,
+                  user: str) -> dict[str, Any]:
+    with _locked(installation, dataset) as log:
+        log.append(ev.member_remove(author, user))
+    return {"user": user}
+
+
+def change_settings(installation: Installation, dataset: str, author: str,
+                    visibility: str | None, require_other_reviewer: bool | None
+                    ) -> dict[str, Any]:
+    """Change some of the dataset's settings (DatasetSettingsEvent with all of them, as they
+    are after the change; owners only)."""
+    with _locked(installation, dataset) as log:
+        current = log.state.settings()
+        log.append(ev.settings(
+            author, current.visibility if visibility is None else visibility,
+            current.require_other_reviewer if require_other_reviewer is None
+            else require_other_reviewer))
+        after = log.state.settings()
+    return {"dataset": dataset, "visibility": after.visibility,
+            "require_other_reviewer": after.require_other_reviewer}
+
+
 # --- schemas ----------------------------------------------------------------------------------
 
 
@@ -92,7 +136,7 @@ def create_schema(installation: Installation, dataset: str, author: str, name: s
     validation.schema_name(name)
     content.check_size(data, "schema", installation.limits.max_schema_bytes)
     content.check_schema(data)
-    digest = _stored(installation, dataset, data).digest
+    digest = _stored(installation, dataset, data, author).digest
     meta = ev.object_metadata(ev.new_uuid(), 0, name, ev.SCHEMA_FORMAT, len(data), digest)
     with _locked(installation, dataset) as log:
         log.append(ev.object_write(author, meta))
@@ -110,7 +154,7 @@ def update_schema(installation: Installation, dataset: str, author: str, name: s
                   data: bytes) -> dict[str, Any]:
     content.check_size(data, "schema", installation.limits.max_schema_bytes)
     content.check_schema(data)
-    digest = _stored(installation, dataset, data).digest
+    digest = _stored(installation, dataset, data, author).digest
     with _locked(installation, dataset) as log:
         item = _schema_item(log.state, dataset, name)
         meta = ev.object_metadata(item.uuid, item.versions, name, ev.SCHEMA_FORMAT, len(data),
@@ -135,7 +179,7 @@ def deprecate_schema(installation: Installation, dataset: str, author: str, name
 def create_object(installation: Installation, dataset: str, author: str, name: str, mimetype: str,
                   data: bytes | StoredBlob) -> dict[str, Any]:
     """`data` is the bytes, or a blob already stored by `store_stream`."""
-    blob = _stored(installation, dataset, data)
+    blob = _stored(installation, dataset, data, author)
     meta = ev.object_metadata(ev.new_uuid(), 0, name, mimetype, blob.size, blob.digest)
     with _locked(installation, dataset) as log:
         log.append(ev.object_write(author, meta))
@@ -144,7 +188,7 @@ def create_object(installation: Installation, dataset: str, author: str, name: s
 
 def update_object(installation: Installation, dataset: str, author: str, item_uuid: str, name: str,
                   mimetype: str, data: bytes | StoredBlob) -> dict[str, Any]:
-    blob = _stored(installation, dataset, data)
+    blob = _stored(installation, dataset, data, author)
     with _locked(installation, dataset) as log:
         item = log.state.item(item_uuid)
         if item is None or item.kind != rules.OBJECT:

@@ -126,7 +126,8 @@ def test_method_not_allowed_on_datasets_is_405(alice, method):
 
 
 # ("/" is the web app's page: tests/web/; a file the app does not have is 404 like any route)
-@pytest.mark.parametrize("path", ["/nothing", "/datasets/ds", "/datasets/ds/nothing",
+# (/datasets/ds is a route now: the dataset's settings, tests/api/test_members.py)
+@pytest.mark.parametrize("path", ["/nothing", "/datasets/ds/nothing",
                                   "/datasets/ds/objects/a/b/c", "/datasets/", "/app",
                                   "/app/nothing.js", "/app/../README.md"])
 def test_unknown_routes_are_404(alice, ds, path):

@@ -158,6 +158,22 @@ CASES: list[Any] = [
     ("DELETE", "/users/alice", None),
     ("DELETE", f"/users/{HUGE}", None),
     ("DELETE", "/users/%C3%BC", None),
+    # --- settings and members
+    ("GET", "/datasets/nope", None),
+    *_body_cases("PATCH", D, {"visibility": "private"},
+                 {"visibility": [5, 1.5, True, [], {}, "", HUGE, "\ud800", "public"]}),
+    ("PATCH", D, {"visibility": "private", "require_other_reviewer": "yes"}),
+    ("PATCH", D, {"require_other_reviewer": 1}),
+    ("PATCH", D, {"visibility": "private", "colour": "red"}),
+    ("PATCH", D, {"visibility": "internal"}),  # what it already is: 409
+    ("PUT", f"{D}/members/nobody", {"role": "viewer"}),
+    ("PUT", f"{D}/members/alice", {"role": "viewer"}),  # an owner
+    ("PUT", f"{D}/members/{HUGE}", {"role": "viewer"}),
+    ("PUT", f"{D}/members/bob", None),
+    *[("PUT", f"{D}/members/bob", {"role": role})
+      for role in (None, 5, "", "owner", "Viewer", [], HUGE)],
+    ("DELETE", f"{D}/members/bob", None),
+    ("DELETE", f"{D}/members/{HUGE}", None),
     # --- owners
     ("PUT", f"{D}/owners/nobody", None),
     ("PUT", f"{D}/owners/{HUGE}", None),
@@ -326,7 +342,8 @@ for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D
                        ("PATCH", f"{D}/schemas/schema-label"),
                        ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases"),
                        ("GET", f"{D}/stats"), ("GET", "/me"), ("GET", "/users"),
-                       ("POST", "/users"), ("DELETE", "/users/bob")):
+                       ("POST", "/users"), ("DELETE", "/users/bob"), ("GET", D),
+                       ("GET", f"{D}/members"), ("PUT", f"{D}/members/bob")):
     CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
               (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
 

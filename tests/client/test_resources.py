@@ -318,3 +318,23 @@ def test_users_made_rekeyed_and_deleted_by_an_admin(client: gonk.Client, bob_cli
             theirs.me()
     with pytest.raises(gonk.Conflict):
         client.create_user(name)  # a deleted user's name is never given again
+
+
+def test_members_roles_and_a_private_dataset(ds: Dataset, bob_client: gonk.Client) -> None:
+    assert ds.info()["visibility"] == "internal" and ds.info()["access"] == "owner"
+    assert ds.members.set("bob", "viewer") == "viewer"
+    assert ds.members.list() == [("bob", "viewer")]
+    theirs = bob_client.dataset(ds.name)
+    assert theirs.info()["access"] == "viewer"
+    with pytest.raises(gonk.Forbidden, match="annotator role"):
+        theirs.upload(b"from bob", "bob.txt")
+    settings = ds.configure(visibility="private", require_other_reviewer=True)
+    assert settings["visibility"] == "private" and settings["require_other_reviewer"] is True
+    assert ds.name in bob_client.datasets()  # a member
+    ds.members.remove("bob")
+    assert ds.name not in bob_client.datasets()
+    assert not theirs.exists()
+    with pytest.raises(gonk.NotFound):
+        theirs.info()
+    with pytest.raises(gonk.Conflict):
+        ds.configure(visibility="private")

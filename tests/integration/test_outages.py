@@ -173,13 +173,13 @@ def test_a_command_hit_by_an_outage_says_so_in_one_line(site: SimpleNamespace, t
     from gonk import cli, queries
 
     _populated(site.alice)
-    list_datasets = queries.list_datasets
+    all_datasets = queries.all_datasets
 
     def cut_then_list(installation: Installation) -> list[str]:
         site.link.refuse()  # after the command opened the installation, before it reads
-        return list_datasets(installation)
+        return all_datasets(installation)
 
-    monkeypatch.setattr(queries, "list_datasets", cut_then_list)
+    monkeypatch.setattr(queries, "all_datasets", cut_then_list)
     result = CliRunner().invoke(cli.main, ["verify", "--data-dir", str(tmp_path / "data"),
                                            "--database-url", site.installation.database_url])
     assert result.exit_code == 1, result.output

@@ -404,3 +404,56 @@ def test_verify_of_unknown_dataset_fails_cleanly(installation: Installation, gon
     assert "nope" in result.stderr
     empty = cli_verify(gonk_proc, installation)
     assert empty.returncode == 0
+
+
+def _rewrite_chain(installation: Installation, events: list[dict[str, Any]]) -> None:
+    """Store `events` as alpha's log with every integrity recomputed (a forger's work)."""
+    head = ""
+    ds = alpha_id(installation)
+    with installation.db.write() as conn:
+        for event in events:
+            event["integrity"] = head = integrity.link(head, event)
+            conn.execute(update(t.events).where(t.events.c.dataset_id == ds,
+                                                t.events.c.uuid == event["uuid"])
+                         .values(body=json.dumps(event), integrity=head))
+        conn.execute(update(t.datasets).where(t.datasets.c.id == ds)
+                     .values(head_integrity=head))
+
+
+def test_a_review_by_a_member_without_the_reviewer_role_fails_verify(
+        installation: Installation, small: dict[str, Any]) -> None:
+    """bob is made an annotator of alpha; a rewritten chain that has him accept a change is
+    caught on replay, naming that review: who was entitled to review is in the log."""
+    service.set_member(installation, "alpha", "alice", "bob", "annotator")
+    service.create_object(installation, "alpha", "alice", "b.txt", "text/plain", b"bee")
+    with installation.db.read() as conn:
+        events = list(event_bodies(conn, dataset_row(conn, "alpha").id))
+    created = events[-1]
+    service.review(installation, "alpha", "alice", created["uuid"], accept=True)
+    assert verify_dataset(installation, "alpha").ok
+    with installation.db.read() as conn:
+        events = list(event_bodies(conn, dataset_row(conn, "alpha").id))
+    review = events[-1]
+    assert review["type"] == "ReviewAcceptEvent"
+    events[-1] = dict(review, author="bob")
+    _rewrite_chain(installation, events)
+    verdict = verify_dataset(installation, "alpha")
+    assert not verdict.ok
+    assert review["uuid"] in verdict.message and "reviewer role" in verdict.message
+
+
+def test_accepting_ones_own_change_under_four_eyes_fails_verify(
+        installation: Installation, small: dict[str, Any]) -> None:
+    service.change_settings(installation, "alpha", "alice", None, True)
+    service.create_object(installation, "alpha", "bob", "b.txt", "text/plain", b"bee")
+    with installation.db.read() as conn:
+        created = list(event_bodies(conn, dataset_row(conn, "alpha").id))[-1]
+    service.review(installation, "alpha", "alice", created["uuid"], accept=True)
+    assert verify_dataset(installation, "alpha").ok
+    with installation.db.read() as conn:
+        events = list(event_bodies(conn, dataset_row(conn, "alpha").id))
+    events[-2] = dict(events[-2], author="alice")  # the change now alice's own
+    _rewrite_chain(installation, events)
+    verdict = verify_dataset(installation, "alpha")
+    assert not verdict.ok
+    assert events[-1]["uuid"] in verdict.message and "another reviewer" in verdict.message

@@ -62,8 +62,8 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = ("annotation_labels", "releases", "owners", "annotation_links", "versions", "items",
-          "events", "datasets", "users")
+TABLES = ("annotation_labels", "releases", "owners", "members", "dataset_settings",
+          "annotation_links", "versions", "items", "events", "datasets", "users")
 
 
 def empty_database(url: str) -> None:

@@ -287,7 +287,8 @@ def test_a_change_reviewed_meanwhile_leaves_the_inbox(page: Any,
 def test_who_is_not_an_owner_is_offered_no_decision(page: Any, site: SimpleNamespace) -> None:
     events = _seed_queue(site, "others", 2)
     sign_in(page, site, "#/d/others/review", key=site.keys[1])  # bob: no owner of it
-    expect(page.locator("#not-owner")).to_contain_text("You (bob) are not an owner of others")
+    expect(page.locator("#not-owner")).to_contain_text(
+        "You (bob) are an annotator of others: only its owners (alice) and reviewers")
     expect(page.locator("#queue > li")).to_have_count(2)
     assert page.locator("#accept").count() == 0 and page.locator("#reject").count() == 0
     assert page.locator("#queue input.pick").count() == 0
@@ -296,3 +297,13 @@ def test_who_is_not_an_owner_is_offered_no_decision(page: Any, site: SimpleNames
     page.keyboard.press("j")  # moving still works
     expect(page.locator("#queue > li").nth(1)).to_have_attribute("aria-current", "true")
     assert [e["uuid"] for e in _pending(site, "others")] == events
+    # made a reviewer (a role recorded in the log), bob decides
+    api(site, "PUT", "/datasets/others/members/bob", json={"role": "reviewer"})
+    page.reload()
+    expect(page.locator("#accept")).to_be_visible()
+    assert page.locator("#not-owner").count() == 0
+    page.keyboard.press("a")
+    expect(page.locator("#queue > li")).to_have_count(1)
+    reviews = api(site, "GET", "/datasets/others/events", params={"limit": 1000})
+    assert [(e["author"], e["event_uuid"]) for e in reviews
+            if e["type"] == "ReviewAcceptEvent"] == [("bob", events[0])]

@@ -24,6 +24,7 @@ from . import (
     events,
     health,
     label_exports,
+    members,
     objects,
     owners,
     parsing,
@@ -98,7 +99,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
         g.user = user
 
     errors.register(app)
-    for module in (health, docs, datasets, owners, events, schemas, objects, annotations,
+    for module in (health, docs, datasets, members, owners, events, schemas, objects, annotations,
                    releases, label_exports, stats, thumbnails, users):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the web app at / and /app/ (not API operations)

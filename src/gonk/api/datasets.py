@@ -17,4 +17,4 @@ def create_dataset() -> Response:
 
 @bp.get("/datasets")
 def list_datasets() -> Response:
-    return jsonify(queries.list_datasets(context.installation()))
+    return jsonify(queries.list_datasets(context.installation(), context.user()))

@@ -123,7 +123,8 @@ class _JsonBody:
         """Store the bytes decoded so far and the rest as it is read; see the class."""
         chunks = self._chunks(held)
         try:
-            blob = service.store_stream(context.installation(), self._dataset, chunks, None)
+            blob = service.store_stream(context.installation(), self._dataset, chunks, None,
+                                        reader=context.user())
         except Exception as exc:
             chunks.close()
             raised = self._raised
@@ -249,7 +250,7 @@ def _create_parts(dataset: str) -> list[dict[str, Any]]:
 
 @bp.post("")
 def create_object(dataset: str) -> Response:
-    name = context.dataset(dataset)
+    name = context.dataset_name_for_upload(dataset)
     if uploads.is_multipart():
         return jsonify({"objects": _create_parts(name)})
     obj_name, mimetype, data = _content(name)
@@ -287,7 +288,7 @@ def object_info_or_status(dataset: str, segment: str) -> Response:
 
 @bp.patch("/<segment>")
 def update_object(dataset: str, segment: str) -> Response:
-    name = context.dataset(dataset)
+    name = context.dataset_name_for_upload(dataset)
     item_uuid = items.uuid_for_update(segment)
     data: bytes | StoredBlob
     if uploads.is_multipart():  # exactly one file part

@@ -70,6 +70,9 @@ RELEASE_NAME = {"type": "string", "pattern": f"^{validation.RELEASE_NAME.pattern
                                "digit, not shaped like a UUID."}
 POINT = {"anyOf": [UUID_ANY_CASE, RELEASE_NAME],
          "description": "A point of the log: an event uuid (any case) or a release name."}
+ROLE = {"enum": ["viewer", "annotator", "reviewer"],
+        "description": "viewer: reads; annotator: also proposes changes; reviewer: also accepts "
+                       "and rejects them."}
 USERNAME = {"type": "string", "pattern": f"^{validation.USERNAME.pattern}$",
             "description": "1 to 64 of `A-Z a-z 0-9 . _ -`."}
 PREFIX = {"type": "string", "maxLength": validation.MAX_OBJECT_NAME,
@@ -103,6 +106,11 @@ def _array(items: dict[str, Any], description: str | None = None) -> dict[str, A
 
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "DatasetInfo": _obj({"dataset": DATASET_NAME,
+                         "visibility": {"enum": ["internal", "private"]},
+                         "require_other_reviewer": {"type": "boolean"},
+                         "access": {"enum": ["owner", "reviewer", "annotator", "viewer"]}},
+                        description="A dataset's settings and what the caller may do in it."),
     "User": _obj({"name": USERNAME, "admin": {"type": "boolean"}, "created": TIMESTAMP,
                   "deleted": {"anyOf": [TIMESTAMP, {"type": "null"}],
                               "description": "When the user was deleted; null while they "
@@ -844,6 +852,48 @@ def _paths() -> dict[str, dict[str, Any]]:
             "The annotation's JSON document (`application/json`, saved as `<uuid>.json`)",
             _json({"description": "The annotation's document: any JSON value."}),
             [_p("annotation_uuid"), _p("version")])},
+        D: {
+            "get": _operation(
+                "getDataset", "Members", "A dataset's settings, and what you may do",
+                "`access`: what the caller may do: `owner`, `reviewer`, `annotator` or `viewer`. "
+                "A private dataset is 404 for who is neither an owner nor a member.",
+                _ok("The settings.", _schema("DatasetInfo")), READ_ERRORS, [_p("dataset")]),
+            "patch": _operation(
+                "changeDatasetSettings", "Members", "Change a dataset's settings",
+                "Owners only (403). Records a `DatasetSettingsEvent` holding every setting as "
+                "it is after the change; the same settings again: 409.",
+                _ok("The settings.", _obj({"dataset": DATASET_NAME,
+                                           "visibility": {"enum": ["internal", "private"]},
+                                           "require_other_reviewer": {"type": "boolean"}})),
+                (*WRITE_ERRORS, *JSON_BODY_ERRORS, "403"), [_p("dataset")],
+                body=_json_body(_obj({"visibility": {"enum": ["internal", "private"]},
+                                      "require_other_reviewer": {"type": "boolean"}},
+                                     required=[]),
+                                "The settings to change.", {"visibility": "private"})),
+        },
+        f"{D}/members": {"get": _operation(
+            "listMembers", "Members", "List members",
+            "The dataset's members and their roles, by name (owners: `GET .../owners`).",
+            _ok("The members.", _array(_obj({"user": USERNAME, "role": ROLE}))), READ_ERRORS,
+            [_p("dataset")])},
+        f"{D}/members/{{user}}": {
+            "put": _operation(
+                "setMember", "Members", "Give a user a role",
+                "Owners only (403); records a `MemberSetEvent`. Unknown user: 404; an owner, or "
+                "the role they have: 409.",
+                _ok("Done.", _obj({"user": USERNAME, "role": ROLE})),
+                (*WRITE_ERRORS, *JSON_BODY_ERRORS, "403"),
+                [_p("dataset"), _param("user", "path", USERNAME, "The username.",
+                                       example="carol")],
+                body=_json_body(_obj({"role": ROLE}, additional=True), "The role.",
+                                {"role": "annotator"})),
+            "delete": _operation(
+                "removeMember", "Members", "Remove a member",
+                "Owners only (403); records a `MemberRemoveEvent`. Not a member: 404.",
+                _ok("Done.", _obj({"user": USERNAME})), (*WRITE_ERRORS, "403"),
+                [_p("dataset"), _param("user", "path", USERNAME, "The username.",
+                                       example="carol")]),
+        },
         f"{D}/owners": {"get": _operation(
             "listOwners", "Owners", "List owners", "Highest rank (earliest added) first.",
             _ok("The owners.", _array(USERNAME)), READ_ERRORS, [_p("dataset")],
@@ -1023,6 +1073,7 @@ def _document() -> dict[str, Any]:
             ("Objects", "Files of any type, versioned."),
             ("Annotations", "JSON documents validated against a schema version, attached to "
                             "object versions."),
+            ("Members", "A dataset's settings (visibility, four eyes) and its members' roles."),
             ("Owners", "Who reviews and manages owners."),
             ("Events", "The append-only, hash-chained log, and reviews."),
             ("Releases", "Named points of the log, manifests, diffs and label exports."))],

@@ -103,7 +103,8 @@ def stored_with_type(dataset: str, name: str, mimetype: str | None, chunks: Iter
     else:
         head, chunks = peek(chunks)
         checked = content_types.guess(head, name)
-    return checked, service.store_stream(context.installation(), dataset, chunks, limit)
+    return checked, service.store_stream(context.installation(), dataset, chunks, limit,
+                                         reader=context.user())
 
 
 # --- multipart/form-data ------------------------------------------------------------------------

@@ -63,7 +63,16 @@ from .models import (
     VersionRef,
 )
 from .pull import Release
-from .resources import Annotations, Dataset, Events, Objects, Owners, Releases, Schemas
+from .resources import (
+    Annotations,
+    Dataset,
+    Events,
+    Members,
+    Objects,
+    Owners,
+    Releases,
+    Schemas,
+)
 
 URL_ENV = "GONK_URL"
 KEY_ENV = "GONK_API_KEY"
@@ -203,11 +212,11 @@ class Client:
 
 __all__ = [
     "AnnotationSummary", "Annotations", "BlobCache", "ChainBroken", "ChainReport", "Change",
-    "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform", "Event",
-    "EventReview", "Events", "ExportFailed", "Forbidden", "GonkError", "InsufficientStorage",
-    "IntegrityError", "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Metadata", "NewKey",
-    "NotFound", "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary", "Release",
-    "ReleaseInfo", "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo",
-    "SchemaVersionRef", "Schemas", "ServerError", "Stats", "TooLarge", "Unauthorized",
-    "Unavailable", "User", "VersionRef",
+    "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform", "Event", "EventReview",
+    "Events", "ExportFailed", "Forbidden", "GonkError", "InsufficientStorage", "IntegrityError",
+    "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Members", "Metadata", "NewKey", "NotFound",
+    "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary", "Release", "ReleaseInfo",
+    "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo", "SchemaVersionRef",
+    "Schemas", "ServerError", "Stats", "TooLarge", "Unauthorized", "Unavailable", "User",
+    "VersionRef",
 ]

@@ -493,6 +493,28 @@ class Owners(_Resource):
                                   repeat=Repeat.ONCE)["user"])
 
 
+class Members(_Resource):
+    """A dataset's members and their roles: "viewer" (reads), "annotator" (also proposes
+    changes), "reviewer" (also accepts and rejects them). Owners are listed apart (`owners`).
+    Changing them takes an owner; each change is an event of the dataset's log."""
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.list())
+
+    def list(self) -> builtins.list[tuple[str, str]]:
+        """(user, role) of every member, by name."""
+        return [(m["user"], m["role"]) for m in self.http.json("GET", self.base + "/members")]
+
+    def set(self, user: str, role: str) -> str:
+        """Give `user` the role (or change theirs); returns the role."""
+        return str(self.http.json("PUT", self.base + f"/members/{segment(user)}",
+                                  json={"role": role}, repeat=Repeat.ONCE)["role"])
+
+    def remove(self, user: str) -> str:
+        return str(self.http.json("DELETE", self.base + f"/members/{segment(user)}",
+                                  repeat=Repeat.ONCE)["user"])
+
+
 class Releases(_Resource):
     """A dataset's releases: names given to points of its log."""
 
@@ -527,7 +549,8 @@ class Dataset:
     """A dataset of a Gonk server, by name (`client.dataset("birds")`). Making the handle
     sends nothing; `create()` creates the dataset.
 
-    Resources: `objects`, `schemas`, `annotations`, `events`, `owners`, `releases`.
+    Resources: `objects`, `schemas`, `annotations`, `events`, `owners`, `members`, `releases`.
+    Settings: `info`, `configure`.
     Files: `upload`, `download`, `import_folder`. Review: `pending`, `accept`, `reject`.
     Points: `release(name)`, `diff`, `stats`, `verify_chain`.
     """
@@ -542,6 +565,7 @@ class Dataset:
         self.annotations = Annotations(self)
         self.events = Events(self)
         self.owners = Owners(self)
+        self.members = Members(self)
         self.releases = Releases(self)
 
     def __repr__(self) -> str:
@@ -551,6 +575,21 @@ class Dataset:
         """Create the dataset (you become its first owner); Conflict if the name is taken."""
         self.http.json("POST", "/datasets", json={"name": self.name}, repeat=Repeat.ONCE)
         return self
+
+    def info(self) -> dict[str, Any]:
+        """{"dataset", "visibility", "require_other_reviewer", "access"}: its settings, and what
+        you may do in it ("owner", "reviewer", "annotator" or "viewer")."""
+        return dict(self.http.json("GET", self.base))
+
+    def configure(self, *, visibility: str | None = None,
+                  require_other_reviewer: bool | None = None) -> dict[str, Any]:
+        """Change its settings (owners only): `visibility` "internal" or "private" (members
+        only; 404 for anyone else), `require_other_reviewer` (nobody accepts their own change).
+        Returns the settings after the change; Conflict if nothing would change."""
+        body = {k: v for k, v in (("visibility", visibility),
+                                  ("require_other_reviewer", require_other_reviewer))
+                if v is not None}
+        return dict(self.http.json("PATCH", self.base, json=body, repeat=Repeat.ONCE))
 
     def exists(self) -> bool:
         """Whether the dataset exists (and the key may read it)."""

@@ -22,13 +22,26 @@ ANNOTATION_UPDATE = "AnnotationUpdateEvent"
 ANNOTATION_DELETE = "AnnotationDeleteEvent"
 REVIEW_ACCEPT = "ReviewAcceptEvent"
 REVIEW_REJECT = "ReviewRejectEvent"
+# Gonk's own event types, beside the seed's (README, "Members, roles and visibility"): who may
+# do what in a dataset is recorded in its chain, so a replay checks every event's author.
+MEMBER_SET = "MemberSetEvent"
+MEMBER_REMOVE = "MemberRemoveEvent"
+SETTINGS = "DatasetSettingsEvent"
 
 OWNER_TYPES = {OWNER_ADD, OWNER_REMOVE}
+ACCESS_TYPES = {MEMBER_SET, MEMBER_REMOVE, SETTINGS}
 REVIEW_TYPES = {REVIEW_ACCEPT, REVIEW_REJECT}
 CREATE_TYPES = {OBJECT_CREATE, OBJECT_UPDATE, ANNOTATION_CREATE, ANNOTATION_UPDATE}
 DELETE_TYPES = {OBJECT_DELETE, ANNOTATION_DELETE}
 CONTENT_TYPES = CREATE_TYPES | DELETE_TYPES
-ALL_TYPES = OWNER_TYPES | REVIEW_TYPES | CONTENT_TYPES
+ALL_TYPES = OWNER_TYPES | ACCESS_TYPES | REVIEW_TYPES | CONTENT_TYPES
+
+# Roles of a dataset's members, each allowing what the ones before it do (owners, apart, may
+# also manage members, owners, settings and releases)
+VIEWER, ANNOTATOR, REVIEWER = "viewer", "annotator", "reviewer"
+ROLES = (VIEWER, ANNOTATOR, REVIEWER)
+INTERNAL, PRIVATE = "internal", "private"
+VISIBILITIES = (INTERNAL, PRIVATE)
 
 ACTION_CREATE = 1
 ACTION_UPDATE = 2
@@ -96,6 +109,27 @@ def owner_event(author: str, owner: str, add: bool) -> dict[str, Any]:
     event = _base(OWNER_ADD if add else OWNER_REMOVE, author)
     event["owner"] = owner
     event["owner_action"] = OWNER_ACTION_ADD if add else OWNER_ACTION_REMOVE
+    return event
+
+
+def member_set(author: str, member: str, role: str) -> dict[str, Any]:
+    event = _base(MEMBER_SET, author)
+    event["member"] = member
+    event["role"] = role
+    return event
+
+
+def member_remove(author: str, member: str) -> dict[str, Any]:
+    event = _base(MEMBER_REMOVE, author)
+    event["member"] = member
+    return event
+
+
+def settings(author: str, visibility: str, require_other_reviewer: bool) -> dict[str, Any]:
+    """The dataset's settings as a whole, after the change."""
+    event = _base(SETTINGS, author)
+    event["visibility"] = visibility
+    event["require_other_reviewer"] = require_other_reviewer
     return event
 
 
@@ -172,6 +206,9 @@ SHAPES: dict[str, dict[str, Any]] = {
                         "annotation_identifier": _IDENTIFIER_SHAPE},
     REVIEW_ACCEPT: _REVIEW_SHAPE,
     REVIEW_REJECT: _REVIEW_SHAPE,
+    MEMBER_SET: {**_COMMON_SHAPE, "member": None, "role": None},
+    MEMBER_REMOVE: {**_COMMON_SHAPE, "member": None},
+    SETTINGS: {**_COMMON_SHAPE, "visibility": None, "require_other_reviewer": None},
 }
 """For each event type, its fields: None (any JSON value; the rules check it), a type (str, int,
 list) or a nested shape (a JSON object with those fields)."""

@@ -18,10 +18,15 @@ from .rules import (
     ItemSaved,
     Link,
     LinksAdded,
+    Member,
+    MemberRemoved,
+    MemberSet,
     Owner,
     OwnerAdded,
     OwnerRemoved,
     ReviewRecorded,
+    Settings,
+    SettingsChanged,
     Version,
     VersionAdded,
 )
@@ -30,6 +35,9 @@ from .rules import (
 class MemoryState:
     def __init__(self) -> None:
         self.owner_records: dict[str, Owner] = {}
+        self.members: dict[str, str] = {}  # user -> role
+        self.dataset_settings = Settings()
+        self.authors: dict[str, str] = {}  # event uuid -> its author
         self.items: dict[str, Item] = {}
         self.versions: dict[tuple[str, int], Version] = {}
         self.links: set[Link] = set()
@@ -67,6 +75,15 @@ class MemoryState:
     def event(self, event_uuid: str) -> EventInfo | None:
         return self.events.get(event_uuid)
 
+    def event_author(self, event_uuid: str) -> str | None:
+        return self.authors.get(event_uuid)
+
+    def role_of(self, user: str) -> str | None:
+        return self.members.get(user)
+
+    def settings(self) -> Settings:
+        return self.dataset_settings
+
     # applying changes
     def apply(self, changes: list[rules.Change]) -> None:
         for change in changes:
@@ -75,6 +92,12 @@ class MemoryState:
                     self.owner_records[user] = Owner(user, rank)
                 case OwnerRemoved(user):
                     del self.owner_records[user]
+                case MemberSet(user, role):
+                    self.members[user] = role
+                case MemberRemoved(user):
+                    del self.members[user]
+                case SettingsChanged(settings):
+                    self.dataset_settings = settings
                 case ItemSaved(item):
                     if item.uuid not in self.items and item.kind == rules.SCHEMA:
                         self.schema_names.setdefault(item.name or "", []).append(item.uuid)
@@ -89,8 +112,9 @@ class MemoryState:
                 case ReviewRecorded(event_uuid, review, seq):
                     self.events[event_uuid] = replace(self.events[event_uuid], review=review,
                                                       reviewed_seq=seq)
-                case EventRecorded(info):
+                case EventRecorded(info, author):
                     self.events[info.uuid] = info
+                    self.authors[info.uuid] = author
                 case _:
                     raise TypeError(f"unknown change {change!r}")
 
@@ -98,16 +122,20 @@ class MemoryState:
         """A plain, comparable picture of the whole state (see storage's snapshot)."""
         return make_snapshot(owners=self.owner_records.values(), items=self.items.values(),
                              versions=self.versions.values(), links=self.links,
-                             events=self.events.values())
+                             events=self.events.values(),
+                             members=[Member(u, r) for u, r in self.members.items()],
+                             settings=[self.dataset_settings])
 
 
 def make_snapshot(owners: Iterable[Owner], items: Iterable[Item], versions: Iterable[Version],
                   links: Iterable[Link], events: Iterable[EventInfo],
+                  members: Iterable[Member], settings: Iterable[Settings],
                   ) -> dict[str, list[tuple[Any, ...]]]:
     """One canonical form for a dataset's derived state, whatever store it was read from: each
     part is the sorted tuples of its records' fields (so a field added to a record is compared
     without changing this function)."""
     parts: dict[str, Iterable[Any]] = {"owners": owners, "items": items, "versions": versions,
-                                       "links": links, "events": events}
+                                       "links": links, "events": events, "members": members,
+                                       "settings": settings}
     return {part: sorted(astuple(record) for record in records)
             for part, records in parts.items()}

@@ -107,6 +107,23 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A member of the dataset and their role (events.ROLES). Owners are kept apart (Owner)."""
+
+    username: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A dataset's settings. The defaults are a dataset's before any DatasetSettingsEvent:
+    every user of the server may read it and propose changes, as in the seed's API."""
+
+    visibility: str = ev.INTERNAL
+    require_other_reviewer: bool = False
+
+
+@dataclass(frozen=True)
 class Link:
     """An annotation's link to one object version it is attached to."""
 
@@ -140,6 +157,14 @@ class StateView(Protocol):
 
     def event(self, event_uuid: str) -> EventInfo | None: ...
 
+    def event_author(self, event_uuid: str) -> str | None:
+        """Who appended that event (for the four-eyes rule), or None if it is not in the log."""
+
+    def role_of(self, user: str) -> str | None:
+        """The user's role as a member of the dataset, or None (owners have no role)."""
+
+    def settings(self) -> Settings: ...
+
 
 # --- changes the rules return ---------------------------------------------------------------
 
@@ -153,6 +178,22 @@ class OwnerAdded:
 @dataclass(frozen=True)
 class OwnerRemoved:
     user: str
+
+
+@dataclass(frozen=True)
+class MemberSet:
+    user: str
+    role: str
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    user: str
+
+
+@dataclass(frozen=True)
+class SettingsChanged:
+    settings: Settings
 
 
 @dataclass(frozen=True)
@@ -188,6 +229,7 @@ class ReviewRecorded:
 @dataclass(frozen=True)
 class EventRecorded:
     info: EventInfo
+    author: str = ""  # who appended it (the SQL store keeps it in the event's stored body)
 
 
 def links_of(annotation_uuid: str, objects: tuple[tuple[str, int], ...]) -> list[Link]:
@@ -197,8 +239,8 @@ def links_of(annotation_uuid: str, objects: tuple[tuple[str, int], ...]) -> list
 
 
 Change = (
-    OwnerAdded | OwnerRemoved | ItemSaved | VersionAdded | LinksAdded | FlagsChanged
-    | ReviewRecorded | EventRecorded
+    OwnerAdded | OwnerRemoved | MemberSet | MemberRemoved | SettingsChanged | ItemSaved
+    | VersionAdded | LinksAdded | FlagsChanged | ReviewRecorded | EventRecorded
 )
 
 
@@ -213,7 +255,45 @@ def decide(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
     Never mutates anything. Any other exception is a bug and propagates as it is.
     """
     event_type = ev.check_shape(event)
+    if event_type in ev.CONTENT_TYPES:
+        _require_proposer(state, event["author"])
     return _HANDLERS[event_type](state, event, seq)
+
+
+# --- who may do what (README, "Members, roles and visibility") ------------------------------
+
+
+def access_of(state: StateView, user: str) -> str | None:
+    """What `user` may do in the dataset: "owner", a role (events.ROLES), or None for nothing
+    at all. A member's role is theirs whatever the visibility (an internal dataset's viewer
+    only reads); everyone else is an annotator of an internal dataset, and nothing of a
+    private one."""
+    if user in state.owners():
+        return "owner"
+    role = state.role_of(user)
+    if role is not None:
+        return role
+    return ev.ANNOTATOR if state.settings().visibility == ev.INTERNAL else None
+
+
+def _role_words(access: str | None, user: str) -> str:
+    if access is None:
+        return f"{user} is not a member of this private dataset"
+    return f"{user} is {with_article(access)}"
+
+
+def _require_proposer(state: StateView, author: str) -> None:
+    access = access_of(state, author)
+    if access not in ("owner", ev.ANNOTATOR, ev.REVIEWER):
+        raise Forbidden("Proposing changes takes the annotator role (or reviewer, or owner); "
+                        f"{_role_words(access, author)}.")
+
+
+def _require_reviewer(state: StateView, author: str) -> None:
+    access = access_of(state, author)
+    if access not in ("owner", ev.REVIEWER):
+        raise Forbidden("Accepting and rejecting changes takes the reviewer role (or owner); "
+                        f"{_role_words(access, author)}.")
 
 
 def _require_owner(state: StateView, author: str, doing: str) -> list[str]:
@@ -431,11 +511,15 @@ def _annotation_write(state: StateView, event: dict[str, Any], seq: int) -> list
 
 def _review(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
     accept = event["type"] == ev.REVIEW_ACCEPT
-    _require_owner(state, event["author"], "review changes")
+    _require_reviewer(state, event["author"])
     target_uuid = validation.parse_uuid(event["event_uuid"], "event uuid")
     target = state.event(target_uuid)
     if target is None:
         raise NotFound(f"No event {target_uuid} in this dataset.")
+    if (accept and state.settings().require_other_reviewer
+            and state.event_author(target_uuid) == event["author"]):
+        raise Forbidden("This dataset requires another reviewer: nobody accepts a change they "
+                        "proposed (rejecting it stays allowed).")
     if target.type not in ev.CONTENT_TYPES:
         raise Invalid(f"{with_article(target.type, capital=True)} cannot be reviewed; only "
                       "creates, updates and deletes of schemas, objects and annotations can.")
@@ -475,7 +559,43 @@ def _recorded(
     review: str | None = None,
 ) -> EventRecorded:
     return EventRecorded(EventInfo(seq, event["uuid"], event["type"], review,
-                                   target[0] if target else None, target[1] if target else None))
+                                   target[0] if target else None, target[1] if target else None),
+                         event["author"] if isinstance(event["author"], str) else "")
+
+
+def _member_set(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    member, role, author = event["member"], event["role"], event["author"]
+    _require_owner(state, author, "set members' roles")
+    validation.username(member)
+    if role not in ev.ROLES:
+        raise Invalid(f"A role is one of {', '.join(ev.ROLES)}; not {role!r}.")
+    if member in state.owners():
+        raise Conflict(f"{member} is an owner of this dataset, which allows more than any role.")
+    if state.role_of(member) == role:
+        raise Conflict(f"{member} is already {with_article(role)} of this dataset.")
+    return [MemberSet(member, role), _recorded(event, seq)]
+
+
+def _member_remove(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    member, author = event["member"], event["author"]
+    _require_owner(state, author, "remove members")
+    if not isinstance(member, str) or state.role_of(member) is None:
+        raise NotFound(f"{member} is not a member of this dataset.")
+    return [MemberRemoved(member), _recorded(event, seq)]
+
+
+def _settings(state: StateView, event: dict[str, Any], seq: int) -> list[Change]:
+    _require_owner(state, event["author"], "change the dataset's settings")
+    visibility, other = event["visibility"], event["require_other_reviewer"]
+    if visibility not in ev.VISIBILITIES:
+        raise Invalid(f"'visibility' is one of {', '.join(ev.VISIBILITIES)}; not "
+                      f"{visibility!r}.")
+    if not isinstance(other, bool):
+        raise Invalid("'require_other_reviewer' must be true or false.")
+    new = Settings(visibility, other)
+    if new == state.settings():
+        raise Conflict("The dataset already has these settings.")
+    return [SettingsChanged(new), _recorded(event, seq)]
 
 
 _HANDLERS = {
@@ -489,4 +609,7 @@ _HANDLERS = {
     ev.ANNOTATION_DELETE: _delete,
     ev.REVIEW_ACCEPT: _review,
     ev.REVIEW_REJECT: _review,
+    ev.MEMBER_SET: _member_set,
+    ev.MEMBER_REMOVE: _member_remove,
+    ev.SETTINGS: _settings,
 }

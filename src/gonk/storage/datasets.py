@@ -1,10 +1,12 @@
-"""The datasets table: create, find (optionally locked for writing) and list datasets."""
+"""The datasets table: create, find (optionally locked for writing) and list datasets, and who
+may read them (a private dataset is for its owners and members only)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain import events as ev
 from ..domain.errors import Conflict, NotFound
 from . import tables as t
 from .prepared import Prepared
@@ -48,3 +50,28 @@ def every(conn: Connection) -> list[Dataset]:
     """Every dataset, in the order they were created."""
     return [DATASETS.from_row(row)
             for row in conn.execute(DATASETS.select().order_by(t.datasets.c.id))]
+
+
+D, S, OWN, M = t.datasets.c, t.dataset_settings.c, t.owners.c, t.members.c
+# a dataset with what one user is in it: its settings' row (if any), their owner and member rows
+_WITH_CALLER = (t.datasets
+                .outerjoin(t.dataset_settings, S.dataset_id == D.id)
+                .outerjoin(t.owners, and_(OWN.dataset_id == D.id,
+                                          OWN.username == bindparam("p_user")))
+                .outerjoin(t.members, and_(M.dataset_id == D.id,
+                                           M.username == bindparam("p_user"))))
+READABLE = or_(S.visibility.is_(None), S.visibility == ev.INTERNAL, OWN.username.is_not(None),
+               M.role.is_not(None))
+"""The caller (p_user) may read the dataset: it is internal, or they own it or are a member."""
+_READABLE = select(D.id).select_from(_WITH_CALLER).where(D.name == bindparam("p_name"), READABLE)
+_READABLE_NAMES = select(D.name).select_from(_WITH_CALLER).where(READABLE).order_by(D.name)
+
+
+def readable(conn: Connection, name: str, user: str) -> bool:
+    """Whether dataset `name` exists and `user` may read it (one query)."""
+    return conn.execute(_READABLE, {"p_name": name, "p_user": user}).first() is not None
+
+
+def readable_names(conn: Connection, user: str) -> list[str]:
+    """The names of the datasets `user` may read, sorted."""
+    return list(conn.execute(_READABLE_NAMES, {"p_user": user}).scalars())

@@ -7,16 +7,17 @@ once (from the tables' descriptions in records.py) and run on the DBAPI cursor (
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from ..domain import rules
 from ..domain.memory import make_snapshot
-from ..domain.rules import EventInfo, Item, Owner, Version
+from ..domain.rules import EventInfo, Item, Member, Owner, Settings, Version
 from . import tables as t
 from .prepared import Prepared
-from .records import EVENTS, ITEMS, LINKS, OWNERS, VERSIONS, R, RecordTable
+from .records import EVENTS, ITEMS, LINKS, MEMBERS, OWNERS, SETTINGS, VERSIONS, R, RecordTable
 
 V = t.versions.c
 LIVE = and_(V.create_rejected.is_(False), V.delete_accepted.is_(False))
@@ -45,6 +46,15 @@ _LIVE_OBJECT_WITH_HASH = Prepared(select(V.uuid, V.version).where(
 VERSIONS_PER_QUERY = 250
 """Pairs looked up by one query (500 parameters: under every SQLite build's limit)."""
 
+_ROLE = Prepared(select(t.members.c.role).where(*MEMBERS.key_condition()))
+_SETTINGS = SETTINGS.lookup()
+_EVENT_BODY = Prepared(select(t.events.c.body).where(
+    t.events.c.dataset_id == bindparam("p_dataset_id"), t.events.c.uuid == bindparam("p_uuid")))
+_INSERT_MEMBER = MEMBERS.inserter()
+_UPDATE_MEMBER = MEMBERS.updater()
+_DELETE_MEMBER = Prepared(t.members.delete().where(*MEMBERS.key_condition()))
+_DELETE_SETTINGS = Prepared(t.dataset_settings.delete().where(*SETTINGS.key_condition()))
+_INSERT_SETTINGS = SETTINGS.inserter()
 _INSERT_OWNER = OWNERS.inserter()
 _DELETE_OWNER = Prepared(t.owners.delete().where(*OWNERS.key_condition()))
 _INSERT_ITEM = ITEMS.inserter()
@@ -75,6 +85,18 @@ class SqlState:
 
     def event(self, event_uuid: str) -> EventInfo | None:
         return self._lookup(EVENTS, _EVENT, event_uuid)
+
+    def event_author(self, event_uuid: str) -> str | None:
+        row = _EVENT_BODY.first(self.conn, {"p_dataset_id": self.dataset_id,
+                                            "p_uuid": event_uuid})
+        return json.loads(row.body).get("author") if row is not None else None
+
+    def role_of(self, user: str) -> str | None:
+        row = _ROLE.first(self.conn, MEMBERS.key_params(self.dataset_id, user))
+        return row.role if row is not None else None
+
+    def settings(self) -> Settings:
+        return self._lookup(SETTINGS, _SETTINGS) or Settings()
 
     def versions_of(self, keys: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], Version]:
         """One query per VERSIONS_PER_QUERY keys: an OR of primary-key lookups. (Row values,
@@ -120,6 +142,15 @@ class SqlState:
                     _INSERT_OWNER.run(conn, OWNERS.insert_params(ds, Owner(user, rank)))
                 case rules.OwnerRemoved(user):
                     _DELETE_OWNER.run(conn, OWNERS.key_params(ds, user))
+                case rules.MemberSet(user, role):
+                    member = Member(user, role)
+                    if not _UPDATE_MEMBER.run(conn, MEMBERS.update_params(ds, member)):
+                        _INSERT_MEMBER.run(conn, MEMBERS.insert_params(ds, member))
+                case rules.MemberRemoved(user):
+                    _DELETE_MEMBER.run(conn, MEMBERS.key_params(ds, user))
+                case rules.SettingsChanged(settings):
+                    _DELETE_SETTINGS.run(conn, SETTINGS.key_params(ds))
+                    _INSERT_SETTINGS.run(conn, SETTINGS.insert_params(ds, settings))
                 case rules.ItemSaved(item) if item.versions == 1:  # a new item
                     _INSERT_ITEM.run(conn, ITEMS.insert_params(ds, item))
                 case rules.ItemSaved(item):
@@ -150,4 +181,5 @@ class SqlState:
 
         return make_snapshot(owners=records(OWNERS), items=records(ITEMS),
                              versions=records(VERSIONS), links=records(LINKS),
-                             events=records(EVENTS))
+                             events=records(EVENTS), members=records(MEMBERS),
+                             settings=records(SETTINGS) or [Settings()])

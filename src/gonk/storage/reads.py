@@ -12,10 +12,8 @@ instead of using the narrower index.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-
-from dataclasses import replace
 
 from sqlalchemy import Connection, and_, func, or_, select
 
@@ -51,6 +49,13 @@ def owner_names(conn: Connection, dataset_id: int) -> list[str]:
     """The dataset's owners, highest rank (earliest added) first."""
     return list(conn.execute(select(t.owners.c.username).where(
         t.owners.c.dataset_id == dataset_id).order_by(t.owners.c.rank)).scalars())
+
+
+def members(conn: Connection, dataset_id: int) -> list[tuple[str, str]]:
+    """The dataset's members (user, role), by name."""
+    return [(row.username, row.role) for row in conn.execute(
+        select(t.members.c.username, t.members.c.role).where(
+            t.members.c.dataset_id == dataset_id).order_by(t.members.c.username))]
 
 
 def item(conn: Connection, dataset_id: int, item_uuid: str, at: int | None = None

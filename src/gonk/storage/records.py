@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.sql import ColumnElement, Select
 
-from ..domain.rules import EventInfo, Item, Link, Owner, Version
+from ..domain.rules import EventInfo, Item, Link, Member, Owner, Settings, Version
 from . import tables as t
 from .prepared import Prepared
 
@@ -181,6 +181,8 @@ class RecordTable(Generic[R]):
 def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
     """Reads a record's values for a statement's parameters, in one C call (attrgetter), always
     as a tuple (attrgetter of one name returns the bare value)."""
+    if not names:  # (a table whose key is its dataset alone, with nothing changing)
+        return lambda record: ()
     if len(names) == 1:
         one = operator.attrgetter(names[0])
         return lambda record: (one(record),)
@@ -191,6 +193,8 @@ DATASETS = RecordTable(t.datasets, Dataset, key=["name"], generated=["id"])
 USERS = RecordTable(t.users, User, key=["name"])
 RELEASES = RecordTable(t.releases, Release, key=["name"], generated=["id"])
 OWNERS = RecordTable(t.owners, Owner, key=["username"])
+MEMBERS = RecordTable(t.members, Member, key=["username"], changing=["role"])
+SETTINGS = RecordTable(t.dataset_settings, Settings, key=[])  # one row per dataset, or none
 ITEMS = RecordTable(t.items, Item, key=["uuid"], changing=["versions"])
 # A version also stores its item's `created_seq` (so status lists run in creation order on one
 # index); the insert takes it from the item row.
@@ -211,6 +215,6 @@ EVENTS = RecordTable(t.events, EventInfo, key=["uuid"], changing=["review", "rev
 LABELS = RecordTable(t.annotation_labels, AnnotationLabel,
                      key=["annotation_uuid", "annotation_version", "position"])
 
-PROJECTION_TABLES = (OWNERS, ITEMS, VERSIONS, LINKS, EVENTS)
+PROJECTION_TABLES = (OWNERS, MEMBERS, SETTINGS, ITEMS, VERSIONS, LINKS, EVENTS)
 """The tables derived from the log (events: their EventInfo part), which `verify` rebuilds from
 the log alone and compares (projection.SqlState.snapshot reads each of them)."""

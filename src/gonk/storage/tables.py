@@ -157,6 +157,22 @@ owners = Table(
     Column("rank", BigInteger, nullable=False),  # seq of the OwnerAddEvent: lower ranks higher
 )
 
+# Who may do what in a dataset besides its owners, derived from MemberSetEvent and
+# MemberRemoveEvent; and its settings, from DatasetSettingsEvent (no row: the defaults,
+# rules.Settings: internal, one reviewer enough).
+members = Table(
+    "members", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer, annotator, reviewer
+)
+dataset_settings = Table(
+    "dataset_settings", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("visibility", String(16), nullable=False),  # internal, private
+    Column("require_other_reviewer", Boolean, nullable=False),
+)
+
 # Releases are not derived from the log: each names a point of it (an event) and records what
 # was there, so `verify` can prove the point and the content are still the same. They are never
 # changed or deleted. `id` orders them (creation order, across datasets).

@@ -22,8 +22,8 @@ export async function render(root, { dataset }, ctx) {
   const signal = ctx.signal;
   crumbs({ text: "Datasets", href: "#/datasets" }, { text: dataset, href: `#/d/${d}` },
     { text: "Releases" });
-  const owners = await api.json(`/datasets/${d}/owners`, { signal });
-  const isOwner = owners.includes(ctx.user);
+  const info = await api.json(`/datasets/${d}`, { signal }); // `access`: what the user may do
+  const isOwner = info.access === "owner";
 
   // --- the list ---
   const withFiles = el("input", { type: "checkbox", id: "with-files" });

@@ -6,10 +6,11 @@
 //   a new or updated annotation  drawn on its object's image (both versions for an update),
 //                                or its JSON (lines that differ marked)
 //   a deletion                   what would be deleted
-// Owners accept and reject with the buttons or the keys: a accept, r reject, j/k next/previous
-// (the arrow keys are left to scrolling), x select; with changes selected, a and r decide all
-// of them (in log order); a held key decides once. A decided change leaves the list and the next one is shown. Users who are not owners
-// see the same inbox without the means to decide (the server would answer 403).
+// Owners and reviewers accept and reject with the buttons or the keys: a accept, r reject, j/k
+// next/previous (the arrow keys are left to scrolling), x select; with changes selected, a and r
+// decide all of them (in log order); a held key decides once. A decided change leaves the list
+// and the next one is shown. Everyone else (GET /datasets/<d>'s `access`: annotator, viewer)
+// sees the same inbox without the means to decide (the server would answer 403).
 
 import * as api from "../api.js";
 import { el, crumbs, errorBox, isImage, when } from "../ui.js";
@@ -27,11 +28,12 @@ export async function render(root, { dataset }, ctx) {
   crumbs({ text: "Datasets", href: "#/datasets" }, { text: dataset, href: `#/d/${d}` },
     { text: "Review" });
 
-  const [owners, schemaList] = await Promise.all([
+  const [info, owners, schemaList] = await Promise.all([
+    api.json(`/datasets/${d}`, { signal }), // `access`: what the signed-in user may do here
     api.json(`/datasets/${d}/owners`, { signal }),
     api.json(`/datasets/${d}/schemas`, { signal }), // every schema, in one answer
   ]);
-  const isOwner = owners.includes(ctx.user);
+  const canDecide = info.access === "owner" || info.access === "reviewer";
   const schemaNames = new Map(schemaList.map((s) => [s.uuid, s.name]));
 
   // --- the page's parts ---
@@ -50,16 +52,20 @@ export async function render(root, { dataset }, ctx) {
   const decidedBox = el("details", { class: "decided-box", hidden: true },
     el("summary", { id: "decided-summary" }, "Decided here"), decidedList);
   const keys = el("p", { class: "muted small keys" },
-    isOwner ? [el("kbd", {}, "j"), "/", el("kbd", {}, "k"), " next/previous · ", el("kbd", {}, "x"),
+    canDecide ? [el("kbd", {}, "j"), "/", el("kbd", {}, "k"), " next/previous · ", el("kbd", {}, "x"),
       " select · ", el("kbd", {}, "a"), " accept · ", el("kbd", {}, "r"),
       " reject (the selected changes, else the one shown)"]
       : [el("kbd", {}, "j"), "/", el("kbd", {}, "k"), " next/previous"]);
   const toolbar = el("div", { class: "toolbar review-toolbar" },
-    isOwner ? [acceptButton, rejectButton, selectAll, clearSelection] : null, progress);
-  const notOwner = isOwner ? null : el("p", { class: "notice", id: "not-owner" },
-    `You (${ctx.user}) are not an owner of ${dataset}: only its owners accept or reject changes `
-    + `(${owners.join(", ")}). You can look through what waits.`);
-  root.replaceChildren(...[el("h1", {}, `${dataset}: review`), notOwner, toolbar, keys, summary,
+    canDecide ? [acceptButton, rejectButton, selectAll, clearSelection] : null, progress);
+  const notOwner = canDecide ? null : el("p", { class: "notice", id: "not-owner" },
+    `You (${ctx.user}) are ${info.access === "annotator" ? "an" : "a"} ${info.access} of `
+    + `${dataset}: only its owners (${owners.join(", ")}) and reviewers accept or reject `
+    + "changes. You can look through what waits.");
+  const fourEyes = canDecide && info.require_other_reviewer ? el("p", { class: "notice small",
+    id: "four-eyes" }, "This dataset requires another reviewer: you cannot accept a change you "
+    + "proposed yourself (rejecting it is allowed).") : null;
+  root.replaceChildren(...[el("h1", {}, `${dataset}: review`), notOwner, fourEyes, toolbar, keys, summary,
     el("div", { class: "review-layout" },
       el("div", { class: "queue-box" }, queueList, more, decidedBox), detail)].filter(Boolean));
 
@@ -102,7 +108,7 @@ export async function render(root, { dataset }, ctx) {
   more.addEventListener("click", () => loadMore().then(() => { if (current < 0) show(0); }));
 
   function addRow(event) {
-    const box = isOwner ? el("input", { type: "checkbox", class: "pick",
+    const box = canDecide ? el("input", { type: "checkbox", class: "pick",
       "aria-label": `Select ${describe(event).title}` }) : null;
     const row = el("li", { class: "change", "data-event": event.uuid, "data-type": event.type },
       box, el("button", { type: "button", class: "pick-row" },
@@ -434,7 +440,7 @@ export async function render(root, { dataset }, ctx) {
 
   // --- deciding ---
   async function decide(decision) {
-    if (!isOwner || busy) return;
+    if (!canDecide || busy) return;
     const targets = selected.size
       ? queue.filter((q) => selected.has(q.event.uuid)) : (queue[current] ? [queue[current]] : []);
     if (targets.length === 0) return;
@@ -528,11 +534,11 @@ export async function render(root, { dataset }, ctx) {
       else if (!done) loadMore().then(() => show(current + 1));
     } else if (key === "k") {
       if (current > 0) show(current - 1);
-    } else if (key === "x" && isOwner) {
+    } else if (key === "x" && canDecide) {
       toggle(queue[current]);
-    } else if (key === "a" && isOwner) {
+    } else if (key === "a" && canDecide) {
       decide("accept");
-    } else if (key === "r" && isOwner) {
+    } else if (key === "r" && canDecide) {
       decide("reject");
     } else {
       return;
