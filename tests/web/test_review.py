@@ -307,3 +307,43 @@ def test_who_is_not_an_owner_is_offered_no_decision(page: Any, site: SimpleNames
     reviews = api(site, "GET", "/datasets/others/events", params={"limit": 1000})
     assert [(e["author"], e["event_uuid"]) for e in reviews
             if e["type"] == "ReviewAcceptEvent"] == [("bob", events[0])]
+
+
+def test_members_and_settings_page(page: Any, site: SimpleNamespace) -> None:
+    page.console_log.allow(404, 409)
+    api(site, "POST", "/datasets", json={"name": "team"})
+    sign_in(page, site, "#/d/team")
+    page.click("#members-link")
+    expect(page.locator("#my-access")).to_contain_text("You (alice) are an owner")
+    expect(page.locator("#owners")).to_have_text("alice")
+    expect(page.locator("#no-members")).to_be_visible()
+    # add bob as a reviewer; an unknown user is the server's 404, shown
+    page.fill("#member-user", "nobody")
+    page.click("#add-member button[type=submit]")
+    expect(page.locator("#members-message .error")).to_contain_text("No user named nobody")
+    page.fill("#member-user", "bob")
+    page.select_option("#member-role", "reviewer")
+    page.click("#add-member button[type=submit]")
+    expect(page.locator("#members tbody tr[data-user=bob]")).to_have_attribute("data-role",
+                                                                               "reviewer")
+    assert api(site, "GET", "/datasets/team/members") == [{"user": "bob", "role": "reviewer"}]
+    # change the role in place, then the settings
+    page.locator("#members tbody tr[data-user=bob] select").select_option("viewer")
+    expect(page.locator("#members-message")).to_contain_text("bob is now a viewer")
+    assert api(site, "GET", "/datasets/team/members") == [{"user": "bob", "role": "viewer"}]
+    page.select_option("#visibility", "private")
+    page.check("#four-eyes")
+    page.click("#save-settings")
+    expect(page.locator("#members-message")).to_contain_text("Saved: private")
+    info = api(site, "GET", "/datasets/team")
+    assert info["visibility"] == "private" and info["require_other_reviewer"] is True
+    types = [e["type"] for e in api(site, "GET", "/datasets/team/events")]
+    assert types[-3:] == ["MemberSetEvent", "MemberSetEvent", "DatasetSettingsEvent"]
+    shoot(page, "members")
+    page.click("#members tbody tr[data-user=bob] button.remove")
+    expect(page.locator("#members tbody tr")).to_have_count(0)
+    assert api(site, "GET", "/datasets/team/members") == []
+    # bob, no longer a member of a private dataset, finds nothing there
+    page.click("#signout")
+    sign_in(page, site, "#/d/team/members", key=site.keys[1])
+    expect(page.locator("main .error")).to_contain_text("No dataset named team")

@@ -8,6 +8,7 @@
 //   #/d/<name>/o/<uuid>/<version>       an object version, its annotations drawn
 //   #/d/<name>/review                   the review inbox: pending changes, accepted or rejected
 //   #/d/<name>/releases                 releases: list, create, diff between two points, exports
+//   #/d/<name>/members                  settings, owners, members and their roles
 //   #/d/<name>/log                      the events, paged, and the chain verified in the browser
 
 import * as api from "./api.js";
@@ -21,6 +22,7 @@ const ROUTES = [
     (m) => ({ dataset: m[1], uuid: m[2], version: Number(m[3]) })],
   [/^\/d\/([^/]+)\/review$/, () => import("./pages/review.js"), (m) => ({ dataset: m[1] })],
   [/^\/d\/([^/]+)\/releases$/, () => import("./pages/releases.js"), (m) => ({ dataset: m[1] })],
+  [/^\/d\/([^/]+)\/members$/, () => import("./pages/members.js"), (m) => ({ dataset: m[1] })],
   [/^\/d\/([^/]+)\/log$/, () => import("./pages/log.js"), (m) => ({ dataset: m[1] })],
 ];
 

@@ -39,6 +39,7 @@ export async function render(root, { dataset }, ctx) {
     el("nav", { class: "tabs", "aria-label": `${dataset}'s pages` },
       el("a", { href: `#/d/${d}/review`, id: "review-link" }, "Review"),
       el("a", { href: `#/d/${d}/releases`, id: "releases-link" }, "Releases"),
+      el("a", { href: `#/d/${d}/members`, id: "members-link" }, "Members"),
       el("a", { href: `#/d/${d}/log`, id: "log-link" }, "Log")),
     toolbar, summary, pagesBox, sentinel, more);
 
