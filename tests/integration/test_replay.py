@@ -154,8 +154,9 @@ class RandomClient:
         op = rng.choices(
             ["object_create", "object_update", "object_delete", "schema_create",
              "schema_update", "schema_deprecate", "annotation_create", "annotation_update",
-             "annotation_delete", "review", "owner_add", "owner_remove"],
-            weights=[14, 7, 5, 3, 3, 2, 10, 5, 4, 26, 4, 3])[0]
+             "annotation_delete", "review", "owner_add", "owner_remove", "member_set",
+             "member_remove", "settings"],
+            weights=[14, 7, 5, 3, 3, 2, 10, 5, 4, 26, 4, 3, 5, 2, 2])[0]
         before = event_count(inst, ds)
         try:
             if op == "object_create":
@@ -220,6 +221,19 @@ class RandomClient:
                 service.add_owner(inst, ds, author, self.user())
             elif op == "owner_remove":
                 service.remove_owner(inst, ds, author, self.user())
+            elif op == "member_set":  # roles then decide who may propose and review
+                if rng.random() < 0.7:
+                    author = ledger.creator
+                role = rng.choice(["viewer", "annotator", "reviewer", "owner"])
+                service.set_member(inst, ds, author, self.user(), role)
+            elif op == "member_remove":
+                service.remove_member(inst, ds, ledger.creator if rng.random() < 0.7 else author,
+                                      self.user())
+            elif op == "settings":
+                service.change_settings(
+                    inst, ds, ledger.creator if rng.random() < 0.7 else author,
+                    rng.choice([None, "internal", "private", "public"]),
+                    rng.choice([None, True, False]))
         except GonkError as exc:
             self.outcomes[(op, exc.status)] += 1
             assert event_count(inst, ds) == before, f"refused {op} left an event behind"
@@ -253,7 +267,8 @@ def test_random_history_replays_to_the_stored_state(installation: Installation) 
         assert statuses[status] > 0, (status, client.outcomes)
     ops = {op for op, status in client.outcomes if status == 200}
     assert {"object_create", "object_update", "object_delete", "schema_create",
-            "annotation_create", "annotation_update", "review", "owner_add"} <= ops
+            "annotation_create", "annotation_update", "review", "owner_add", "member_set",
+            "member_remove", "settings"} <= ops
 
     for ledger in ledgers:
         # one event per successful operation, on top of the creator's OwnerAddEvent
