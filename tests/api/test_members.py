@@ -164,3 +164,66 @@ def test_settings_and_members_refuse_bad_input(alice: Client, made: str) -> None
     before = _events(alice)
     assert_error(alice.patch(DS, {"visibility": "internal"}), 409)  # what it is already
     assert _events(alice) == before
+
+
+# What each endpoint takes, beyond reading the dataset: "propose" (annotator, reviewer, owner),
+# "review" (reviewer, owner), "own" (owner only). Bodies use {obj}, {event}.
+WRITES = [
+    ("propose", "POST", "/objects", {"name": "w.txt", "mimetype": "text/plain",
+                                     "object": b64(b"w")}),
+    ("propose", "PATCH", "/objects/{obj}", {"name": "a.txt", "mimetype": "text/plain",
+                                           "object": b64(b"a, again")}),
+    ("propose", "DELETE", "/objects/{obj}/0", None),
+    ("propose", "POST", "/schemas", {"name": "schema-w", "schema": b64(LABEL_SCHEMA)}),
+    ("propose", "POST", "/annotations", {"schema": {"name": "schema-label", "version": 0},
+                                         "object_identifiers": [{"uuid": "{obj}", "version": 0}],
+                                         "annotation": b64({"label": "w"})}),
+    ("review", "PUT", "/events/{event}/accept", None),
+    ("review", "PUT", "/events/{event}/reject", None),
+    ("own", "PUT", "/owners/carol", None),
+    ("own", "PUT", "/members/carol", {"role": "viewer"}),
+    ("own", "PATCH", "", {"require_other_reviewer": True}),
+    ("own", "POST", "/releases", {"name": "r1"}),
+]
+READS = ["", "/members", "/owners", "/events", "/events?pending=true", "/objects",
+         "/objects/{obj}", "/objects/{obj}/0", "/objects/{obj}/0/bytes", "/objects/accepted",
+         "/schemas", "/annotations", "/stats", "/releases", "/diff"]
+ALLOWED = {"viewer": set(), "annotator": {"propose"}, "reviewer": {"propose", "review"},
+           None: {"propose"}}  # None: no role in an internal dataset
+
+
+def _fill(value: Any, names: dict[str, str]) -> Any:
+    text = json.dumps(value)
+    for key, sub in names.items():
+        text = text.replace("{" + key + "}", sub)
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("role", ["viewer", "annotator", "reviewer", None])
+def test_every_endpoint_under_each_role(alice: Client, bob: Client, made: str,
+                                        role: str | None) -> None:
+    """bob, with `role` (or none, in an internal dataset), reads everything, and each write
+    is refused (403, naming the role it takes) or allowed exactly as his role says. Each write
+    runs on a fresh pending change, so that an allowed one has something to act on."""
+    assert alice.post(f"{DS}/schemas", {"name": "schema-label",
+                                        "schema": b64(LABEL_SCHEMA)}).status_code == 200
+    assert _object(alice, "a.txt", b"a").status_code == 200
+    for event in _pending(alice):
+        alice.put(f"{DS}/events/{event['uuid']}/accept")
+    obj = alice.get(f"{DS}/objects").json[0]["uuid"]
+    if role is not None:
+        alice.put(f"{DS}/members/bob", json_body={"role": role})
+    for path in READS:
+        got = bob.get(DS + _fill(path, {"obj": obj}))
+        assert got.status_code == 200, (role, path, got.json)
+    for i, (needs, method, path, body) in enumerate(WRITES):
+        assert _object(alice, f"p{i}.txt", f"pending {i}".encode()).status_code == 200
+        names = {"obj": obj, "event": _pending(alice)[-1]["uuid"]}
+        got = bob.request(method, DS + _fill(path, names), _fill(body, names))
+        if needs in ALLOWED[role]:
+            assert got.status_code == 200, (role, method, path, got.json)
+        else:
+            error = assert_error(got, 403)["error"]
+            wanted = {"propose": "annotator role", "review": "reviewer role",
+                      "own": "owner"}[needs]
+            assert wanted in error, (role, method, path, error)
