@@ -315,8 +315,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
                          "a bad name, UUID, version, status word, `after` or `limit`, a NUL in "
                          "the URL, a body cut short."),
     "Unauthorized": _error("Missing or unknown API key."),
-    "Forbidden": _error("Authenticated, but not allowed (not an owner; removing a "
-                        "higher-ranked owner)."),
+    "Forbidden": _error("Authenticated, but not allowed: a role short of what the operation "
+                        "takes (the message names it: annotator to propose changes, reviewer "
+                        "to review them, owner to manage the dataset), accepting one's own "
+                        "change where another reviewer is required, removing a higher-ranked "
+                        "owner, or not an instance admin."),
     "NotFound": _error("Unknown dataset, schema, object, annotation, event, release, version, "
                        "user, or `after`/`as_of` point."),
     "MethodNotAllowed": _error("Not on this path (a status list takes GET only).",
@@ -357,7 +360,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
 # the HTTP server's own refusals, whatever the operation: a request line or headers too large
 SERVER_ERRORS = ("414", "431")
 READ_ERRORS = ("400", "401", "404", "503")
-WRITE_ERRORS = ("400", "401", "404", "409", "503", "507")
+# (403: a member's role may not allow the write: README, "Members, roles and visibility")
+WRITE_ERRORS = ("400", "401", "403", "404", "409", "503", "507")
 JSON_BODY_ERRORS = ("413", "415")
 ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
                "404": "NotFound", "405": "MethodNotAllowed", "409": "Conflict",
@@ -920,8 +924,9 @@ def _paths() -> dict[str, dict[str, Any]]:
              _p("as_of")], links=event_links)},
         **{f"{D}/events/{{event_uuid}}/{word}": {"put": _operation(
             f"{word}Event", "Events", f"{word.capitalize()} an event",
-            f"Owners only (403). Each content event is reviewed once (409); owner and review "
-            f"events cannot be (400). Records a `Review{word.capitalize()}Event`.",
+            "Owners and reviewers only (403; where the dataset requires another reviewer, "
+            "nobody accepts their own change). Each content event is reviewed once (409); owner "
+            f"and review events cannot be (400). Records a `Review{word.capitalize()}Event`.",
             _ok("Reviewed.", _obj({"uuid": UUID})), (*WRITE_ERRORS, "403"),
             [_p("dataset"), _param("event_uuid", "path", UUID_ANY_CASE, "The event's uuid.")])}
            for word in ("accept", "reject")},
