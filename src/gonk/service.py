@@ -16,7 +16,7 @@ from .domain import content, rules, validation
 from .domain import events as ev
 from .domain.errors import NotFound, TooLarge
 from .installation import Installation
-from .storage import datasets, users
+from .storage import datasets, queue, users
 from .storage.blobs import BlobTooLarge, StoredBlob
 from .storage.log import DatasetLog
 from .storage.projection import SqlState
@@ -245,6 +245,9 @@ def create_annotation(installation: Installation, dataset: str, author: str,
                                       digest)
         log.append(ev.annotation_create(
             author, meta, [ev.identifier(u, n) for u, n in objects]), labels)
+        # the work is done: leases on annotating these objects against the schema end
+        queue.end_annotate_leases(log.conn, log.dataset_id, schema.uuid,
+                                  sorted({u for u, _ in objects}))
     return {"uuid": meta["uuid"], "version": 0}
 
 
@@ -276,4 +279,5 @@ def review(installation: Installation, dataset: str, author: str, event_uuid: st
            accept: bool) -> dict[str, Any]:
     with _locked(installation, dataset) as log:
         log.append(ev.review(author, event_uuid, accept))
+        queue.end_review_lease(log.conn, log.dataset_id, event_uuid)  # decided: the lease ends
     return {"uuid": event_uuid}

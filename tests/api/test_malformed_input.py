@@ -174,6 +174,27 @@ CASES: list[Any] = [
       for role in (None, 5, "", "owner", "Viewer", [], HUGE)],
     ("DELETE", f"{D}/members/bob", None),
     ("DELETE", f"{D}/members/{HUGE}", None),
+    # --- the work queue
+    *_body_cases("POST", f"{D}/queue/claim", {"task": "annotate", "schema": "schema-label"},
+                 {"task": [*STRING, "paint"], "schema": [5, [], "label", HUGE, "schema-nope"]}),
+    ("POST", f"{D}/queue/claim", {"task": "annotate", "schema": "schema-label", "ttl": 0}),
+    ("POST", f"{D}/queue/claim", {"task": "annotate", "schema": "schema-label", "ttl": 3601}),
+    ("POST", f"{D}/queue/claim", {"task": "annotate", "schema": "schema-label", "ttl": "x"}),
+    ("POST", f"{D}/queue/claim", {"task": "annotate", "schema": "schema-label", "ttl": True}),
+    ("PUT", f"{D}/queue/leases/not-a-uuid", None),
+    ("PUT", f"{D}/queue/leases/{{obj}}", None),  # no such lease
+    ("PUT", f"{D}/queue/leases/{{obj}}", {"ttl": -1}),
+    ("DELETE", f"{D}/queue/leases/{{obj}}", None),
+    ("DELETE", f"{D}/queue/leases/{HUGE}", None),
+    ("GET", f"{D}/queue?schema=label", None),
+    ("GET", f"{D}/queue?schema=schema-nope", None),
+    *[("PUT", f"{D}/objects/{{obj}}/priority", {"priority": bad})
+      for bad in (None, "1", True, [], {}, 1e300)],
+    ("PUT", f"{D}/objects/{{obj}}/priority", None),
+    ("PUT", f"{D}/objects/not-a-uuid/priority", {"priority": 1}),
+    ("PUT", f"{D}/objects/{{ann}}/priority", {"priority": 1}),  # an annotation, not an object
+    *[("PUT", f"{D}/objects/{{obj}}/assignee", body)
+      for body in ({}, {"user": 5}, {"user": "a b"}, {"user": "nobody"}, {"user": HUGE})],
     # --- owners
     ("PUT", f"{D}/owners/nobody", None),
     ("PUT", f"{D}/owners/{HUGE}", None),

@@ -62,7 +62,8 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = ("annotation_labels", "releases", "owners", "members", "dataset_settings",
+TABLES = ("annotation_labels", "releases", "queue_leases", "object_queue", "owners", "members",
+          "dataset_settings",
           "annotation_links", "versions", "items", "events", "datasets", "users")
 
 

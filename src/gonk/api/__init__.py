@@ -33,6 +33,7 @@ from . import (
     stats,
     thumbnails,
     users,
+    work_queue,
 )
 from .bodies import GonkRequest
 
@@ -100,7 +101,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
 
     errors.register(app)
     for module in (health, docs, datasets, members, owners, events, schemas, objects, annotations,
-                   releases, label_exports, stats, thumbnails, users):
+                   releases, label_exports, stats, thumbnails, users, work_queue):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the web app at / and /app/ (not API operations)
     return app

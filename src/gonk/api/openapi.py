@@ -73,6 +73,8 @@ POINT = {"anyOf": [UUID_ANY_CASE, RELEASE_NAME],
 ROLE = {"enum": ["viewer", "annotator", "reviewer"],
         "description": "viewer: reads; annotator: also proposes changes; reviewer: also accepts "
                        "and rejects them."}
+TTL = {"type": "number", "minimum": 1, "maximum": 3600,
+       "description": "Seconds the lease lasts (default 300)."}
 USERNAME = {"type": "string", "pattern": f"^{validation.USERNAME.pattern}$",
             "description": "1 to 64 of `A-Z a-z 0-9 . _ -`."}
 PREFIX = {"type": "string", "maxLength": validation.MAX_OBJECT_NAME,
@@ -106,6 +108,12 @@ def _array(items: dict[str, Any], description: str | None = None) -> dict[str, A
 
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "Lease": _obj({"id": UUID, "task": {"enum": ["annotate", "review"]}, "expires": TIMESTAMP},
+                  description="A claim on one task, live until `expires`."),
+    "Claim": _obj({"lease": {"anyOf": [_ref("schemas", "Lease"), {"type": "null"}]},
+                   "item": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
+                  description="The lease and what it is on (`object` and `schema`, or "
+                              "`event`); both null when nothing is left."),
     "DatasetInfo": _obj({"dataset": DATASET_NAME,
                          "visibility": {"enum": ["internal", "private"]},
                          "require_other_reviewer": {"type": "boolean"},
@@ -268,6 +276,7 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str,
 PARAMETERS: dict[str, dict[str, Any]] = {
     "dataset": _param("dataset", "path", DATASET_NAME, "The dataset's name.", example="birds"),
     "user_name": _param("name", "path", USERNAME, "The user's name.", example="carol"),
+    "lease_id": _param("lease_id", "path", UUID_ANY_CASE, "The lease's id."),
     "after": _param("after", "query", UUID_ANY_CASE,
                     "Exclusive cursor: the uuid of the last entry received (creation order); 404 "
                     "when it names nothing of that kind in the dataset."),
@@ -898,6 +907,54 @@ def _paths() -> dict[str, dict[str, Any]]:
                 [_p("dataset"), _param("user", "path", USERNAME, "The username.",
                                        example="carol")]),
         },
+        f"{D}/queue/claim": {"post": _operation(
+            "claimWork", "Queue", "Claim one task",
+            "`annotate` (annotators, reviewers, owners) leases the next object version to "
+            "annotate against `schema`: highest priority, then oldest, with no live annotation "
+            "of that schema, not leased, assigned to nobody or to you. `review` (reviewers, "
+            "owners) leases the next pending change you may decide. `{\"lease\": null}` when "
+            "nothing is left.",
+            _ok("The lease and its item.", _schema("Claim")),
+            (*WRITE_ERRORS, *JSON_BODY_ERRORS), [_p("dataset")],
+            body=_json_body(_obj({"task": {"enum": ["annotate", "review"]},
+                                  "schema": SCHEMA_NAME, "ttl": TTL},
+                                 required=["task"], additional=True),
+                            "The task; `ttl` in seconds (default 300, at most 3600).",
+                            {"task": "annotate", "schema": "schema-label"}))},
+        f"{D}/queue/leases/{{lease_id}}": {
+            "put": _operation(
+                "extendLease", "Queue", "Extend a lease",
+                "Its holder only (403); it now ends `ttl` seconds from now. An ended or expired "
+                "lease: 404.",
+                _ok("The lease.", _obj({"lease": _schema("Lease")})),
+                (*WRITE_ERRORS, *JSON_BODY_ERRORS), [_p("dataset"), _p("lease_id")]),
+            "delete": _operation(
+                "giveBackLease", "Queue", "Give a lease back",
+                "Its holder only (403); its task is claimable again at once.",
+                _ok("Given back.", _obj({"lease": UUID})), WRITE_ERRORS,
+                [_p("dataset"), _p("lease_id")]),
+        },
+        f"{D}/queue": {"get": _operation(
+            "queueReport", "Queue", "What is left, leased and awaiting review",
+            "With `?schema=`, the objects left to annotate against it and those leased; the "
+            "changes awaiting review and those leased; per user, changes proposed, accepted "
+            "and rejected.",
+            _ok("The report.", {"type": "object"}), READ_ERRORS,
+            [_p("dataset"), _param("schema", "query", SCHEMA_NAME, "A schema's name.")])},
+        **{f"{D}/objects/{{object_uuid}}/{what}": {"put": _operation(
+            f"setObject{what.capitalize()}", "Queue", f"Set an object's {what}",
+            "Reviewers and owners (403). " + (
+                "Higher is claimed first; the default is 0." if what == "priority" else
+                "Only that user claims it; `null` for anyone."),
+            _ok("The object's place in the queue.",
+                _obj({"uuid": UUID, "priority": {"type": "number"},
+                      "assignee": {"anyOf": [USERNAME, {"type": "null"}]}})),
+            (*WRITE_ERRORS, *JSON_BODY_ERRORS), [_p("dataset"), _p("object_uuid")],
+            body=_json_body(_obj({"priority": {"type": "number"}} if what == "priority" else
+                                 {"user": {"anyOf": [USERNAME, {"type": "null"}]}},
+                                 additional=True), f"The {what}.",
+                            {"priority": 10} if what == "priority" else {"user": "carol"}))}
+           for what in ("priority", "assignee")},
         f"{D}/owners": {"get": _operation(
             "listOwners", "Owners", "List owners", "Highest rank (earliest added) first.",
             _ok("The owners.", _array(USERNAME)), READ_ERRORS, [_p("dataset")],
@@ -1080,6 +1137,7 @@ def _document() -> dict[str, Any]:
                             "object versions."),
             ("Members", "A dataset's settings (visibility, four eyes) and its members' roles."),
             ("Owners", "Who reviews and manages owners."),
+            ("Queue", "Handing out work: claims, leases, priorities and assignees."),
             ("Events", "The append-only, hash-chained log, and reviews."),
             ("Releases", "Named points of the log, manifests, diffs and label exports."))],
         "paths": _paths(),

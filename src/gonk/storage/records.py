@@ -84,6 +84,28 @@ class AnnotationLabel:
     count: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Lease:
+    """A claim on one task of a dataset's work queue, live until `expires_at`."""
+
+    id: str
+    task: str  # annotate, review
+    target_uuid: str  # the object (annotate) or the event (review)
+    target_version: int  # the object's version (annotate); 0 for a review
+    schema_uuid: str  # the schema item (annotate); "" for a review
+    holder: str
+    expires_at: float  # seconds since the epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class QueuedObject:
+    """An object's place in the work queue: its priority and who it is assigned to."""
+
+    object_uuid: str
+    priority: float
+    assignee: str | None
+
+
 class RecordTable(Generic[R]):
     """A table whose rows are `record`s. `key`: the columns that find one row (within its
     dataset, for tables with `dataset_id`); `changing`: the fields the rules change in a row
@@ -194,6 +216,9 @@ USERS = RecordTable(t.users, User, key=["name"])
 RELEASES = RecordTable(t.releases, Release, key=["name"], generated=["id"])
 OWNERS = RecordTable(t.owners, Owner, key=["username"])
 MEMBERS = RecordTable(t.members, Member, key=["username"], changing=["role"])
+LEASES = RecordTable(t.queue_leases, Lease, key=["id"], changing=["expires_at"])
+QUEUED_OBJECTS = RecordTable(t.object_queue, QueuedObject, key=["object_uuid"],
+                             changing=["priority", "assignee"])
 SETTINGS = RecordTable(t.dataset_settings, Settings, key=[])  # one row per dataset, or none
 ITEMS = RecordTable(t.items, Item, key=["uuid"], changing=["versions"])
 # A version also stores its item's `created_seq` (so status lists run in creation order on one

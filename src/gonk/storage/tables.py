@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     Column,
     ForeignKey,
     Index,
@@ -172,6 +173,36 @@ dataset_settings = Table(
     Column("visibility", String(16), nullable=False),  # internal, private
     Column("require_other_reviewer", Boolean, nullable=False),
 )
+
+# The work queue (gonk/work_queue.py): who holds which task until when, and how objects are
+# ordered and assigned. Operational state beside the log, not derived from it: a lease is
+# not a change to the dataset (its result, an annotation or a review, is an event).
+queue_leases = Table(
+    "queue_leases", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    Column("task", String(16), nullable=False),  # annotate, review
+    # annotate: the object's uuid and version and the schema item's uuid; review: the event's
+    # uuid, with version 0 and schema "" (so that the unique index below holds for both)
+    Column("target_uuid", String(36), nullable=False),
+    Column("target_version", BigInteger, nullable=False),
+    Column("schema_uuid", String(36), nullable=False),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch (the server's clock)
+)
+# one live lease per task: a second claimer of the same task fails to insert (and moves on);
+# an expired lease is deleted before the claim that would take its task
+Index("one_lease_per_task", queue_leases.c.dataset_id, queue_leases.c.task,
+      queue_leases.c.target_uuid, queue_leases.c.schema_uuid, unique=True)
+Index("leases_by_expiry", queue_leases.c.dataset_id, queue_leases.c.expires_at)
+object_queue = Table(
+    "object_queue", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("object_uuid", String(36), primary_key=True),
+    Column("priority", Float, nullable=False),  # higher first; objects without a row: 0
+    Column("assignee", String(64), nullable=True),  # only they claim it
+)
+Index("objects_by_priority", object_queue.c.dataset_id, object_queue.c.priority)
 
 # Releases are not derived from the log: each names a point of it (an event) and records what
 # was there, so `verify` can prove the point and the content are still the same. They are never
