@@ -76,6 +76,10 @@ def _make_legacy(data_dir: Path) -> None:
 
     db = sqlite3.connect(data_dir / "gonk.db")
     # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    db.execute("DROP TABLE object_queue")  # from 0008
+    db.execute("DROP TABLE queue_leases")
+    db.execute("DROP TABLE dataset_settings")  # from 0007
+    db.execute("DROP TABLE members")
     db.execute("ALTER TABLE users DROP COLUMN deleted_at")  # from 0006
     db.execute("ALTER TABLE users DROP COLUMN admin")
     db.execute("DROP TABLE annotation_labels")  # from 0005
