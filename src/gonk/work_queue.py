@@ -81,6 +81,7 @@ def claim(installation: Installation, dataset: str, user: str, task: str,
         ds = datasets.get(conn, dataset)
         state = SqlState(conn, ds.id)
         now = clock(installation)
+        queue.ensure_statistics(conn)
         queue.delete_expired(conn, ds.id, now)
         if task == queue.ANNOTATE:
             _require(state, user, ("owner", ev.ANNOTATOR, ev.REVIEWER), "Claiming work to annotate")

@@ -338,3 +338,28 @@ def test_members_roles_and_a_private_dataset(ds: Dataset, bob_client: gonk.Clien
         theirs.info()
     with pytest.raises(gonk.Conflict):
         ds.configure(visibility="private")
+
+
+def test_the_work_queue(ds: Dataset, bob_client: gonk.Client) -> None:
+    ds.schemas.create("schema-label", LABEL_SCHEMA)
+    made = [ds.upload(f"item {i}".encode(), f"item-{i}.txt") for i in range(3)]
+    for change in ds.pending():
+        ds.accept(change)
+    ds.set_priority(made[2].uuid, 10)
+    ds.assign(made[1].uuid, "bob")
+    first = ds.claim("annotate", "schema-label", ttl=120)
+    assert first is not None and first.object is not None
+    assert first.object["uuid"] == made[2].uuid and first.task == "annotate"
+    assert ds.extend(first, 600) > first.expires
+    second = ds.claim("annotate", "schema-label")
+    assert second is not None and second.object["uuid"] == made[0].uuid
+    assert ds.claim("annotate", "schema-label") is None  # the last one is bob's
+    theirs = bob_client.dataset(ds.name).claim("annotate", "schema-label")
+    assert theirs is not None and theirs.object["uuid"] == made[1].uuid
+    ds.give_back(first)
+    again = ds.claim("annotate", "schema-label")
+    assert again is not None and again.object["uuid"] == made[2].uuid
+    report = ds.queue("schema-label")
+    assert report["annotate"]["leased"] == 3 and report["annotate"]["left"] == 0
+    with pytest.raises(gonk.Invalid):
+        ds.claim("paint")

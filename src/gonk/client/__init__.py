@@ -43,6 +43,7 @@ from .models import (
     AnnotationSummary,
     ChainReport,
     Change,
+    Claim,
     Event,
     EventReview,
     ItemInfo,
@@ -212,11 +213,11 @@ class Client:
 
 __all__ = [
     "AnnotationSummary", "Annotations", "BlobCache", "ChainBroken", "ChainReport", "Change",
-    "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform", "Event", "EventReview",
-    "Events", "ExportFailed", "Forbidden", "GonkError", "InsufficientStorage", "IntegrityError",
-    "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Members", "Metadata", "NewKey", "NotFound",
-    "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary", "Release", "ReleaseInfo",
-    "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo", "SchemaVersionRef",
-    "Schemas", "ServerError", "Stats", "TooLarge", "Unauthorized", "Unavailable", "User",
-    "VersionRef",
+    "Claim", "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform", "Event",
+    "EventReview", "Events", "ExportFailed", "Forbidden", "GonkError", "InsufficientStorage",
+    "IntegrityError", "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Members", "Metadata",
+    "NewKey", "NotFound", "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary",
+    "Release", "ReleaseInfo", "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo",
+    "SchemaVersionRef", "Schemas", "ServerError", "Stats", "TooLarge", "Unauthorized",
+    "Unavailable", "User", "VersionRef",
 ]

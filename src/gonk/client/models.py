@@ -212,6 +212,27 @@ class NewKey:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A lease on one task of a dataset's work queue (`Dataset.claim`): `lease_id`, `task`
+    ("annotate" or "review"), when it `expires`, and its item: for "annotate" the `object`
+    ({"uuid", "version", "name"}) and `schema` ({"name", "uuid", "versions"}); for "review"
+    the `event` (as the events list sends it)."""
+
+    lease_id: str
+    task: str
+    expires: str
+    item: dict[str, Any]
+
+    @property
+    def object(self) -> dict[str, Any] | None:
+        return self.item.get("object")
+
+    @property
+    def event(self) -> dict[str, Any] | None:
+        return self.item.get("event")
+
+
+@dataclass(frozen=True)
 class ReleaseInfo:
     """A release: a name given to one point of the log (`at`: `{"uuid", "index",
     "integrity"}`), the counts of its content and the sha256 of its manifest."""

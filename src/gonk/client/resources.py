@@ -29,6 +29,7 @@ from .models import (
     AnnotationSummary,
     ChainReport,
     Change,
+    Claim,
     Event,
     EventReview,
     ItemInfo,
@@ -550,7 +551,8 @@ class Dataset:
     sends nothing; `create()` creates the dataset.
 
     Resources: `objects`, `schemas`, `annotations`, `events`, `owners`, `members`, `releases`.
-    Settings: `info`, `configure`.
+    Settings: `info`, `configure`. The work queue: `claim`, `extend`, `give_back`,
+    `set_priority`, `assign`, `queue`.
     Files: `upload`, `download`, `import_folder`. Review: `pending`, `accept`, `reject`.
     Points: `release(name)`, `diff`, `stats`, `verify_chain`.
     """
@@ -590,6 +592,52 @@ class Dataset:
                                   ("require_other_reviewer", require_other_reviewer))
                 if v is not None}
         return dict(self.http.json("PATCH", self.base, json=body, repeat=Repeat.ONCE))
+
+    # - the work queue -
+
+    def claim(self, task: str = "annotate", schema: str | None = None, *,
+              ttl: float | None = None) -> Claim | None:
+        """Lease the next task: "annotate" (against `schema`) or "review". None when nothing
+        is left for you. Sent once (a repeat after a lost answer would lease a second task)."""
+        body: dict[str, Any] = {"task": task}
+        if schema is not None:
+            body["schema"] = schema
+        if ttl is not None:
+            body["ttl"] = ttl
+        raw = self.http.json("POST", self.base + "/queue/claim", json=body, repeat=Repeat.ONCE)
+        lease = raw.get("lease")
+        if lease is None:
+            return None
+        return Claim(lease["id"], lease["task"], lease["expires"], raw.get("item") or {})
+
+    def extend(self, claim: Claim | str, ttl: float | None = None) -> str:
+        """Extend a lease you hold (`ttl` seconds from now, default 300); returns when it now
+        expires."""
+        lease_id = claim.lease_id if isinstance(claim, Claim) else claim
+        raw = self.http.json("PUT", self.base + f"/queue/leases/{segment(lease_id)}",
+                             json={} if ttl is None else {"ttl": ttl})
+        return str(raw["lease"]["expires"])
+
+    def give_back(self, claim: Claim | str) -> None:
+        """Give a lease back: its task is claimable again at once."""
+        lease_id = claim.lease_id if isinstance(claim, Claim) else claim
+        self.http.json("DELETE", self.base + f"/queue/leases/{segment(lease_id)}",
+                       repeat=Repeat.ONCE)
+
+    def set_priority(self, object_uuid: str, priority: float) -> None:
+        """Higher is claimed first (default 0); reviewers and owners."""
+        self.http.json("PUT", self.base + f"/objects/{segment(object_uuid)}/priority",
+                       json={"priority": priority})
+
+    def assign(self, object_uuid: str, user: str | None) -> None:
+        """Only `user` claims the object (None: anyone); reviewers and owners."""
+        self.http.json("PUT", self.base + f"/objects/{segment(object_uuid)}/assignee",
+                       json={"user": user})
+
+    def queue(self, schema: str | None = None) -> dict[str, Any]:
+        """What is left, leased and awaiting review, and per user what they proposed and what
+        was accepted and rejected."""
+        return dict(self.http.json("GET", self.base + "/queue", params={"schema": schema}))
 
     def exists(self) -> bool:
         """Whether the dataset exists (and the key may read it)."""

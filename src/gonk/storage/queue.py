@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -41,8 +41,33 @@ def insert_lease(conn: Connection, dataset_id: int, lease: Lease) -> bool:
     """Take the lease unless its task is held already (False, and nothing changes)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(t.queue_leases).values(
-        **LEASES.insert_params(dataset_id, lease)).on_conflict_do_nothing()
-    return bool(conn.execute(statement).rowcount)
+        **LEASES.insert_params(dataset_id, lease)).on_conflict_do_nothing().returning(Q.id)
+    # RETURNING says whether the row went in (a rowcount is not to be trusted here: with
+    # psycopg an insert that did nothing reported one row, and a task was leased twice)
+    return conn.execute(statement).first() is not None
+
+
+_PLANNED_TABLES = ("versions", "items", "annotation_links", "queue_leases", "object_queue",
+                   "events")
+_statistics_seen = False
+
+
+def ensure_statistics(conn: Connection) -> None:
+    """PostgreSQL plans the claims' lookups well only with table statistics: on a database
+    that autovacuum has not analyzed yet (a new one, filled in bulk a moment ago) it picks
+    indexes at random among those that start with dataset_id, and a claim scans the dataset
+    per candidate. So the first claim of a process analyzes the tables that have never been
+    (once they all have statistics, autovacuum keeps them fresh)."""
+    global _statistics_seen
+    if _statistics_seen or conn.dialect.name != "postgresql":
+        return
+    never = [name for name, tuples in conn.exec_driver_sql(
+        "SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' AND relname IN "
+        "('" + "', '".join(_PLANNED_TABLES) + "')") if tuples < 0]
+    if never:
+        conn.exec_driver_sql("ANALYZE " + ", ".join(never))
+    else:
+        _statistics_seen = True
 
 
 def _locking(query: Select[Any], conn: Connection, table: Any) -> Select[Any]:
@@ -51,26 +76,37 @@ def _locking(query: Select[Any], conn: Connection, table: Any) -> Select[Any]:
     return query
 
 
+def _none(query: Select[Any]) -> Any:
+    """`query` finds no row. Written as `(SELECT 1 ... LIMIT 1) IS NULL`, not NOT EXISTS:
+    PostgreSQL turns NOT EXISTS into an anti-join, and on fresh tables (no statistics) it
+    planned them as scans of the whole dataset per candidate (a claim at 1,000 leases took
+    seconds); a scalar subquery always runs as an index lookup per candidate, on both
+    databases."""
+    return query.limit(1).scalar_subquery().is_(None)
+
+
 def _annotate_base(dataset_id: int, schema_uuid: str, user: str | None) -> Select[Any]:
-    """The object versions to annotate against the schema: each its object's newest accepted
-    version, with no live annotation (pending or accepted) of that schema and no live lease;
+    """The object versions to annotate against the schema: each its object's newest version,
+    accepted, with no live annotation (pending or accepted) of that schema and no live lease;
     with `user`, only those assigned to nobody or to them."""
-    newer = t.versions.alias("newer")
-    newer_accepted = exists().where(newer.c.dataset_id == V.dataset_id, newer.c.uuid == V.uuid,
-                                    newer.c.version > V.version, _accepted(newer.c))
+    # its object's newest version (one whose update is pending waits until it is decided):
+    # no version after it, looked up by the versions' whole primary key
+    later = t.versions.alias("later")
+    newest = _none(select(1).where(later.c.dataset_id == V.dataset_id,
+                                   later.c.uuid == V.uuid, later.c.version == V.version + 1))
     ann = t.versions.alias("ann")
-    annotated = exists().select_from(t.annotation_links.join(
+    not_annotated = _none(select(1).select_from(t.annotation_links.join(
         ann, and_(ann.c.dataset_id == L.dataset_id, ann.c.uuid == L.annotation_uuid))).where(
         L.dataset_id == V.dataset_id, L.object_uuid == V.uuid, L.object_version == V.version,
         ann.c.schema_uuid == schema_uuid, ann.c.create_rejected.is_(False),
-        ann.c.delete_accepted.is_(False))
-    leased = exists().where(Q.dataset_id == V.dataset_id, Q.task == ANNOTATE,
-                            Q.target_uuid == V.uuid, Q.schema_uuid == schema_uuid)
+        ann.c.delete_accepted.is_(False)))
+    not_leased = _none(select(1).where(Q.dataset_id == V.dataset_id, Q.task == ANNOTATE,
+                                       Q.target_uuid == V.uuid, Q.schema_uuid == schema_uuid))
     query = (select(V.uuid, V.version, V.name)
              .select_from(t.versions.outerjoin(t.object_queue, and_(
                  OQ.dataset_id == V.dataset_id, OQ.object_uuid == V.uuid)))
              .where(V.dataset_id == dataset_id, V.kind == rules.OBJECT, _accepted(V),
-                    ~newer_accepted, ~annotated, ~leased))
+                    newest, not_annotated, not_leased))
     if user is not None:
         query = query.where(or_(OQ.assignee.is_(None), OQ.assignee == user))
     return query
@@ -121,10 +157,10 @@ def review_candidates(conn: Connection, dataset_id: int, after_seq: int, limit: 
                       ) -> list[tuple[str, int, str]]:
     """Up to `limit` pending events (uuid, seq, author) after `after_seq`, in log order, that
     nobody holds a lease on."""
-    leased = exists().where(Q.dataset_id == E.dataset_id, Q.task == REVIEW,
-                            Q.target_uuid == E.uuid)
+    not_leased = _none(select(1).where(Q.dataset_id == E.dataset_id, Q.task == REVIEW,
+                                       Q.target_uuid == E.uuid))
     query = _locking(select(E.uuid, E.seq, E.body).where(
-        E.dataset_id == dataset_id, t.AWAITING_REVIEW, E.seq > after_seq, ~leased)
+        E.dataset_id == dataset_id, t.AWAITING_REVIEW, E.seq > after_seq, not_leased)
         .order_by(E.seq).limit(limit), conn, t.events)
     return [(row.uuid, row.seq, json.loads(row.body).get("author", ""))
             for row in conn.execute(query)]

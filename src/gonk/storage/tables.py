@@ -191,10 +191,11 @@ queue_leases = Table(
     Column("expires_at", Float, nullable=False),  # seconds since the epoch (the server's clock)
 )
 # one live lease per task: a second claimer of the same task fails to insert (and moves on);
-# an expired lease is deleted before the claim that would take its task
+# an expired lease is deleted before the claim that would take its task. The only index on
+# the table, so that lookups by task use it even before PostgreSQL has statistics (expired
+# leases are found through its dataset_id prefix: a dataset has few leases at a time).
 Index("one_lease_per_task", queue_leases.c.dataset_id, queue_leases.c.task,
       queue_leases.c.target_uuid, queue_leases.c.schema_uuid, unique=True)
-Index("leases_by_expiry", queue_leases.c.dataset_id, queue_leases.c.expires_at)
 object_queue = Table(
     "object_queue", metadata,
     Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),

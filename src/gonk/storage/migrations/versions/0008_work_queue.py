@@ -34,7 +34,6 @@ def upgrade() -> None:
     )
     op.create_index("one_lease_per_task", "queue_leases",
                     ["dataset_id", "task", "target_uuid", "schema_uuid"], unique=True)
-    op.create_index("leases_by_expiry", "queue_leases", ["dataset_id", "expires_at"])
     op.create_table(
         "object_queue",
         sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), primary_key=True),
