@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 
 from tests.support.browser import NARROW, api, browser_or_skip, expect, shoot, sign_in
 from tests.support.http import b64
@@ -347,3 +348,38 @@ def test_members_and_settings_page(page: Any, site: SimpleNamespace) -> None:
     page.click("#signout")
     sign_in(page, site, "#/d/team/members", key=site.keys[1])
     expect(page.locator("main .error")).to_contain_text("No dataset named team")
+
+
+def test_next_to_review_and_next_to_annotate_claim_from_the_queue(page: Any,
+                                                                 site: SimpleNamespace) -> None:
+    events = _seed_queue(site, "claims", 3)
+    api(site, "PUT", "/datasets/claims/members/bob", json={"role": "reviewer"})
+    sign_in(page, site, "#/d/claims/review")
+    expect(page.locator("#queue > li")).to_have_count(3)
+    page.keyboard.press("j")  # looking at the second; the claim brings the oldest free one
+    page.click("#claim-next")
+    expect(page.locator("#lease-note")).to_contain_text("Leased to you until")
+    expect(page.locator("#queue > li.current")).to_have_attribute("data-event", events[0])
+    assert api(site, "GET", "/datasets/claims/queue")["review"] == {"awaiting": 3, "leased": 1}
+    bob = requests.post(f"{site.base}/datasets/claims/queue/claim", json={"task": "review"},
+                        headers={"x-api-key": site.keys[1]}, timeout=30).json()
+    assert bob["item"]["event"]["uuid"] == events[1]  # alice's lease is passed over
+    page.keyboard.press("a")  # deciding ends her lease
+    expect(page.locator("#queue > li")).to_have_count(2)
+    assert api(site, "GET", "/datasets/claims/queue")["review"] == {"awaiting": 2, "leased": 1}
+    # next to annotate: a schema and an accepted object
+    api(site, "POST", "/datasets/claims/schemas",
+        json={"name": "schema-note", "schema": b64({"type": "object"})})
+    for event in _pending(site, "claims"):
+        api(site, "PUT", f"/datasets/claims/events/{event['uuid']}/accept")
+    page.goto(f"{site.base}/#/d/claims")
+    page.select_option("#annotate-schema", "schema-note")
+    page.click("#claim-annotate")
+    expect(page.locator("#lease")).to_contain_text("Leased to you to annotate")
+    assert "lease=" in page.url
+    report = api(site, "GET", "/datasets/claims/queue", params={"schema": "schema-note"})
+    assert report["annotate"]["leased"] == 1
+    page.click("#give-back")
+    expect(page.locator("#lease")).to_contain_text("Given back")
+    report = api(site, "GET", "/datasets/claims/queue", params={"schema": "schema-note"})
+    assert report["annotate"]["leased"] == 0

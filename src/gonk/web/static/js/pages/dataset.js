@@ -35,13 +35,36 @@ export async function render(root, { dataset }, ctx) {
     el("label", { for: "status" }, "Status"), select,
     el("label", { for: "search" }, "Search"), search, hint);
   toolbar.addEventListener("submit", (e) => e.preventDefault());
+  // the work queue: lease the next object to annotate against a schema, and open it
+  const schemaSelect = el("select", { id: "annotate-schema", "aria-label": "Schema to annotate against" });
+  const annotateButton = el("button", { type: "submit", id: "claim-annotate" }, "Next to annotate");
+  const annotateNote = el("span", { id: "annotate-note", class: "small muted", "aria-live": "polite" });
+  const annotateBox = el("form", { class: "toolbar", id: "annotate-form", hidden: true },
+    el("label", { for: "annotate-schema" }, "Annotate"), schemaSelect, annotateButton, annotateNote);
+  api.json(`/datasets/${d}/schemas`, { signal: ctx.signal }).then((schemas) => {
+    if (schemas.length === 0) return;
+    schemaSelect.replaceChildren(...schemas.map((x) => el("option", { value: x.name }, x.name)));
+    annotateBox.hidden = false;
+  }, () => {});
+  annotateBox.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const got = await api.json(`/datasets/${d}/queue/claim`, { method: "POST",
+        body: { task: "annotate", schema: schemaSelect.value }, signal: ctx.signal });
+      if (!got.lease) { annotateNote.textContent = "Nothing left to annotate against this schema."; return; }
+      const o = got.item.object;
+      location.hash = `#/d/${d}/o/${o.uuid}/${o.version}?lease=${got.lease.id}`;
+    } catch (err) {
+      if (err.name !== "AbortError") annotateNote.replaceChildren(errorBox(err, "Not claimed"));
+    }
+  });
   root.replaceChildren(el("h1", {}, dataset),
     el("nav", { class: "tabs", "aria-label": `${dataset}'s pages` },
       el("a", { href: `#/d/${d}/review`, id: "review-link" }, "Review"),
       el("a", { href: `#/d/${d}/releases`, id: "releases-link" }, "Releases"),
       el("a", { href: `#/d/${d}/members`, id: "members-link" }, "Members"),
       el("a", { href: `#/d/${d}/log`, id: "log-link" }, "Log")),
-    toolbar, summary, pagesBox, sentinel, more);
+    toolbar, annotateBox, summary, pagesBox, sentinel, more);
 
   const meta = new Map(); // "uuid/version" -> {name, format}: names of status-list entries
   const queue = []; // tiles waiting for their metadata and thumbnail

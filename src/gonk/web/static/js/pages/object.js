@@ -45,8 +45,25 @@ export async function render(root, { dataset, uuid, version }, ctx) {
   const versionsBox = el("section", { class: "versions", "aria-labelledby": "ver-h" },
     el("h2", { id: "ver-h" }, "Versions"));
   side.append(annotationsBox, versionsBox);
-  root.replaceChildren(
-    el("h1", {}, obj.name, " ", el("span", { class: "muted small" }, `version ${version}`)),
+  // opened from "Next to annotate": the lease it holds, and a way to give it back
+  const leaseId = ctx.query.get("lease");
+  let leaseBox = null;
+  if (leaseId) {
+    const giveBack = el("button", { type: "button", id: "give-back" }, "Give it back");
+    leaseBox = el("p", { class: "notice", id: "lease" }, "Leased to you to annotate: other "
+      + "claimers pass over it until you annotate it or give it back. ", giveBack);
+    giveBack.addEventListener("click", async () => {
+      try {
+        await api.request(`/datasets/${d}/queue/leases/${api.enc(leaseId)}`, { method: "DELETE", signal });
+        leaseBox.replaceChildren("Given back: the next claimer may take it.");
+        ctx.setQuery({});
+      } catch (e) {
+        if (e.name !== "AbortError") leaseBox.append(errorBox(e, "Not given back"));
+      }
+    });
+  }
+  root.replaceChildren(...[
+    el("h1", {}, obj.name, " ", el("span", { class: "muted small" }, `version ${version}`)), leaseBox].filter(Boolean),
     el("p", { class: "muted small meta" }, `${obj.format} · ${obj.size} bytes · sha256 `,
       el("code", { title: obj.hash }, obj.hash.slice(0, 16) + "…")),
     el("div", { class: "object-layout" }, view, side));

@@ -56,8 +56,14 @@ export async function render(root, { dataset }, ctx) {
       " select · ", el("kbd", {}, "a"), " accept · ", el("kbd", {}, "r"),
       " reject (the selected changes, else the one shown)"]
       : [el("kbd", {}, "j"), "/", el("kbd", {}, "k"), " next/previous"]);
+  // the work queue: lease the next change nobody else holds (others' claims pass over it)
+  const claimButton = el("button", { type: "button", id: "claim-next",
+    title: "Lease the oldest change nobody holds: other reviewers' claims pass over it" },
+    "Next to review");
+  const leaseNote = el("span", { id: "lease-note", class: "small muted", "aria-live": "polite" });
   const toolbar = el("div", { class: "toolbar review-toolbar" },
-    canDecide ? [acceptButton, rejectButton, selectAll, clearSelection] : null, progress);
+    canDecide ? [acceptButton, rejectButton, selectAll, clearSelection, claimButton] : null,
+    progress, leaseNote);
   const notOwner = canDecide ? null : el("p", { class: "notice", id: "not-owner" },
     `You (${ctx.user}) are ${info.access === "annotator" ? "an" : "a"} ${info.access} of `
     + `${dataset}: only its owners (${owners.join(", ")}) and reviewers accept or reject `
@@ -513,6 +519,28 @@ export async function render(root, { dataset }, ctx) {
     item.box.dispatchEvent(new Event("change"));
   }
 
+  claimButton.addEventListener("click", async () => {
+    claimButton.disabled = true;
+    try {
+      const got = await api.json(`/datasets/${d}/queue/claim`, { method: "POST",
+        body: { task: "review" }, signal });
+      if (!got.lease) {
+        leaseNote.textContent = "Nothing left to claim: every pending change is held or yours.";
+        return;
+      }
+      const event = got.item.event;
+      let index = queue.findIndex((q) => q.event.uuid === event.uuid);
+      if (index < 0) { addRow(event); index = queue.length - 1; }
+      queue[index].row.classList.add("leased");
+      leaseNote.textContent = `Leased to you until ${when(got.lease.expires)}: ${describe(event).title}`;
+      leaseNote.dataset.event = event.uuid;
+      await show(index);
+    } catch (e) {
+      if (e.name !== "AbortError") leaseNote.replaceChildren(errorBox(e, "Not claimed"));
+    } finally {
+      claimButton.disabled = false;
+    }
+  });
   acceptButton.addEventListener("click", () => decide("accept"));
   rejectButton.addEventListener("click", () => decide("reject"));
   selectAll.addEventListener("click", () => {
