@@ -44,8 +44,12 @@ def clock(installation: Installation) -> float:
     return now()
 
 
-def ttl_of(value: object) -> float:
-    if value is None:
+MISSING = object()
+
+
+def ttl_of(value: object = MISSING) -> float:
+    """A lease's length from a body's `ttl` (absent: the default; null is not a number)."""
+    if value is MISSING:
         return DEFAULT_TTL
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= MAX_TTL:
         raise Invalid(f"'ttl' is a number of seconds from 1 to {int(MAX_TTL)}.")
@@ -77,11 +81,15 @@ def claim(installation: Installation, dataset: str, user: str, task: str,
     {"lease": None, "item": None} when nothing is left for them."""
     if task not in TASKS:
         raise Invalid(f"'task' is one of {', '.join(TASKS)}.")
+    # (its own short transaction: an ANALYZE holds its table lock until the end of the
+    # transaction, which must not be one that also waits on other claims' leases)
+    if queue.statistics_unknown(installation.db.engine.dialect.name):
+        with installation.db.write() as conn:
+            queue.ensure_statistics(conn)
     with installation.db.write() as conn:
         ds = datasets.get(conn, dataset)
         state = SqlState(conn, ds.id)
         now = clock(installation)
-        queue.ensure_statistics(conn)
         queue.delete_expired(conn, ds.id, now)
         if task == queue.ANNOTATE:
             _require(state, user, ("owner", ev.ANNOTATOR, ev.REVIEWER), "Claiming work to annotate")

@@ -7,6 +7,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from .. import queries, service
 from ..domain import rules, validation
@@ -300,10 +301,22 @@ def update_object(dataset: str, segment: str) -> Response:
                                          item_uuid, obj_name, mimetype, data))
 
 
+# /<uuid>/priority and /<uuid>/assignee are the work queue's (api/work_queue.py, PUT only):
+# this rule's GET and DELETE match them too, and answer 405 for them, as for any path
+# without that method
+QUEUE_SEGMENTS = ("priority", "assignee")
+
+
+def _not_a_version(version: str) -> None:
+    if version in QUEUE_SEGMENTS:
+        raise MethodNotAllowed(valid_methods=["OPTIONS", "PUT"])
+
+
 @bp.get("/<object_uuid>/<version>")
 def load_object(dataset: str, object_uuid: str, version: str) -> Response:
     """The version's metadata, events, annotations and base64 bytes; see downloads.load for
     ?bytes=false and versions past the JSON limit."""
+    _not_a_version(version)
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
     return downloads.load(name, rules.OBJECT, item, number,
@@ -324,6 +337,7 @@ def object_bytes(dataset: str, object_uuid: str, version: str) -> Response:
 
 @bp.delete("/<object_uuid>/<version>")
 def delete_object(dataset: str, object_uuid: str, version: str) -> Response:
+    _not_a_version(version)
     name = context.dataset(dataset)
     item, number = parsing.version_identifier(object_uuid, version, "object")
     return jsonify(service.delete_object(context.installation(), name, context.user(), item,

@@ -85,7 +85,8 @@ REVIEW = {"enum": ["PENDING", "ACCEPTED", "REJECTED", None],
           "description": "The review of a content event; null for owner and review events."}
 EVENT_TYPES = ["OwnerAddEvent", "OwnerRemoveEvent", "ObjectCreateEvent", "ObjectUpdateEvent",
                "ObjectDeleteEvent", "AnnotationCreateEvent", "AnnotationUpdateEvent",
-               "AnnotationDeleteEvent", "ReviewAcceptEvent", "ReviewRejectEvent"]
+               "AnnotationDeleteEvent", "ReviewAcceptEvent", "ReviewRejectEvent",
+               "MemberSetEvent", "MemberRemoveEvent", "DatasetSettingsEvent"]
 EXPORT_FORMATS = ["coco", "yolo", "voc", "csv", "parquet"]
 
 
@@ -209,6 +210,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "object_identifiers": _array(_schema("Identifier")),
             "annotation_identifier": _schema("Identifier"),
             "decision": {"enum": [1, 2]}, "event_uuid": UUID,
+            "member": USERNAME, "role": {"enum": ["viewer", "annotator", "reviewer"]},
+            "visibility": {"enum": ["internal", "private"]},
+            "require_other_reviewer": {"type": "boolean"},
         },
         "additionalProperties": False,
     },

@@ -33,13 +33,13 @@ def claim(dataset: str) -> Response:
     if schema is not None and not isinstance(schema, str):
         raise Invalid("'schema' is a schema's name.")
     return jsonify(work_queue.claim(context.installation(), name, context.user(), task, schema,
-                                    work_queue.ttl_of(body.get("ttl"))))
+                                    work_queue.ttl_of(body.get("ttl", work_queue.MISSING))))
 
 
 @bp.put("/queue/leases/<lease_id>")
 def extend(dataset: str, lease_id: str) -> Response:
     name = context.dataset(dataset)
-    ttl = work_queue.ttl_of(_optional_body().get("ttl"))
+    ttl = work_queue.ttl_of(_optional_body().get("ttl", work_queue.MISSING))
     return jsonify(work_queue.extend(context.installation(), name, context.user(), lease_id, ttl))
 
 
@@ -56,7 +56,7 @@ def report(dataset: str) -> Response:
     return jsonify(work_queue.report(context.installation(), name, schema))
 
 
-@bp.put("/objects/<object_uuid>/priority")
+@bp.put("/objects/<object_uuid>/priority", provide_automatic_options=False)
 def set_priority(dataset: str, object_uuid: str) -> Response:
     name = context.dataset(dataset)
     item = validation.parse_uuid(object_uuid, "object uuid")
@@ -68,7 +68,7 @@ def set_priority(dataset: str, object_uuid: str) -> Response:
                                            float(priority)))
 
 
-@bp.put("/objects/<object_uuid>/assignee")
+@bp.put("/objects/<object_uuid>/assignee", provide_automatic_options=False)
 def set_assignee(dataset: str, object_uuid: str) -> Response:
     name = context.dataset(dataset)
     item = validation.parse_uuid(object_uuid, "object uuid")
@@ -80,3 +80,17 @@ def set_assignee(dataset: str, object_uuid: str) -> Response:
         user = validation.username(user)
     return jsonify(work_queue.set_assignee(context.installation(), name, context.user(), item,
                                            user))
+
+
+# OPTIONS answered here: Flask's own answer would also list the methods of
+# /objects/<uuid>/<version>, which matches these paths too (with "priority" as a version)
+def _options() -> Response:
+    answer = Response(status=200)
+    answer.headers["Allow"] = "OPTIONS, PUT"
+    return answer
+
+
+for _what in ("priority", "assignee"):
+    bp.add_url_rule(f"/objects/<object_uuid>/{_what}", f"{_what}_options",
+                    lambda dataset, object_uuid: _options(), methods=["OPTIONS"],
+                    provide_automatic_options=False)

@@ -52,6 +52,11 @@ _PLANNED_TABLES = ("versions", "items", "annotation_links", "queue_leases", "obj
 _statistics_seen = False
 
 
+def statistics_unknown(dialect: str) -> bool:
+    """Whether `ensure_statistics` may still have work to do in this process."""
+    return dialect == "postgresql" and not _statistics_seen
+
+
 def ensure_statistics(conn: Connection) -> None:
     """PostgreSQL plans the claims' lookups well only with table statistics: on a database
     that autovacuum has not analyzed yet (a new one, filled in bulk a moment ago) it picks
