@@ -70,9 +70,7 @@ def _require(state: SqlState, user: str, allowed: tuple[str, ...], doing: str) -
     if access not in allowed:
         needed = "annotator role (or reviewer, or owner)" if "annotator" in allowed else \
             "reviewer role (or owner)"
-        held = f"{user} is {rules.with_article(access)}" if access else \
-            f"{user} is not a member of this private dataset"
-        raise Forbidden(f"{doing} takes the {needed}; {held}.")
+        raise Forbidden(f"{doing} takes the {needed}; {rules.role_words(access, user)}.")
 
 
 def claim(installation: Installation, dataset: str, user: str, task: str,
@@ -168,14 +166,6 @@ def give_back(installation: Installation, dataset: str, user: str,
     return {"lease": lease.id}
 
 
-def _require_manager(state: SqlState, user: str) -> None:
-    access = rules.access_of(state, user)
-    if access not in ("owner", ev.REVIEWER):
-        raise Forbidden("Ordering and assigning the queue takes the reviewer role (or owner); "
-                        + (f"{user} is {rules.with_article(access)}." if access else
-                           f"{user} is not a member of this private dataset."))
-
-
 def _object(state: SqlState, dataset: str, object_uuid: str) -> None:
     item = state.item(object_uuid)
     if item is None or item.kind != rules.OBJECT:
@@ -187,7 +177,7 @@ def set_priority(installation: Installation, dataset: str, user: str, object_uui
     with installation.db.write() as conn:
         ds = datasets.get(conn, dataset)
         state = SqlState(conn, ds.id)
-        _require_manager(state, user)
+        _require(state, user, ("owner", ev.REVIEWER), "Ordering and assigning the queue")
         _object(state, dataset, object_uuid)
         current = queue.queued_object(conn, ds.id, object_uuid)
         queue.save_queued_object(conn, ds.id, QueuedObject(object_uuid, priority,
@@ -200,7 +190,7 @@ def set_assignee(installation: Installation, dataset: str, user: str, object_uui
     with installation.db.write() as conn:
         ds = datasets.get(conn, dataset)
         state = SqlState(conn, ds.id)
-        _require_manager(state, user)
+        _require(state, user, ("owner", ev.REVIEWER), "Ordering and assigning the queue")
         _object(state, dataset, object_uuid)
         if assignee is not None and not users.exists(conn, assignee):
             raise NotFound(f"No user named {assignee}.")

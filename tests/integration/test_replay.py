@@ -350,16 +350,7 @@ def test_rewritten_chain_with_a_forbidden_event_is_reported_by_name(
     victim = events[-1]
     assert victim["type"] == "ReviewAcceptEvent"
     events[-1] = dict(victim, author="bob")  # bob is not an owner of alpha
-    head = ""
-    ds = alpha_id(installation)
-    with installation.db.write() as conn:
-        for event in events:
-            event["integrity"] = head = integrity.link(head, event)
-            conn.execute(update(t.events).where(t.events.c.dataset_id == ds,
-                                                t.events.c.uuid == event["uuid"])
-                         .values(body=json.dumps(event), integrity=head))
-        conn.execute(update(t.datasets).where(t.datasets.c.id == ds)
-                     .values(head_integrity=head))
+    _rewrite_chain(installation, events)
     verdict = verify_dataset(installation, "alpha")
     assert not verdict.ok
     assert victim["uuid"] in verdict.message and "not allowed" in verdict.message

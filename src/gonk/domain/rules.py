@@ -276,7 +276,7 @@ def access_of(state: StateView, user: str) -> str | None:
     return ev.ANNOTATOR if state.settings().visibility == ev.INTERNAL else None
 
 
-def _role_words(access: str | None, user: str) -> str:
+def role_words(access: str | None, user: str) -> str:
     if access is None:
         return f"{user} is not a member of this private dataset"
     return f"{user} is {with_article(access)}"
@@ -286,14 +286,14 @@ def _require_proposer(state: StateView, author: str) -> None:
     access = access_of(state, author)
     if access not in ("owner", ev.ANNOTATOR, ev.REVIEWER):
         raise Forbidden("Proposing changes takes the annotator role (or reviewer, or owner); "
-                        f"{_role_words(access, author)}.")
+                        f"{role_words(access, author)}.")
 
 
 def _require_reviewer(state: StateView, author: str) -> None:
     access = access_of(state, author)
     if access not in ("owner", ev.REVIEWER):
         raise Forbidden("Accepting and rejecting changes takes the reviewer role (or owner); "
-                        f"{_role_words(access, author)}.")
+                        f"{role_words(access, author)}.")
 
 
 def _require_owner(state: StateView, author: str, doing: str) -> list[str]:
