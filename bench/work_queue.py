@@ -140,7 +140,8 @@ def main() -> None:
         env = processes.clean_env()
         url = None
         if args.database_url:
-            url = postgres.create_database()
+            # commits wait for the disk, as on a production server (the tests' do not)
+            url = postgres.create_database(durable=True)
             env["GONK_DATABASE_URL"] = url
         try:
             init = processes.run_cli("init", "--username", "alice", data_dir=data, env=env)

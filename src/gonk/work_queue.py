@@ -32,7 +32,7 @@ from .storage.records import Lease, QueuedObject
 
 DEFAULT_TTL = 300.0
 MAX_TTL = 3600.0
-CANDIDATES = 16  # candidates read per attempt; a claimer that loses them all reads again
+CANDIDATES = 16  # review candidates read per attempt; a claimer that loses them all reads again
 TASKS = (queue.ANNOTATE, queue.REVIEW)
 
 Clock = Callable[[], float]
@@ -66,7 +66,10 @@ def _lease_json(lease: Lease) -> dict[str, Any]:
 
 
 def _require(state: SqlState, user: str, allowed: tuple[str, ...], doing: str) -> None:
-    access = rules.access_of(state, user)
+    _require_access(rules.access_of(state, user), user, allowed, doing)
+
+
+def _require_access(access: str | None, user: str, allowed: tuple[str, ...], doing: str) -> None:
     if access not in allowed:
         needed = "annotator role (or reviewer, or owner)" if "annotator" in allowed else \
             "reviewer role (or owner)"
@@ -85,32 +88,44 @@ def claim(installation: Installation, dataset: str, user: str, task: str,
         with installation.db.write() as conn:
             queue.ensure_statistics(conn)
     with installation.db.write() as conn:
+        queue.plan_for_claims(conn)
         ds = datasets.get(conn, dataset)
         state = SqlState(conn, ds.id)
+        # whether the caller may read the dataset is checked here, in the claim's transaction,
+        # not by the route (one transaction fewer on the queue's busiest path)
+        access = rules.access_of(state, user)
+        if access is None:  # a private dataset, to a non-member: as if there were none
+            raise NotFound(f"No dataset named {dataset}.")
         now = clock(installation)
-        queue.delete_expired(conn, ds.id, now)
+        queue.delete_expired(conn, now)
         if task == queue.ANNOTATE:
-            _require(state, user, ("owner", ev.ANNOTATOR, ev.REVIEWER), "Claiming work to annotate")
+            _require_access(access, user, ("owner", ev.ANNOTATOR, ev.REVIEWER),
+                            "Claiming work to annotate")
             if schema_name is None:
                 raise Invalid("An annotate claim names its 'schema'.")
             schema = state.schema_named(validation.schema_name(schema_name))
             if schema is None:
                 raise NotFound(f"No schema named {schema_name} in dataset {dataset}.")
             return _claim_annotate(conn, ds.id, state, user, schema, now + ttl)
-        _require(state, user, ("owner", ev.REVIEWER), "Claiming changes to review")
+        _require_access(access, user, ("owner", ev.REVIEWER), "Claiming changes to review")
         return _claim_review(conn, ds.id, state, user, now + ttl)
 
 
 def _claim_annotate(conn: Any, dataset_id: int, state: SqlState, user: str, schema: rules.Item,
                     expires: float) -> dict[str, Any]:
+    # candidates are looked for from the schema's floor on (storage/queue.py), which the claim
+    # then raises past what it saw taken
+    floor, generation = queue.annotate_floor(conn, dataset_id, schema.uuid)
     while True:
-        found = queue.annotate_candidates(conn, dataset_id, schema.uuid, user, CANDIDATES)
+        found = queue.annotate_candidates(conn, dataset_id, schema.uuid, user, floor)
         if not found:
+            queue.raise_floor(conn, dataset_id, schema.uuid, floor, generation)
             return {"lease": None, "item": None}
         for object_uuid, version, name in found:
             lease = Lease(str(uuid.uuid4()), queue.ANNOTATE, object_uuid, version, schema.uuid,
                           user, expires)
             if queue.insert_lease(conn, dataset_id, lease):
+                queue.raise_floor(conn, dataset_id, schema.uuid, floor, generation)
                 return {"lease": _lease_json(lease), "item": {
                     "object": {"uuid": object_uuid, "version": version, "name": name},
                     "schema": {"name": schema.name, "uuid": schema.uuid,
@@ -137,7 +152,7 @@ def _claim_review(conn: Any, dataset_id: int, state: SqlState, user: str,
 
 def _held(conn: Any, installation: Installation, dataset_id: int, lease_id: str,
           user: str) -> Lease:
-    queue.delete_expired(conn, dataset_id, clock(installation))
+    queue.delete_expired(conn, clock(installation))
     lease = queue.get_lease(conn, dataset_id, validation.parse_uuid(lease_id, "lease id"))
     if lease is None:
         raise NotFound(f"No live lease {lease_id} (it ended, expired, or never was).")
@@ -162,7 +177,7 @@ def give_back(installation: Installation, dataset: str, user: str,
     with installation.db.write() as conn:
         ds = datasets.get(conn, dataset)
         lease = _held(conn, installation, ds.id, lease_id, user)
-        queue.delete_lease(conn, ds.id, lease.id)
+        queue.give_back(conn, ds.id, lease)
     return {"lease": lease.id}
 
 
@@ -206,7 +221,7 @@ def report(installation: Installation, dataset: str, schema_name: str | None
     rejected (read from the log's create, update and delete events)."""
     with installation.db.write() as conn:
         ds = datasets.get(conn, dataset)
-        queue.delete_expired(conn, ds.id, clock(installation))
+        queue.delete_expired(conn, clock(installation))
         leases = queue.lease_counts(conn, ds.id)
         out: dict[str, Any] = {
             "review": {"awaiting": queue.awaiting_review(conn, ds.id),

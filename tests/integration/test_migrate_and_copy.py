@@ -76,6 +76,7 @@ def _make_legacy(data_dir: Path) -> None:
 
     db = sqlite3.connect(data_dir / "gonk.db")
     # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    db.execute("DROP TABLE annotate_floors")  # from 0009
     db.execute("DROP TABLE object_queue")  # from 0008
     db.execute("DROP TABLE queue_leases")
     db.execute("DROP TABLE dataset_settings")  # from 0007

@@ -45,14 +45,15 @@ def _url_for(name: str) -> str:
     return f"{base}/{name}"
 
 
-def create_database() -> str:
-    """A new, empty database; returns its URL."""
+def create_database(durable: bool = False) -> str:
+    """A new, empty database; returns its URL. Tests need no durability across a power cut, so
+    their commits do not wait for the disk; `durable` keeps the server's default (benchmarks)."""
     name = f"gonk_test_{os.getpid()}_{next(_counter)}"
     with _admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-        # Tests need no durability across a power cut: commits need not wait for the disk.
-        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        if not durable:
+            conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return _url_for(name)
 
 
@@ -62,7 +63,7 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = ("annotation_labels", "releases", "queue_leases", "object_queue", "owners", "members",
+TABLES = ("annotation_labels", "releases", "queue_leases", "object_queue", "annotate_floors", "owners", "members",
           "dataset_settings",
           "annotation_links", "versions", "items", "events", "datasets", "users")
 

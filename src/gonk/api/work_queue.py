@@ -24,7 +24,7 @@ def _optional_body() -> dict[str, object]:
 
 @bp.post("/queue/claim")
 def claim(dataset: str) -> Response:
-    name = context.dataset(dataset)
+    name = context.dataset_name_only(dataset)  # readable? checked by the claim itself
     body = parsing.json_body()
     task = body.get("task")
     if not isinstance(task, str):

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, bindparam, or_, select
 from ..domain import rules
 from ..domain.memory import make_snapshot
 from ..domain.rules import EventInfo, Item, Member, Owner, Settings, Version
+from . import queue
 from . import tables as t
 from .prepared import Prepared
 from .records import EVENTS, ITEMS, LINKS, MEMBERS, OWNERS, SETTINGS, VERSIONS, R, RecordTable
@@ -162,6 +163,7 @@ class SqlState:
                     _INSERT_VERSION.run(conn, params)
                 case rules.FlagsChanged(version):
                     _UPDATE_VERSION.run(conn, VERSIONS.update_params(ds, version))
+                    queue.lower_floors_for(conn, ds, version)  # the work queue's floors
                 case rules.LinksAdded(annotation_uuid, objects):
                     _INSERT_LINK.run_many(conn, [
                         LINKS.insert_params(ds, link)

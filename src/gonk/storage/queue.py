@@ -14,13 +14,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import (Connection, and_, bindparam, case, delete, func, literal_column, or_,
+                        select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
 from ..domain import events as ev
 from ..domain import rules
 from . import tables as t
+from .prepared import Prepared
 from .records import LEASES, QUEUED_OBJECTS, Lease, QueuedObject
 
 V, L, Q, OQ, E = (t.versions.c, t.annotation_links.c, t.queue_leases.c, t.object_queue.c,
@@ -33,8 +35,22 @@ def _accepted(v: Any) -> Any:
                 v.delete_accepted.is_(False))
 
 
-def delete_expired(conn: Connection, dataset_id: int, now: float) -> None:
-    conn.execute(delete(t.queue_leases).where(Q.dataset_id == dataset_id, Q.expires_at <= now))
+# Over every dataset, on the leases_by_expiry index alone (a condition on dataset_id as well
+# drew PostgreSQL to one_lease_per_task, reading every lease of the dataset).
+_EXPIRED = Prepared(select(Q.dataset_id, Q.task, Q.target_uuid, Q.schema_uuid).where(
+    Q.expires_at <= bindparam("p_now")))
+_DELETE_EXPIRED = Prepared(delete(t.queue_leases).where(Q.expires_at <= bindparam("p_now")))
+
+
+def delete_expired(conn: Connection, now: float) -> None:
+    """End the leases whose time is up, in every dataset (their tasks can be claimed again)."""
+    params = {"p_now": now}
+    expired = _EXPIRED.rows(conn, params)  # as a rule none
+    if expired:
+        _DELETE_EXPIRED.run(conn, params)
+        for dataset_id, task, target_uuid, schema_uuid in expired:
+            if task == ANNOTATE:
+                _lower_for_lease(conn, dataset_id, target_uuid, schema_uuid)
 
 
 def insert_lease(conn: Connection, dataset_id: int, lease: Lease) -> bool:
@@ -75,6 +91,17 @@ def ensure_statistics(conn: Connection) -> None:
         _statistics_seen = True
 
 
+def plan_for_claims(conn: Connection) -> None:
+    """On PostgreSQL, no sequential scans for the rest of this transaction: every lookup of a
+    claim has an index, but statistics go stale as a queue fills (leases are inserted by the
+    thousand between two autovacuum runs), and a table last analyzed when it held a few rows
+    is then scanned whole, once per candidate."""
+    if conn.dialect.name == "postgresql":
+        # and no JIT compilation: a walk's estimated cost (rows it may pass) is above JIT's
+        # threshold, and compiling took 25 ms for a query that runs in a fraction of one
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
+
+
 def _locking(query: Select[Any], conn: Connection, table: Any) -> Select[Any]:
     if conn.dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True, of=table)
@@ -90,59 +117,179 @@ def _none(query: Select[Any]) -> Any:
     return query.limit(1).scalar_subquery().is_(None)
 
 
-def _annotate_base(dataset_id: int, schema_uuid: str, user: str | None) -> Select[Any]:
-    """The object versions to annotate against the schema: each its object's newest version,
-    accepted, with no live annotation (pending or accepted) of that schema and no live lease;
-    with `user`, only those assigned to nobody or to them."""
-    # its object's newest version (one whose update is pending waits until it is decided):
-    # no version after it, looked up by the versions' whole primary key
-    later = t.versions.alias("later")
-    newest = _none(select(1).where(later.c.dataset_id == V.dataset_id,
-                                   later.c.uuid == V.uuid, later.c.version == V.version + 1))
-    ann = t.versions.alias("ann")
-    not_annotated = _none(select(1).select_from(t.annotation_links.join(
-        ann, and_(ann.c.dataset_id == L.dataset_id, ann.c.uuid == L.annotation_uuid))).where(
+_DATASET: Any = bindparam("p_dataset_id")
+_SCHEMA: Any = bindparam("p_schema")
+_later = t.versions.alias("later")
+_ann = t.versions.alias("ann")
+TO_ANNOTATE = (
+    V.kind == rules.OBJECT, _accepted(V),
+    # its object's current version: no later version but rejected ones (one whose update is
+    # pending waits until it is decided), looked up on the versions' primary key
+    _none(select(1).where(_later.c.dataset_id == V.dataset_id, _later.c.uuid == V.uuid,
+                          _later.c.version > V.version, _later.c.create_rejected.is_(False))),
+    # no live annotation (pending or accepted) of the schema
+    _none(select(1).select_from(t.annotation_links.join(
+        _ann, and_(_ann.c.dataset_id == L.dataset_id, _ann.c.uuid == L.annotation_uuid))).where(
         L.dataset_id == V.dataset_id, L.object_uuid == V.uuid, L.object_version == V.version,
-        ann.c.schema_uuid == schema_uuid, ann.c.create_rejected.is_(False),
-        ann.c.delete_accepted.is_(False)))
-    not_leased = _none(select(1).where(Q.dataset_id == V.dataset_id, Q.task == ANNOTATE,
-                                       Q.target_uuid == V.uuid, Q.schema_uuid == schema_uuid))
-    query = (select(V.uuid, V.version, V.name)
-             .select_from(t.versions.outerjoin(t.object_queue, and_(
-                 OQ.dataset_id == V.dataset_id, OQ.object_uuid == V.uuid)))
-             .where(V.dataset_id == dataset_id, V.kind == rules.OBJECT, _accepted(V),
-                    newest, not_annotated, not_leased))
-    if user is not None:
-        query = query.where(or_(OQ.assignee.is_(None), OQ.assignee == user))
-    return query
+        _ann.c.schema_uuid == _SCHEMA, _ann.c.create_rejected.is_(False),
+        _ann.c.delete_accepted.is_(False))),
+    # no live lease
+    _none(select(1).where(Q.dataset_id == V.dataset_id, Q.task == ANNOTATE,
+                          Q.target_uuid == V.uuid, Q.schema_uuid == _SCHEMA)),
+)
+"""An object version to annotate against the schema (`p_schema`): its object's current
+version, accepted, with no live annotation of the schema and no live lease."""
+
+_NOT_QUEUED = _none(select(1).where(OQ.dataset_id == V.dataset_id, OQ.object_uuid == V.uuid))
+_FROM_FLOOR = (V.dataset_id == _DATASET, V.created_seq >= bindparam("p_floor"), *TO_ANNOTATE,
+               _NOT_QUEUED)
+# The two kinds of candidates: objects without a priority or an assignee (most of them), from
+# the schema's floor on in creation order, on the versions_in_order index; and the objects in
+# object_queue (as a rule few), by priority. FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite
+# leaves it out, and runs one writer at a time): a row another claim is taking is passed over,
+# not waited for.
+_PLAIN = Prepared(select(V.uuid, V.version, V.name, V.created_seq).where(*_FROM_FLOOR)
+                  .order_by(V.created_seq, V.version).limit(4)
+                  .with_for_update(skip_locked=True, of=t.versions))
+_QUEUED = Prepared(
+    select(V.uuid, V.version, V.name, V.created_seq, OQ.priority)
+    .select_from(t.object_queue.join(t.versions, and_(V.dataset_id == OQ.dataset_id,
+                                                     V.uuid == OQ.object_uuid)))
+    .where(OQ.dataset_id == _DATASET,
+           or_(OQ.assignee.is_(None), OQ.assignee == bindparam("p_user")), *TO_ANNOTATE)
+    .order_by(OQ.priority.desc(), V.created_seq, V.version).limit(4)
+    .with_for_update(skip_locked=True, of=t.versions))
+# --- floors ------------------------------------------------------------------------------------
+# A schema's floor (tables.annotate_floors) only rises by a claim that saw, with nothing lowered
+# since it read the floor (`generation`), that no object from the floor to the new one can be
+# claimed. Whatever can make an object below it claimable again lowers it, in the same
+# transaction:
+# - a lease ends without the work done (given back: give_back; expired: delete_expired);
+# - an object leaves object_queue (its priority back to 0 and no assignee: save_queued_object);
+# - a review changes an object version's or an annotation's flags (lower_floors_for, called by
+#   the projection): an object accepted, an update of it rejected (its previous version is
+#   current again), an annotation rejected or deleted (its objects are unannotated).
+# Nothing else makes an object claimable: proposing adds pending versions and annotations, which
+# only make objects unclaimable. A floor too low costs time; one too high would hide work, which
+# is why each lowering bumps `generation` and a raise checks it.
+FL = t.annotate_floors.c
+_FLOOR_KEY = (FL.dataset_id == _DATASET, FL.schema_uuid == _SCHEMA)
+_READ_FLOOR = Prepared(select(FL.floor_seq, FL.generation).where(*_FLOOR_KEY))
+# A claim's raise, in one statement: to the next object a claim could take, locks aside (a row
+# another claim is taking counts: its lease is not committed yet), or past every object when
+# there is none; only if nobody changed the floor since the claim read it. On PostgreSQL the
+# floor's row is taken with SKIP LOCKED: a claim that cannot have it at once (another claim is
+# raising it, or a lowering holds it) leaves the raise to a later claim instead of waiting.
+_NEXT_FREE = (select(V.created_seq).where(*_FROM_FLOOR).order_by(V.created_seq, V.version)
+              .limit(1).scalar_subquery())
+_PAST_LAST = (select(func.max(V.created_seq) + 1).where(V.dataset_id == _DATASET,
+                                                        V.kind == rules.OBJECT)
+              .scalar_subquery())
+_RAISE = update(t.annotate_floors).where(
+    *_FLOOR_KEY, FL.generation == bindparam("p_generation"), FL.floor_seq == bindparam("p_floor"),
+).values(floor_seq=func.coalesce(_NEXT_FREE, _PAST_LAST, FL.floor_seq))
+_RAISE_FLOOR = {
+    "postgresql": Prepared(_RAISE.where(literal_column("ctid") == func.any(func.array(
+        select(literal_column("ctid")).select_from(t.annotate_floors).where(*_FLOOR_KEY)
+        .with_for_update(skip_locked=True).scalar_subquery())))),
+    "sqlite": Prepared(_RAISE),  # one writer at a time: nobody else holds the row
+}
+
+
+def _lowering(seq: Any, one_schema: bool = False) -> Prepared:
+    """Every floor of the dataset (or the `p_schema` one) lowered to `seq` where it is higher
+    (a NULL seq lowers nothing), each lowering counted."""
+    where = [FL.dataset_id == _DATASET] + ([FL.schema_uuid == _SCHEMA] if one_schema else [])
+    return Prepared(update(t.annotate_floors).where(*where).values(
+        floor_seq=case((FL.floor_seq > seq, seq), else_=FL.floor_seq),
+        generation=FL.generation + 1))
+
+
+_ITEM = t.items.c
+_OBJECT_SEQ = select(_ITEM.created_seq).where(
+    _ITEM.dataset_id == _DATASET, _ITEM.uuid == bindparam("p_uuid")).scalar_subquery()
+_LINKED_SEQ = (select(func.min(_ITEM.created_seq))
+               .select_from(t.annotation_links.join(t.items, and_(
+                   _ITEM.dataset_id == L.dataset_id, _ITEM.uuid == L.object_uuid)))
+               .where(L.dataset_id == _DATASET, L.annotation_uuid == bindparam("p_uuid"))
+               .scalar_subquery())
+_LOWER_FOR_OBJECT = _lowering(_OBJECT_SEQ)
+_LOWER_FOR_ANNOTATION = _lowering(_LINKED_SEQ)
+_LOWER_ONE_FOR_OBJECT = _lowering(_OBJECT_SEQ, one_schema=True)
+
+
+def lower_floors_for(conn: Connection, dataset_id: int, version: rules.Version) -> None:
+    """A review changed this version's flags: lower the floors if that may have made an object
+    claimable (an object accepted, an object's update rejected, an annotation rejected or
+    deleted)."""
+    if version.kind == rules.OBJECT:
+        if version.delete_accepted or (version.create_rejected and version.version == 0):
+            return  # an object deleted, or never accepted: nothing to claim
+        _LOWER_FOR_OBJECT.run(conn, {"p_dataset_id": dataset_id, "p_uuid": version.uuid})
+    elif version.kind == rules.ANNOTATION and (version.create_rejected or
+                                                version.delete_accepted):
+        _LOWER_FOR_ANNOTATION.run(conn, {"p_dataset_id": dataset_id, "p_uuid": version.uuid})
+
+
+def _lower_for_lease(conn: Connection, dataset_id: int, object_uuid: str,
+                     schema_uuid: str) -> None:
+    _LOWER_ONE_FOR_OBJECT.run(conn, {"p_dataset_id": dataset_id, "p_uuid": object_uuid,
+                                     "p_schema": schema_uuid})
+
+
+def annotate_floor(conn: Connection, dataset_id: int, schema_uuid: str
+                   ) -> tuple[int, int | None]:
+    """The schema's floor and its generation; a generation of None when the floor's row was
+    made by this transaction (a lowering in another transaction cannot see the row until this
+    one commits, so this one must not raise it)."""
+    params = {"p_dataset_id": dataset_id, "p_schema": schema_uuid}
+    row = _READ_FLOOR.first(conn, params)
+    if row is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        made = conn.execute(dialect.insert(t.annotate_floors).values(
+            dataset_id=dataset_id, schema_uuid=schema_uuid, floor_seq=0, generation=0)
+            .on_conflict_do_nothing().returning(FL.floor_seq)).first()
+        if made is not None:
+            return 0, None
+        row = _READ_FLOOR.first(conn, params)  # made by a claim that has committed since
+    return int(row.floor_seq), int(row.generation)
+
+
+def raise_floor(conn: Connection, dataset_id: int, schema_uuid: str, floor: int,
+                generation: int | None) -> None:
+    """After a claim: raise the schema's floor past what the claim saw taken, unless it was
+    changed since the claim read it."""
+    if generation is not None:
+        _RAISE_FLOOR[conn.dialect.name].run(conn, {
+            "p_dataset_id": dataset_id, "p_schema": schema_uuid, "p_floor": floor,
+            "p_generation": generation})
 
 
 def annotate_candidates(conn: Connection, dataset_id: int, schema_uuid: str, user: str,
-                        limit: int) -> list[tuple[str, int, str | None]]:
-    """Up to `limit` object versions (uuid, version, name) `user` may claim to annotate
-    against the schema (_annotate_base), in the queue's order: priority (higher first, objects
-    without one at 0), then the oldest object."""
-    base = _annotate_base(dataset_id, schema_uuid, user)
-    found: list[tuple[str, int, str | None]] = []
-    # three passes, each on an index: raised priorities, then the rest in creation order
-    # (versions_in_order), then lowered ones; most queues have few raised or lowered objects
-    for bucket, order in (
-            (OQ.priority > 0, (OQ.priority.desc(), V.created_seq, V.version)),
-            (or_(OQ.priority.is_(None), OQ.priority == 0), (V.created_seq, V.version)),
-            (OQ.priority < 0, (OQ.priority.desc(), V.created_seq, V.version))):
-        query = _locking(base.where(bucket).order_by(*order).limit(limit - len(found)), conn,
-                         t.versions)
-        found += [(row.uuid, row.version, row.name) for row in conn.execute(query)]
-        if len(found) >= limit:
-            break
-    return found
+                        floor: int) -> list[tuple[str, int, str | None]]:
+    """A few object versions (uuid, version, name) `user` may claim to annotate against the
+    schema, in the queue's order: priority (higher first; objects without one at 0), then the
+    oldest object; objects assigned to someone else left out."""
+    params = {"p_dataset_id": dataset_id, "p_schema": schema_uuid, "p_floor": floor,
+              "p_user": user}
+    rows = [(0.0, *row) for row in _PLAIN.rows(conn, params)]
+    rows += [(row[4], *row[:4]) for row in _QUEUED.rows(conn, params)]
+    rows.sort(key=lambda row: (-row[0], row[4], row[2]))
+    return [(row[1], int(row[2]), row[3]) for row in rows]
 
 
 def annotate_left(conn: Connection, dataset_id: int, schema_uuid: str) -> int:
     """How many object versions still wait to be annotated against the schema (leased ones
     not counted)."""
-    base = _annotate_base(dataset_id, schema_uuid, None).subquery()
-    return int(conn.execute(select(func.count()).select_from(base)).scalar_one())
+    row = _READ_FLOOR.first(conn, {"p_dataset_id": dataset_id, "p_schema": schema_uuid})
+    params = {"p_dataset_id": dataset_id, "p_schema": schema_uuid,
+              "p_floor": int(row.floor_seq) if row is not None else 0}
+    plain = select(func.count()).select_from(select(V.uuid).where(*_FROM_FLOOR).subquery())
+    queued = select(func.count()).select_from(
+        select(V.uuid).select_from(t.object_queue.join(t.versions, and_(
+            V.dataset_id == OQ.dataset_id, V.uuid == OQ.object_uuid)))
+        .where(OQ.dataset_id == _DATASET, *TO_ANNOTATE).subquery())
+    return sum(int(conn.execute(query, params).scalar_one()) for query in (plain, queued))
 
 
 def leased_for_schema(conn: Connection, dataset_id: int, schema_uuid: str) -> int:
@@ -182,8 +329,11 @@ def extend_lease(conn: Connection, dataset_id: int, lease_id: str, expires_at: f
                  .values(expires_at=expires_at))
 
 
-def delete_lease(conn: Connection, dataset_id: int, lease_id: str) -> None:
-    conn.execute(delete(t.queue_leases).where(Q.dataset_id == dataset_id, Q.id == lease_id))
+def give_back(conn: Connection, dataset_id: int, lease: Lease) -> None:
+    """End the lease with its work not done: its task can be claimed again."""
+    conn.execute(delete(t.queue_leases).where(Q.dataset_id == dataset_id, Q.id == lease.id))
+    if lease.task == ANNOTATE:
+        _lower_for_lease(conn, dataset_id, lease.target_uuid, lease.schema_uuid)
 
 
 def end_annotate_leases(conn: Connection, dataset_id: int, schema_uuid: str,
@@ -209,11 +359,16 @@ def queued_object(conn: Connection, dataset_id: int, object_uuid: str) -> Queued
 
 
 def save_queued_object(conn: Connection, dataset_id: int, queued: QueuedObject) -> None:
-    conn.execute(delete(t.object_queue).where(OQ.dataset_id == dataset_id,
-                                              OQ.object_uuid == queued.object_uuid))
+    """An object's priority and assignee; with neither, it leaves object_queue (and joins the
+    objects a claim finds from the floor on: the floors are lowered to it)."""
+    left = conn.execute(delete(t.object_queue).where(
+        OQ.dataset_id == dataset_id, OQ.object_uuid == queued.object_uuid)
+        .returning(OQ.object_uuid)).first() is not None
     if queued.priority != 0 or queued.assignee is not None:
         conn.execute(t.object_queue.insert().values(
             **QUEUED_OBJECTS.insert_params(dataset_id, queued)))
+    elif left:
+        _LOWER_FOR_OBJECT.run(conn, {"p_dataset_id": dataset_id, "p_uuid": queued.object_uuid})
 
 
 def lease_counts(conn: Connection, dataset_id: int) -> dict[str, int]:

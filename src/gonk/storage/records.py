@@ -106,6 +106,15 @@ class QueuedObject:
     assignee: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class AnnotateFloor:
+    """Where a schema's annotate claims start looking (storage/tables.py: annotate_floors)."""
+
+    schema_uuid: str
+    floor_seq: int  # an object creation seq: below it, nothing left to claim
+    generation: int  # how many times it was lowered
+
+
 class RecordTable(Generic[R]):
     """A table whose rows are `record`s. `key`: the columns that find one row (within its
     dataset, for tables with `dataset_id`); `changing`: the fields the rules change in a row
@@ -219,6 +228,8 @@ MEMBERS = RecordTable(t.members, Member, key=["username"], changing=["role"])
 LEASES = RecordTable(t.queue_leases, Lease, key=["id"], changing=["expires_at"])
 QUEUED_OBJECTS = RecordTable(t.object_queue, QueuedObject, key=["object_uuid"],
                              changing=["priority", "assignee"])
+FLOORS = RecordTable(t.annotate_floors, AnnotateFloor, key=["schema_uuid"],
+                     changing=["floor_seq", "generation"])
 SETTINGS = RecordTable(t.dataset_settings, Settings, key=[])  # one row per dataset, or none
 ITEMS = RecordTable(t.items, Item, key=["uuid"], changing=["versions"])
 # A version also stores its item's `created_seq` (so status lists run in creation order on one

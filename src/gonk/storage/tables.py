@@ -203,7 +203,26 @@ object_queue = Table(
     Column("priority", Float, nullable=False),  # higher first; objects without a row: 0
     Column("assignee", String(64), nullable=True),  # only they claim it
 )
-Index("objects_by_priority", object_queue.c.dataset_id, object_queue.c.priority)
+# (no other index on object_queue: its primary key is what a claim looks objects up by, and
+# a second index starting with dataset_id invites PostgreSQL, with stale statistics, to look
+# them up on that one instead)
+# Expired leases are deleted by every claim: found by their end, not by reading every lease.
+# Not starting with dataset_id, for the same reason: one_lease_per_task is the leases' lookup.
+Index("leases_by_expiry", queue_leases.c.expires_at)
+# Per schema, the object creation seq below which an annotate claim has nothing to find: every
+# object created before it is annotated, leased, waiting on a review, or in object_queue (whose
+# objects a claim reads separately). Claims raise it as they go, so a claim looks at the objects
+# from there on instead of walking every object already done; whatever can make an object below
+# it claimable again lowers it (storage/queue.py lists what). `generation` counts the lowerings:
+# a claim raises it only if no lowering happened since the claim read it. Working state like
+# the leases: not derived from the log, not copied; a missing row means 0.
+annotate_floors = Table(
+    "annotate_floors", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("schema_uuid", String(36), primary_key=True),
+    Column("floor_seq", BigInteger, nullable=False),
+    Column("generation", BigInteger, nullable=False),
+)
 
 # Releases are not derived from the log: each names a point of it (an event) and records what
 # was there, so `verify` can prove the point and the content are still the same. They are never
