@@ -504,7 +504,8 @@ def copy(ctx: click.Context, to_database: str, to_blobs: str) -> None:
     for verdict in report.verdicts:
         click.echo(verdict.line())
     click.echo(f"Copied {report.users} users, {report.datasets} datasets, {report.events} "
-               f"events, {report.releases} releases and {report.blobs} blobs "
+               f"events, {report.releases} releases, {report.queued_objects} queue priorities "
+               f"or assignees and {report.blobs} blobs "
                f"({report.blob_bytes} bytes) to "
                f"{target.where()} + {target.blobs.describe()}; every chain verified.")
 

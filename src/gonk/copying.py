@@ -4,7 +4,9 @@ SQLite + files to PostgreSQL + S3) without losing history.
 Everything is copied: users (their key hashes, so keys keep working), every dataset's events
 in log order with the bytes they reference, its releases, and its annotations' per-label counts
 (annotation_labels, which the dataset statistics read: not derived from the log alone, so
-carried row by row, then recomputed from the target's bytes by the verify). Each event is
+carried row by row, then recomputed from the target's bytes by the verify), and the work
+queue's priorities and assignees. Live leases are not copied: a copy is made with the server
+stopped, and a claim on the source ends there (claimers claim again on the target). Each event is
 appended on arrival through the same rules and chain code as a live write, so the target's
 derived state is rebuilt, not copied, and the integrity it computes must equal the source's,
 event by event; a difference stops the copy.
@@ -24,7 +26,7 @@ from .domain import integrity
 from .domain.errors import GonkError
 from .installation import Installation
 from .stats import copy_labels
-from .storage import datasets, log, users
+from .storage import datasets, log, queue, users
 from .storage import releases as stored_releases
 from .storage.log import DatasetLog
 from .verify import Verdict, content_hash, verify_dataset
@@ -45,6 +47,7 @@ class CopyReport:
     blob_bytes: int = 0
     releases: int = 0
     label_rows: int = 0
+    queued_objects: int = 0  # objects with a priority or an assignee
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -113,6 +116,7 @@ def copy_installation(source: Installation, target: Installation,
                              f"at {source_head}")
         report.releases += _copy_releases(source, target, ds.name)
         report.label_rows += copy_labels(source, target, ds.name)
+        report.queued_objects += _copy_queue(source, target, ds.name)
         verdict = verify_dataset(target, ds.name)
         report.verdicts.append(verdict)
         if not verdict.ok:
@@ -131,6 +135,17 @@ def _copy_releases(source: Installation, target: Installation, dataset: str) -> 
         target_id = datasets.get(conn, dataset).id
         for release in every:
             stored_releases.insert_release(conn, target_id, release)
+    return len(every)
+
+
+def _copy_queue(source: Installation, target: Installation, dataset: str) -> int:
+    """The objects' priorities and assignees (the work queue's order, set by its managers)."""
+    with source.db.read() as conn:
+        every = queue.queued_objects(conn, datasets.get(conn, dataset).id)
+    with target.db.write() as conn:
+        target_id = datasets.get(conn, dataset).id
+        for queued in every:
+            queue.save_queued_object(conn, target_id, queued)
     return len(every)
 
 

@@ -165,3 +165,94 @@ def test_claims_refuse_bad_input(alice: Client, carol: Client, queued: list[str]
                  400)
     alice.put(f"{DS}/members/carol", json_body={"role": "viewer"})
     assert_error(_claim(carol), 403, "annotator role")
+
+
+# --- the floor: claims look from a per-schema point on (storage/queue.py) -------------------
+# Each change that can make an object below the floor claimable again must lower it; these
+# tests first move the floor past the objects (claims), then make the change, then check that
+# the object comes back, in its place in the queue.
+
+def _floor(installation: Any) -> int:
+    from sqlalchemy import select
+
+    from gonk.storage import tables as t
+
+    with installation.db.read() as conn:
+        return int(conn.execute(select(t.annotate_floors.c.floor_seq)).scalar_one())
+
+
+def _decide_last(alice: Client, verdict: str) -> None:
+    pending = alice.get(f"{DS}/events?pending=true").json
+    assert alice.put(f"{DS}/events/{pending[-1]['uuid']}/{verdict}").status_code == 200
+
+
+def test_the_floor_rises_past_objects_taken(alice: Client, bob: Client, queued: list[str],
+                                            installation: Any) -> None:
+    _claim(bob)
+    first = _floor(installation)
+    for _ in range(3):
+        _claim(bob)
+    assert _floor(installation) > first  # claims start past the leased objects
+    assert _claim(bob).json["item"]["object"]["uuid"] == queued[4]
+    assert _claim(bob).json["lease"] is None  # and with nothing left, past every object
+    before = _floor(installation)
+    assert _claim(bob).json["lease"] is None and _floor(installation) == before
+
+
+def test_an_object_accepted_late_is_claimable_in_its_place(alice: Client, bob: Client,
+                                                           queued: list[str]) -> None:
+    late = alice.post(f"{DS}/objects", {"name": "late.txt", "mimetype": "text/plain",
+                                        "object": b64(b"late")}).json["uuid"]
+    made_later = alice.post(f"{DS}/objects", {"name": "later.txt", "mimetype": "text/plain",
+                                              "object": b64(b"later")}).json["uuid"]
+    pending = alice.get(f"{DS}/events?pending=true").json
+    alice.put(f"{DS}/events/{pending[-1]['uuid']}/accept")  # the second one only
+    assert [_claim(bob).json["item"]["object"]["uuid"] for _ in range(6)] == \
+        queued + [made_later]
+    alice.put(f"{DS}/events/{pending[0]['uuid']}/accept")  # the floor is past it by now
+    assert _claim(bob).json["item"]["object"]["uuid"] == late
+
+
+def test_an_update_hands_out_the_current_version(alice: Client, bob: Client, carol: Client,
+                                                 queued: list[str], clock: FakeClock) -> None:
+    for _ in range(5):
+        _claim(bob, ttl=60)
+    clock.now += 61  # all five leases ran out
+    # a pending update holds its object back; rejected, the object's version 0 is current
+    # again (and claimable); accepted, its version 1 is what is handed out
+    for obj in queued[:2]:
+        assert alice.patch(f"{DS}/objects/{obj}", {
+            "name": "new.txt", "mimetype": "text/plain",
+            "object": b64(f"new {obj}".encode())}).status_code == 200
+    claimed = [_claim(carol).json["item"]["object"] for _ in range(3)]
+    assert [c["uuid"] for c in claimed] == queued[2:]
+    assert _claim(carol).json["lease"] is None
+    pending = alice.get(f"{DS}/events?pending=true").json
+    assert alice.put(f"{DS}/events/{pending[0]['uuid']}/reject").status_code == 200
+    assert alice.put(f"{DS}/events/{pending[1]['uuid']}/accept").status_code == 200
+    got = [_claim(carol).json["item"]["object"] for _ in range(2)]
+    assert [(g["uuid"], g["version"]) for g in got] == [(queued[0], 0), (queued[1], 1)]
+
+
+def test_a_deleted_annotation_puts_its_object_back(alice: Client, bob: Client,
+                                                   queued: list[str]) -> None:
+    _claim(bob)
+    annotation = _annotate(bob, queued[0]).json["uuid"]
+    _decide_last(alice, "accept")
+    assert [_claim(bob).json["item"]["object"]["uuid"] for _ in range(4)] == queued[1:]
+    assert _claim(bob).json["lease"] is None
+    assert alice.delete(f"{DS}/annotations/{annotation}/0").status_code == 200
+    assert _claim(bob).json["lease"] is None  # its deletion is pending: still annotated
+    _decide_last(alice, "accept")
+    assert _claim(bob).json["item"]["object"]["uuid"] == queued[0]
+
+
+def test_an_object_leaving_the_priority_list_rejoins_the_queue(
+        alice: Client, bob: Client, carol: Client, queued: list[str]) -> None:
+    alice.put(f"{DS}/objects/{queued[0]}/assignee", json_body={"user": "carol"})
+    alice.put(f"{DS}/objects/{queued[1]}/priority", json_body={"priority": -3})
+    assert [_claim(bob).json["item"]["object"]["uuid"] for _ in range(3)] == queued[2:]
+    alice.put(f"{DS}/objects/{queued[0]}/assignee", json_body={"user": None})
+    alice.put(f"{DS}/objects/{queued[1]}/priority", json_body={"priority": 0})
+    assert [_claim(bob).json["item"]["object"]["uuid"] for _ in range(2)] == queued[:2]
+    assert _claim(carol).json["lease"] is None

@@ -1,6 +1,7 @@
 """Exactly once under concurrency (issue 16, point 7): 32 claimers racing for 1,000 objects
 against `gonk-api serve` with several worker processes, on SQLite + files and on PostgreSQL +
-S3, get 1,000 distinct objects and not one error; then the queue is empty for everyone.
+S3, get 1,000 distinct objects and not one error; then the queue is empty for everyone. Then
+they give half back while claiming again: each object given back is handed out once more.
 
 The short version of bench/work_queue.py's load run."""
 
@@ -59,44 +60,86 @@ def _fill(site: SimpleNamespace) -> list[str]:
     return [m["uuid"] for m in made]
 
 
-def test_32_claimers_get_1000_distinct_objects_and_no_error(site: SimpleNamespace) -> None:
-    objects = _fill(site)
-    claimed: list[str] = []
+def _claim(s: requests.Session, site: SimpleNamespace, errors: list[str],
+           lock: threading.Lock) -> dict[str, Any] | None:
+    """One claim: the answer's body, or None after recording an error."""
+    try:
+        answer = s.post(f"{site.base}/datasets/work/queue/claim", timeout=TIMEOUT,
+                        json={"task": "annotate", "schema": "schema-label"})
+    except requests.RequestException as exc:
+        with lock:
+            errors.append(repr(exc))
+        return None
+    if answer.status_code != 200:
+        with lock:
+            errors.append(f"{answer.status_code} {answer.text[:200]}")
+        return None
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _race(site: SimpleNamespace, work: Any) -> list[str]:
+    """CLAIMERS threads, each with its own session, started together on `work(session)`;
+    the errors they met."""
     errors: list[str] = []
-    lock = threading.Lock()
     start = threading.Barrier(CLAIMERS)
 
-    def claimer() -> None:
+    def run(index: int) -> None:
         with requests.Session() as s:
             s.headers["x-api-key"] = site.key
             start.wait()
-            while True:
-                try:
-                    answer = s.post(f"{site.base}/datasets/work/queue/claim", timeout=TIMEOUT,
-                                    json={"task": "annotate", "schema": "schema-label"})
-                except requests.RequestException as exc:
-                    with lock:
-                        errors.append(repr(exc))
-                    return
-                if answer.status_code != 200:
-                    with lock:
-                        errors.append(f"{answer.status_code} {answer.text[:200]}")
-                    return
-                body = answer.json()
-                if body["lease"] is None:
-                    return
-                with lock:
-                    claimed.append(body["item"]["object"]["uuid"])
+            work(index, s, errors)
 
-    threads = [threading.Thread(target=claimer) for _ in range(CLAIMERS)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(CLAIMERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
+    return errors
+
+
+def test_32_claimers_get_1000_distinct_objects_and_no_error(site: SimpleNamespace) -> None:
+    objects = _fill(site)
+    held: list[list[tuple[str, str]]] = [[] for _ in range(CLAIMERS)]  # (object, lease) each
+    lock = threading.Lock()
+
+    def claim_all(index: int, s: requests.Session, errors: list[str]) -> None:
+        while (body := _claim(s, site, errors, lock)) is not None and body["lease"] is not None:
+            held[index].append((body["item"]["object"]["uuid"], body["lease"]["id"]))
+
+    assert _race(site, claim_all) == []
+    claimed = [obj for mine in held for obj, _ in mine]
     assert len(claimed) == OBJECTS and sorted(claimed) == sorted(objects)  # each exactly once
     with requests.Session() as s:
         s.headers["x-api-key"] = site.key
         report = _call(s, site, "GET", "/datasets/work/queue",
                        params={"schema": "schema-label"})
     assert report["annotate"] == {"schema": "schema-label", "left": 0, "leased": OBJECTS}
+
+    # Then every claimer gives back half of what it holds, one lease at a time, claiming again
+    # after each: give-backs (which lower the queue's floor) race claims (which raise it). Every
+    # object given back must be handed out again exactly once, none lost below the floor.
+    given_back = {obj for mine in held for obj, _ in mine[::2]}
+    again: list[str] = []
+
+    def give_back_and_claim(index: int, s: requests.Session, errors: list[str]) -> None:
+        for _, lease in held[index][::2]:
+            answer = s.delete(f"{site.base}/datasets/work/queue/leases/{lease}", timeout=TIMEOUT)
+            if answer.status_code != 200:
+                with lock:
+                    errors.append(f"give back: {answer.status_code} {answer.text[:200]}")
+                return
+            body = _claim(s, site, errors, lock)
+            if body is None:
+                return
+            if body["lease"] is not None:
+                with lock:
+                    again.append(body["item"]["object"]["uuid"])
+
+    assert _race(site, give_back_and_claim) == []
+    with requests.Session() as s:  # what the race left unclaimed, claimed one by one
+        s.headers["x-api-key"] = site.key
+        while (body := _call(s, site, "POST", "/datasets/work/queue/claim",
+                             json={"task": "annotate", "schema": "schema-label"}))["lease"]:
+            again.append(body["item"]["object"]["uuid"])
+    assert len(again) == len(given_back) and set(again) == given_back

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gonk import service
+from gonk import service, work_queue
 from gonk.installation import Installation
-from gonk.storage import revision
+from gonk.storage import datasets, queue, revision
 from gonk.storage import tables as t
 from gonk.users import add_user, is_admin, user_for_key
 from tests.support import postgres
@@ -57,6 +57,8 @@ def _fill(installation: Installation) -> dict[str, Any]:
         service.review(installation, dataset, "alice", pending[-2], False)
         service.delete_object(installation, dataset, "bob", uuids[2], 0)
         service.remove_owner(installation, dataset, "alice", "bob")
+        work_queue.set_priority(installation, dataset, "alice", uuids[3], 2.5)
+        work_queue.set_assignee(installation, dataset, "alice", uuids[4], "bob")
     return {"keys": keys, "bytes": stored}
 
 
@@ -173,6 +175,11 @@ def test_copy_moves_everything_and_verifies(tmp_path: Path, gonk_proc: Any,
         for data in filled["bytes"]:
             digest = hashlib.sha256(data).hexdigest()
             assert target.blobs.get(digest) == data
+        for dataset in ("birds", "cars"):  # the work queue's priorities and assignees
+            with target.db.read() as conn:
+                queued = queue.queued_objects(conn, datasets.get(conn, dataset).id)
+            assert sorted((q.priority, q.assignee) for q in queued) == [(0.0, "bob"),
+                                                                         (2.5, None)]
     finally:
         target.close()
     env = gonk_proc.clean_env(GONK_DATABASE_URL=postgres_url,

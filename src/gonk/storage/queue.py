@@ -371,6 +371,13 @@ def save_queued_object(conn: Connection, dataset_id: int, queued: QueuedObject) 
         _LOWER_FOR_OBJECT.run(conn, {"p_dataset_id": dataset_id, "p_uuid": queued.object_uuid})
 
 
+def queued_objects(conn: Connection, dataset_id: int) -> list[QueuedObject]:
+    """Every object of the dataset with a priority or an assignee (`gonk-api copy`)."""
+    rows = conn.execute(QUEUED_OBJECTS.select().where(OQ.dataset_id == dataset_id)
+                        .order_by(OQ.object_uuid))
+    return [QUEUED_OBJECTS.from_row(row) for row in rows]
+
+
 def lease_counts(conn: Connection, dataset_id: int) -> dict[str, int]:
     """Live leases by task (expired ones are deleted first by the caller)."""
     rows = conn.execute(select(Q.task, func.count()).where(Q.dataset_id == dataset_id)
