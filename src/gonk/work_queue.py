@@ -236,13 +236,13 @@ def report(installation: Installation, dataset: str, schema_name: str | None
             leased = queue.leased_for_schema(conn, ds.id, schema.uuid)
             out["annotate"] = {"schema": schema.name, "left": left, "leased": leased}
         per_user: dict[str, Counter[str]] = {}
-        for author, review in queue.authors_of_changes(conn, ds.id):
+        for author, review, count in queue.changes_by_author(conn, ds.id):
             counts = per_user.setdefault(author, Counter())
-            counts["proposed"] += 1
+            counts["proposed"] += count
             if review == ev.ACCEPTED:
-                counts["accepted"] += 1
+                counts["accepted"] += count
             elif review == ev.REJECTED:
-                counts["rejected"] += 1
+                counts["rejected"] += count
         out["users"] = {name: {"proposed": c["proposed"], "accepted": c["accepted"],
                                "rejected": c["rejected"]}
                         for name, c in sorted(per_user.items())}
