@@ -100,3 +100,14 @@ def gonk_proc() -> SimpleNamespace:
     return SimpleNamespace(run_cli=p.run_cli, run_many=p.run_many, last_line=p.last_line,
                            start_server=p.start_server, clean_env=p.clean_env,
                            free_port=p.free_port, GONK_API=p.GONK_API)
+
+
+# The slow parts first: pytest-xdist hands tests to its workers in collection order, so tests
+# that start servers and processes (a few seconds to a minute each) go out at the start, and
+# the thousands of short in-process tests fill the workers' gaps at the end instead of leaving
+# one worker alone on a long test while the others wait.
+_FIRST = ("tests/e2e/", "tests/fuzz/", "tests/web/", "tests/integration/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_FIRST))  # (a stable sort)
