@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -44,25 +43,7 @@ DATASET = "queue"
 SCHEMA = json.dumps({"type": "object", "properties": {"label": {"type": "string"}}}).encode()
 
 
-def _bulk_load_plans(installation: Installation) -> None:
-    """On PostgreSQL, the build's own connections plan without sequential scans: tables filled
-    from empty in one go have statistics saying they are empty until autovacuum next analyzes
-    them, and the write path's lookups were planned as scans, slower with every object (the
-    build ran at 90 events/s). Only the build's connections: the server measured afterwards
-    runs as configured."""
-    if installation.db.is_sqlite:
-        return
-    from sqlalchemy import event
-
-    @event.listens_for(installation.db.engine, "connect")
-    def _plans(dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SET enable_seqscan = off")
-        dbapi_connection.commit()
-
-
 def build(installation: Installation, objects: int) -> None:
-    _bulk_load_plans(installation)
     service.create_dataset(installation, "alice", DATASET)
     service.create_schema(installation, DATASET, "alice", "schema-label", SCHEMA)
     made = 0

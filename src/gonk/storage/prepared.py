@@ -43,16 +43,10 @@ class _Compiled:
 
 
 class Prepared:
-    def __init__(self, statement: ClauseElement, columns: Sequence[str] | None = None,
-                 plan_each_time: bool = False) -> None:
-        """`columns`: for an INSERT, the columns its parameters give values for.
-        `plan_each_time`: on PostgreSQL, never run it as a server-side prepared statement
-        (psycopg prepares a statement run five times, and PostgreSQL may then run it on a
-        generic plan, one made without the parameters' values: for a query whose best index
-        depends on them, such as a range from a given point, it can be a far worse plan)."""
+    def __init__(self, statement: ClauseElement, columns: Sequence[str] | None = None) -> None:
+        """`columns`: for an INSERT, the columns its parameters give values for."""
         self.statement = statement
         self.columns = list(columns) if columns else None
-        self.plan_each_time = plan_each_time
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, conn: Connection) -> _Compiled:
@@ -72,19 +66,12 @@ class Prepared:
             compiled = self._by_dialect[key] = _Compiled(str(result), positions, defaults)
         return compiled
 
-    def _execute(self, conn: Connection, cursor: Any, compiled: _Compiled,
-                 params: dict[str, Any]) -> None:
-        if self.plan_each_time and conn.dialect.name == "postgresql":
-            cursor.execute(compiled.sql, compiled.args(params), prepare=False)
-        else:
-            cursor.execute(compiled.sql, compiled.args(params))
-
     def run(self, conn: Connection, params: dict[str, Any]) -> int:
         """Run a data change; returns the rows it touched."""
         compiled = self._compiled(conn)
         cursor = _cursor(conn)
         try:
-            self._execute(conn, cursor, compiled, params)
+            cursor.execute(compiled.sql, compiled.args(params))
             return int(cursor.rowcount)
         finally:
             cursor.close()
@@ -102,7 +89,7 @@ class Prepared:
         compiled = self._compiled(conn)
         cursor = _cursor(conn)
         try:
-            self._execute(conn, cursor, compiled, params)
+            cursor.execute(compiled.sql, compiled.args(params))
             row = cursor.fetchone()
             if row is None:
                 return None
@@ -118,7 +105,7 @@ class Prepared:
         compiled = self._compiled(conn)
         cursor = _cursor(conn)
         try:
-            self._execute(conn, cursor, compiled, params)
+            cursor.execute(compiled.sql, compiled.args(params))
             return [tuple(row) for row in cursor.fetchall()]
         finally:
             cursor.close()
@@ -128,7 +115,7 @@ class Prepared:
         compiled = self._compiled(conn)
         cursor = _cursor(conn)
         try:
-            self._execute(conn, cursor, compiled, params)
+            cursor.execute(compiled.sql, compiled.args(params))
             return [row[0] for row in cursor.fetchall()]
         finally:
             cursor.close()

@@ -121,8 +121,8 @@ _DATASET: Any = bindparam("p_dataset_id")
 _SCHEMA: Any = bindparam("p_schema")
 _later = t.versions.alias("later")
 _ann = t.versions.alias("ann")
-_IS_CANDIDATE = (
-    _accepted(V),
+TO_ANNOTATE = (
+    V.kind == rules.OBJECT, _accepted(V),
     # its object's current version: no later version but rejected ones (one whose update is
     # pending waits until it is decided), looked up on the versions' primary key
     _none(select(1).where(_later.c.dataset_id == V.dataset_id, _later.c.uuid == V.uuid,
@@ -142,7 +142,6 @@ _IS_CANDIDATE = (
     _none(select(1).where(Q.dataset_id == V.dataset_id, Q.task == ANNOTATE,
                           Q.target_uuid == V.uuid, Q.schema_uuid == _SCHEMA)),
 )
-TO_ANNOTATE = (V.kind == rules.OBJECT, *_IS_CANDIDATE)
 """An object version to annotate against the schema (`p_schema`): its object's current
 version, accepted, with no live annotation of the schema and no live lease."""
 
