@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -93,6 +95,31 @@ def one_claimer(base: str, key: str, claims: int) -> None:
           f"p95 {p95 * 1000:.2f} ms")
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far (user + system) by the server's processes, PostgreSQL's and this
+    one's, read from /proc (Linux; empty elsewhere)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "PostgreSQL": 0.0}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        kind = ("PostgreSQL" if command.startswith("postgres") else
+                "server" if "gonk" in command and "serve" in command else None)
+        if kind is not None:
+            used[kind] += (int(fields[11]) + int(fields[12])) / tick
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    used["benchmark client"] = mine.ru_utime + mine.ru_stime
+    return used
+
+
 def race(base: str, key: str, claimers: int, total: int) -> None:
     got: list[str] = []
     lock = threading.Lock()
@@ -116,13 +143,19 @@ def race(base: str, key: str, claimers: int, total: int) -> None:
     for thread in threads:
         thread.start()
     barrier.wait()
+    before = cpu_seconds()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    after = cpu_seconds()
     assert len(set(got)) == len(got), "an object was handed out twice"
     print(f"{claimers} claimers: {len(got)} claims in {elapsed:.2f} s = "
           f"{len(got) / elapsed:.0f} claims/s, each object once")
+    if after:
+        print("CPU time per claim: " + ", ".join(
+            f"{kind} {(after[kind] - before.get(kind, 0.0)) / len(got) * 1000:.2f} ms"
+            for kind in after))
 
 
 def main() -> None:

@@ -216,7 +216,7 @@ def test_an_object_accepted_late_is_claimable_in_its_place(alice: Client, bob: C
     pending = alice.get(f"{DS}/events?pending=true").json
     alice.put(f"{DS}/events/{pending[-1]['uuid']}/accept")  # the second one only
     assert [_claim(bob).json["item"]["object"]["uuid"] for _ in range(6)] == \
-        queued + [made_later]
+        [*queued, made_later]
     alice.put(f"{DS}/events/{pending[0]['uuid']}/accept")  # the floor is past it by now
     assert _claim(bob).json["item"]["object"]["uuid"] == late
 

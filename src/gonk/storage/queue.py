@@ -14,8 +14,21 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (JSON, Connection, and_, bindparam, case, cast, delete, func,
-                        literal_column, or_, select, type_coerce, update)
+from sqlalchemy import (
+    JSON,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
