@@ -3,8 +3,7 @@
 a private dataset that answers as if it did not exist, and the events that record it all.
 
 alice creates "ds" (its owner); bob and carol are users with no role until a test gives one.
-On all four storage combinations (the issue asks for every one), where the rest of
-the in-process suite runs on two (tests/support/storage.py says why)."""
+On SQLite + files and PostgreSQL + S3 (all four with GONK_TEST_STORAGE=all)."""
 
 from __future__ import annotations
 
@@ -15,12 +14,6 @@ import pytest
 
 from tests.support.api import assert_error
 from tests.support.http import LABEL_SCHEMA, Client, b64
-from tests.support.storage import STORAGE_KINDS
-
-
-@pytest.fixture(params=STORAGE_KINDS)
-def storage_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 DS = "/datasets/ds"
 

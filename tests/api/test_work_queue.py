@@ -1,9 +1,8 @@
 """The work queue (issue 16, point 6): claims to annotate and to review, leases that expire on
 a clock the test controls, extend and give back, priorities and assignees, work that ends its
 lease, and the report. alice owns "ds"; bob and carol are users (annotators of the internal
-dataset unless a test gives them a role). On all four storage combinations (the issue asks
-for every one), where the rest of the in-process suite runs on two (tests/support/storage.py
-says why)."""
+dataset unless a test gives them a role). On SQLite + files and PostgreSQL + S3 (all four
+with GONK_TEST_STORAGE=all)."""
 
 from __future__ import annotations
 
@@ -13,12 +12,6 @@ import pytest
 
 from tests.support.api import assert_error
 from tests.support.http import LABEL_SCHEMA, Client, b64
-from tests.support.storage import STORAGE_KINDS
-
-
-@pytest.fixture(params=STORAGE_KINDS)
-def storage_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 DS = "/datasets/ds"
 
