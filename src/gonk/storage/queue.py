@@ -66,14 +66,19 @@ def delete_expired(conn: Connection, now: float) -> None:
                 _lower_for_lease(conn, dataset_id, target_uuid, schema_uuid)
 
 
-def insert_lease(conn: Connection, dataset_id: int, lease: Lease) -> bool:
-    """Take the lease unless its task is held already (False, and nothing changes)."""
+def _insert_unless_there(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """Insert the row unless one with the same unique key exists (False, nothing changes)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(t.queue_leases).values(
-        **LEASES.insert_params(dataset_id, lease)).on_conflict_do_nothing().returning(Q.id)
+    key = next(iter(table.primary_key.columns))
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
     # RETURNING says whether the row went in (a rowcount is not to be trusted here: with
     # psycopg an insert that did nothing reported one row, and a task was leased twice)
     return conn.execute(statement).first() is not None
+
+
+def insert_lease(conn: Connection, dataset_id: int, lease: Lease) -> bool:
+    """Take the lease unless its task is held already (False, and nothing changes)."""
+    return _insert_unless_there(conn, t.queue_leases, LEASES.insert_params(dataset_id, lease))
 
 
 _PLANNED_TABLES = ("versions", "items", "annotation_links", "queue_leases", "object_queue",
@@ -275,11 +280,9 @@ def annotate_floor(conn: Connection, dataset_id: int, schema_uuid: str
     params = {"p_dataset_id": dataset_id, "p_schema": schema_uuid}
     row = _READ_FLOOR.first(conn, params)
     if row is None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        made = conn.execute(dialect.insert(t.annotate_floors).values(
-            dataset_id=dataset_id, schema_uuid=schema_uuid, floor_seq=0, generation=0)
-            .on_conflict_do_nothing().returning(FL.floor_seq)).first()
-        if made is not None:
+        if _insert_unless_there(conn, t.annotate_floors, {
+                "dataset_id": dataset_id, "schema_uuid": schema_uuid, "floor_seq": 0,
+                "generation": 0}):
             return 0, None
         row = _READ_FLOOR.first(conn, params)  # made by a claim that has committed since
     return int(row.floor_seq), int(row.generation)
