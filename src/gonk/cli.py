@@ -96,9 +96,13 @@ def main(ctx: click.Context) -> None:
 @main.command(help="Create the database's tables (and the data directory, by default) with a "
                    "first user; print the key.")
 @click.option("--username", required=True, help="The first user's name.")
+@click.option("--log-origin", "log_origin", default=None,
+              help="The name of the log signing key and the start of every checkpoint's "
+                   "origin, chosen once (for example gonk.example.org). Default: "
+                   "$GONK_LOG_ORIGIN, else this machine's host name.")
 @_storage_options
 @click.pass_context
-def init(ctx: click.Context, username: str) -> None:
+def init(ctx: click.Context, username: str, log_origin: str | None) -> None:
     from .users import add_user
 
     try:
@@ -106,7 +110,7 @@ def init(ctx: click.Context, username: str) -> None:
     except GonkError as exc:
         _fail(exc.message)
     try:
-        installation = Installation.create(*_storage(ctx))
+        installation = Installation.create(*_storage(ctx), log_origin=log_origin)
     except StorageError as exc:
         _fail(str(exc))
     key = add_user(installation, username, admin=True)
@@ -467,16 +471,34 @@ def gc(ctx: click.Context, min_age: int, dry_run: bool) -> None:
 
 @main.command(help="Upgrade the database's schema (and a local blob directory's layout) to this "
                    "version of Gonk; every event and byte is kept.")
+@click.option("--log-origin", "log_origin", default=None,
+              help="If the installation has no log signing key yet, the origin to make it "
+                   "with (default: $GONK_LOG_ORIGIN, else this machine's host name); an "
+                   "existing key keeps its own.")
 @_storage_options
 @click.pass_context
-def migrate(ctx: click.Context) -> None:
+def migrate(ctx: click.Context, log_origin: str | None) -> None:
     from .migration import migrate_installation
 
     try:
-        for line in migrate_installation(Installation(*_storage(ctx))):
+        for line in migrate_installation(Installation(*_storage(ctx)), log_origin):
             click.echo(line)
     except StorageError as exc:
         _fail(str(exc))
+
+
+@main.command("log-key", help="Print the installation's log verifier key (C2SP signed-note "
+                              "format), which checks every dataset's checkpoints: give it to "
+                              "anyone who checks checkpoints and proofs "
+                              "(gonk.client.log_proofs.VerifierKey reads it).")
+@_storage_options
+@click.pass_context
+def log_key(ctx: click.Context) -> None:
+    from . import log_signing
+
+    installation = _open(ctx)
+    with installation.db.read() as conn:
+        click.echo(log_signing.verifier_key(log_signing.current_key(conn)))
 
 
 @main.command(help="Copy every user, dataset, event and byte from the configured storage to "

@@ -22,12 +22,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import delete, insert, select
+
 from .domain import integrity
 from .domain.errors import GonkError
 from .installation import Installation
 from .stats import copy_labels
 from .storage import datasets, log, queue, users
 from .storage import releases as stored_releases
+from .storage import tables as t
 from .storage.log import DatasetLog
 from .verify import Verdict, content_hash, verify_dataset
 
@@ -82,8 +85,14 @@ def copy_installation(source: Installation, target: Installation,
     with source.db.read() as conn:
         all_users = users.every(conn)
         all_datasets = datasets.every(conn)
+        signing_keys = conn.execute(select(t.log_keys).order_by(t.log_keys.c.id)).all()
     with target.db.write() as conn:
         users.insert_all(conn, all_users)
+        # the source's log signing key (and origin) replaces the one the target was made with:
+        # the same datasets keep the same checkpoints, and monitors their pinned key
+        conn.execute(delete(t.log_keys))
+        for key in signing_keys:
+            conn.execute(insert(t.log_keys).values(**key._mapping))
     report.users = len(all_users)
     for ds in all_datasets:
         progress(f"{ds.name}: copying {ds.event_count} events")
@@ -126,9 +135,9 @@ def copy_installation(source: Installation, target: Installation,
 
 
 def _copy_releases(source: Installation, target: Installation, dataset: str) -> int:
-    """The dataset's releases as they are (name, author, creation time, point, counts and
-    manifest sha256), in creation order; the verify that follows recomputes each manifest on
-    the target."""
+    """The dataset's releases as they are (name, author, creation time, point, counts,
+    manifest sha256 and signed checkpoint: the key is the source's), in creation order; the
+    verify that follows recomputes each manifest and checkpoint on the target."""
     with source.db.read() as conn:
         every = stored_releases.page(conn, datasets.get(conn, dataset).id, 0, None)
     with target.db.write() as conn:

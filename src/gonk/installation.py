@@ -17,7 +17,7 @@ from .domain.errors import Unavailable
 from .limits import Limits
 from .storage import revision
 from .storage.blobs import BlobStoreUnavailable, open_blob_store
-from .storage.database import Database, DatabaseUnavailable, resolve_url, shown
+from .storage.database import Connection, Database, DatabaseUnavailable, resolve_url, shown
 
 DATA_DIR_ENV = "GONK_DATA_DIR"
 DATABASE_URL_ENV = "GONK_DATABASE_URL"
@@ -57,6 +57,17 @@ def resolve_database_url(option: str | None, data_dir: Path) -> str:
     try:
         return resolve_url(option or os.environ.get(DATABASE_URL_ENV) or "", data_dir)
     except (ValueError, DatabaseUnavailable) as exc:
+        raise StorageError(str(exc)) from None
+
+
+def chosen_log_origin(option: str | None) -> str:
+    """The origin a new log signing key gets (`init`, `migrate`): the option, else
+    log_signing.default_origin; a StorageError if it cannot name a key."""
+    from . import log_signing
+
+    try:
+        return log_signing.check_origin(option or log_signing.default_origin())
+    except ValueError as exc:
         raise StorageError(str(exc)) from None
 
 
@@ -143,8 +154,11 @@ class Installation:
 
     @classmethod
     def create(cls, data_dir: Path, database_url: str | None = None,
-               blob_url: str | None = None) -> Installation:
-        """Create the tables in an empty database and prepare the blob store."""
+               blob_url: str | None = None, log_origin: str | None = None) -> Installation:
+        """Create the tables in an empty database, with the log signing key (`log_origin`:
+        its origin; None: log_signing.default_origin), and prepare the blob store."""
+        from . import log_signing
+
         installation = cls(data_dir, database_url, blob_url)
         sqlite_file = installation.db.sqlite_file
         if sqlite_file is not None:
@@ -153,9 +167,14 @@ class Installation:
             raise AlreadyInitialised(
                 f"{installation.where()} is already initialised; nothing was changed. Use "
                 "`gonk-api users add NAME` to add users, or `gonk-api migrate` to upgrade.")
+        origin = chosen_log_origin(log_origin)
         installation.check_blobs()
+
+        def make_signing_key(conn: Connection, _before: str | None) -> None:
+            log_signing.ensure_key(conn, origin)
+
         try:
-            revision.upgrade(installation.db)
+            revision.upgrade(installation.db, make_signing_key)
         except DatabaseUnavailable as exc:
             raise StorageError(f"Cannot create Gonk's tables at "
                                f"{shown(installation.database_url)}: {exc}") from None

@@ -7,6 +7,9 @@
   declares a label kind has its bytes read once, a batch at a time (stats.fill_labels).
 - A local blob directory from the two-level layout of early builds (blobs/ab/cd/<sha256>) to
   the current one (blobs/ab/<sha256>): each file is renamed, never copied, so no byte moves.
+- The verifiable log (revision 0010): the revision builds every dataset's Merkle tree; then, in
+  the same transaction, the installation's log signing key is made (`log_origin`) and every
+  release made before it gets its signed checkpoint (log_signing.py).
 Running it again does nothing.
 """
 
@@ -17,7 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .installation import Installation, NotInitialised, StorageError
+from .installation import Installation, NotInitialised, StorageError, chosen_log_origin
 from .stats import MissingBytes, fill_labels
 from .storage import revision
 from .storage.database import Connection, DatabaseUnavailable
@@ -26,7 +29,13 @@ LABELS_REVISION = "0005"
 """The revision that made annotation_labels: a database upgraded from before it gets its rows."""
 
 
-def migrate_installation(installation: Installation) -> Iterator[str]:
+def migrate_installation(installation: Installation,
+                         log_origin: str | None = None) -> Iterator[str]:
+    """Upgrade, saying what was done, a line at a time. `log_origin`: the log signing key's
+    origin if the key is made now (None: log_signing.default_origin)."""
+    from . import log_signing
+
+    origin = chosen_log_origin(log_origin)
     state = installation.revision_status()
     if state == revision.EMPTY:
         raise NotInitialised(installation.where())
@@ -42,10 +51,13 @@ def migrate_installation(installation: Installation) -> Iterator[str]:
         installation.blobs.create()
         moved = _flatten_legacy_layout(root)
     labelled: list[int] = []
+    signing: list[tuple[log_signing.LogKey, bool, int]] = []
 
     def fill(conn: Connection, before: str | None) -> None:
         if revision.older_than(before, LABELS_REVISION):
             labelled.append(fill_labels(installation, conn))
+        key, made = log_signing.ensure_key(conn, origin)
+        signing.append((key, made, log_signing.sign_release_checkpoints(conn)))
 
     try:
         before, after = revision.upgrade(installation.db, fill)
@@ -63,6 +75,12 @@ def migrate_installation(installation: Installation) -> Iterator[str]:
     if labelled:
         yield (f"Annotation labels: {labelled[0]} label counts written from the annotations "
                "of label kind schemas.")
+    key, made, signed = signing[0]
+    if made:
+        yield (f"Log signing key: made, origin {key.origin} (`gonk-api log-key` prints the "
+               "verifier key).")
+    if signed:
+        yield f"Releases: {signed} signed checkpoints recorded."
     if moved:
         yield f"Blob files: moved {moved} files to the current layout (blobs/ab/<sha256>)."
     elif moved is not None:

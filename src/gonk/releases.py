@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import log_signing
 from .domain import events as ev
 from .domain import rules, validation
 from .domain.errors import Forbidden, Invalid, NotFound
@@ -166,6 +167,10 @@ def release_json(release: Release) -> dict[str, Any]:
                    "annotations": release.annotations, "bytes": release.bytes,
                    "stale_annotations": release.stale_annotations},
         "manifest_sha256": release.manifest_sha256,
+        # the dataset's signed checkpoint at the point: the log's size and Merkle root there
+        # (log_signing.py); a client proves any event is in the release with an inclusion
+        # proof at that size
+        "checkpoint": release.checkpoint,
     }
 
 
@@ -194,14 +199,15 @@ def create_release(installation: Installation, dataset: str, author: str, name: 
     digest = hashlib.sha256()
     for line in manifest(installation, ds.id, point.seq, counts):
         digest.update(line)
-    release = Release(0, name, description, author, ev.now(), point.seq, point.uuid,
-                      point.integrity, counts.objects, counts.schemas, counts.annotations,
-                      counts.bytes, counts.stale_annotations, digest.hexdigest())
     with installation.db.write() as conn:
         # still an owner (the content took a while to read): checked where the insert commits
         if author not in reads.owner_names(conn, ds.id):
             raise Forbidden(f"Only an owner of this dataset may make releases; {author} is no "
                             "longer an owner.")
+        release = Release(0, name, description, author, ev.now(), point.seq, point.uuid,
+                          point.integrity, counts.objects, counts.schemas, counts.annotations,
+                          counts.bytes, counts.stale_annotations, digest.hexdigest(),
+                          log_signing.checkpoint(conn, ds.id, dataset, point.seq))
         return release_json(stored.insert_release(conn, ds.id, release))
 
 
@@ -245,6 +251,7 @@ def check_releases(installation: Installation, dataset_id: int) -> str | None:
     still carry the integrity it recorded, and its manifest recompute to its sha256."""
     with installation.db.read() as conn:
         every = stored.page(conn, dataset_id, 0, None)
+        name = datasets.name_of(conn, dataset_id)
     for release in every:
         with installation.db.read() as conn:
             found = reads.event_at(conn, dataset_id, release.event_seq)
@@ -253,6 +260,11 @@ def check_releases(installation: Installation, dataset_id: int) -> str | None:
             return (f"release {release.name}: its point #{release.event_seq} was event "
                     f"{release.event_uuid} with integrity {release.event_integrity}; the log "
                     f"now has {now} there")
+        with installation.db.read() as conn:
+            expected = log_signing.checkpoint(conn, dataset_id, name, release.event_seq)
+        if release.checkpoint != expected:
+            return (f"release {release.name}: its recorded checkpoint is not the installation's "
+                    f"signed checkpoint of the log at its point #{release.event_seq}")
         digest = hashlib.sha256()
         for line in manifest(installation, dataset_id, release.event_seq):
             digest.update(line)

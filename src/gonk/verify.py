@@ -1,7 +1,8 @@
 """`gonk-api verify`: recompute each dataset's hash chain and rebuild its derived state from the
 log alone, through the same rules as the live write path, then compare with the stored state;
 then check each release: its point still carries the integrity it recorded, and its manifest
-recomputes to its manifest_sha256; then the per-label counts of the annotations (what the
+recomputes to its manifest_sha256; the Merkle tree (every stored node, recomputed from the
+events) and each release's signed checkpoint; then the per-label counts of the annotations (what the
 dataset statistics sum: stats.check_labels): recomputed from the stored bytes of every
 annotation version of a label kind schema, they must be exactly the rows stored."""
 
@@ -18,7 +19,7 @@ from .domain.memory import MemoryState
 from .installation import Installation
 from .releases import check_releases
 from .stats import check_labels
-from .storage import datasets
+from .storage import datasets, merkle
 from .storage.log import event_bodies
 from .storage.projection import SqlState
 
@@ -71,6 +72,9 @@ def verify_dataset(installation: Installation, name: str) -> Verdict:
             return Verdict(name, False, seq, f"the stored head (#{row.event_count}, "
                            f"{row.head_integrity or 'empty'}) does not match the log's last "
                            f"event (#{seq}, {head or 'empty'})")
+        tree_wrong = merkle.check(conn, row.id, merkle.event_leaves(conn, row.id))
+        if tree_wrong is not None:
+            return Verdict(name, False, seq, tree_wrong)
         rebuilt, stored = state.snapshot(), SqlState(conn, row.id).snapshot()
     for part in rebuilt:
         if rebuilt[part] != stored[part]:
@@ -82,5 +86,6 @@ def verify_dataset(installation: Installation, name: str) -> Verdict:
     wrong = check_releases(installation, row.id) or check_labels(installation, row.id)
     if wrong is not None:
         return Verdict(name, False, seq, wrong)
-    return Verdict(name, True, seq, f"{seq} events, chain intact, state matches the log, "
-                   f"releases intact, label counts match the annotations, head {head}")
+    return Verdict(name, True, seq, f"{seq} events, chain intact, Merkle tree matches, state "
+                   "matches the log, releases and their checkpoints intact, label counts match "
+                   f"the annotations, head {head}")

@@ -353,6 +353,18 @@ CASES: list[Any] = [
     ("GET", f"{D}/stats?as_of={UNKNOWN}", None),
     ("GET", f"{D}/stats?as_of=no-such-release", None),
     ("POST", f"{D}/stats", {}),
+    # --- the verifiable log: tree sizes are 1 to the number of events
+    ("POST", f"{D}/checkpoint", {}),
+    ("GET", f"{D}/proofs/inclusion", None),
+    ("GET", f"{D}/proofs/inclusion?event=x", None),
+    ("GET", f"{D}/proofs/inclusion?event={UNKNOWN}", None),
+    *[("GET", f"{D}/proofs/inclusion?event={{obj_event}}&size={size}", None)
+      for size in ("0", "-1", "x", "1.5", "", "99999", str(10**30), "\u0661", "1")],
+    ("GET", f"{D}/proofs/consistency", None),
+    *[("GET", f"{D}/proofs/consistency?{query}", None)
+      for query in ("from=0", "from=x", "from=", "from=99999", "from=1&to=0", "from=3&to=2",
+                    "from=1&to=99999", f"from={10**30}", "to=2")],
+    ("POST", f"{D}/proofs/consistency?from=1", {}),
 ]
 
 # Missing and unknown keys, on every kind of route (including GET /datasets).
@@ -364,7 +376,10 @@ for _method, _path in (("GET", "/datasets"), ("POST", "/datasets"), ("GET", f"{D
                        ("DELETE", f"{D}/annotations/{{ann}}/0"), ("POST", f"{D}/releases"),
                        ("GET", f"{D}/stats"), ("GET", "/me"), ("GET", "/users"),
                        ("POST", "/users"), ("DELETE", "/users/bob"), ("GET", D),
-                       ("GET", f"{D}/members"), ("PUT", f"{D}/members/bob")):
+                       ("GET", f"{D}/members"), ("PUT", f"{D}/members/bob"),
+                       ("GET", f"{D}/checkpoint"),
+                       ("GET", f"{D}/proofs/inclusion?event={{obj_event}}"),
+                       ("GET", f"{D}/proofs/consistency?from=1")):
     CASES += [(_method, _path, Key(None)), (_method, _path, Key("")),
               (_method, _path, Key("wrong-key")), (_method, _path, Key(HUGE))]
 
@@ -403,6 +418,9 @@ for _ds in ("nope", "..", "-x", HUGE, "a%20b"):
         ("GET", f"/datasets/{_ds}/diff", None),
         ("GET", f"/datasets/{_ds}/export?as_of={UNKNOWN}&format=coco", None),
         ("GET", f"/datasets/{_ds}/stats", None),
+        ("GET", f"/datasets/{_ds}/checkpoint", None),
+        ("GET", f"/datasets/{_ds}/proofs/inclusion?event={UNKNOWN}", None),
+        ("GET", f"/datasets/{_ds}/proofs/consistency?from=1", None),
     ]
 
 
@@ -500,8 +518,9 @@ def test_the_table_covers_every_route(app):
     covered = {_endpoint(app, method, path) for method, path, _ in CASES}
     # GET /health, /openapi.json and /docs take no input at all (no key, body or parameter):
     # nothing to malform; nor do the web app's shell (/) and static files (/app/..., tested
-    # in tests/web/), nor the OPTIONS answers of the queue's object paths
+    # in tests/web/), nor the OPTIONS answers of the queue's object paths, nor GET /log-key
     takes_no_input = {"health.health", "docs.openapi_document", "docs.reference", "web.index",
-                      "web.asset", "work_queue.priority_options", "work_queue.assignee_options"}
+                      "web.asset", "work_queue.priority_options", "work_queue.assignee_options",
+                      "proofs.log_key"}
     expected = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint not in takes_no_input}
     assert expected <= covered, expected - covered

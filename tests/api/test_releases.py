@@ -120,8 +120,12 @@ def test_releases_record_their_point_counts_and_manifest(alice, bob, ds):
     latest = _release(alice, "v2.0")
     latest_lines = [schema_line, a_line,
                     _object_line(w["b"], 1, "b2.png", "image/png", b"bravo 2"), f_line, x_line]
+    # its signed checkpoint is the log's at the point (tests/api/test_verifiable_log.py checks
+    # signatures and roots)
+    assert latest["checkpoint"].split("\n")[1:2] == [str(len(log))]
     assert latest == {
         "name": "v2.0", "description": "", "author": "alice", "created": latest["created"],
+        "checkpoint": latest["checkpoint"],
         "at": {"uuid": log[-1]["uuid"], "index": len(log) - 1,
                "integrity": log[-1]["integrity"]},
         # bytes: the sizes of every version in the content; y and z are stale

@@ -124,9 +124,17 @@ def test_priorities_and_assignees(alice: Client, bob: Client, carol: Client,
                  404)
     order = [_claim(bob).json["item"]["object"]["uuid"] for _ in range(3)]
     assert order == [queued[3], queued[2], queued[4]]  # 5 first; carol's skipped; -1 last
+
+    def left() -> Any:
+        return alice.get(f"{DS}/queue?schema=schema-label").json["annotate"]
+
+    # what is left counts objects with a priority or an assignee too, leased ones not
+    assert left() == {"schema": "schema-label", "left": 2, "leased": 3}
     assert _claim(bob).json["item"]["object"]["uuid"] == queued[0]
     assert _claim(bob).json["lease"] is None
+    assert left() == {"schema": "schema-label", "left": 1, "leased": 4}  # carol's
     assert _claim(carol).json["item"]["object"]["uuid"] == queued[1]  # hers
+    assert left() == {"schema": "schema-label", "left": 0, "leased": 5}
 
 
 def test_review_claims_respect_roles_and_four_eyes(alice: Client, bob: Client, carol: Client,

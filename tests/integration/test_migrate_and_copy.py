@@ -78,6 +78,8 @@ def _make_legacy(data_dir: Path) -> None:
 
     db = sqlite3.connect(data_dir / "gonk.db")
     # the tables as Gonk 0.2 made them before migrations existed: revision 0001's layout
+    db.execute("DROP TABLE merkle_nodes")  # from 0010
+    db.execute("DROP TABLE log_keys")
     db.execute("DROP TABLE annotate_floors")  # from 0009
     db.execute("DROP TABLE object_queue")  # from 0008
     db.execute("DROP TABLE queue_leases")
@@ -263,3 +265,40 @@ def test_the_newest_revision_by_file_name_is_alembics_head() -> None:
     assert revision.head_revision() == script.get_current_head()
     numbers = sorted(rev.revision for rev in script.walk_revisions())
     assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]
+
+
+def test_migrate_from_0009_builds_the_trees_makes_the_key_and_signs_old_releases(
+        tmp_path: Path) -> None:
+    """An installation from before the verifiable log (revision 0009: no trees, no key, releases
+    without checkpoints) comes out of `migrate` with each dataset's tree, a key of the origin
+    asked for, and each release's signed checkpoint, and verifies."""
+    from alembic import command
+
+    from gonk import log_signing, releases
+    from gonk.client.log_proofs import VerifierKey
+    from gonk.migration import migrate_installation
+    from gonk.verify import verify_dataset
+
+    installation = Installation.create(tmp_path / "data", log_origin="before.example")
+    _fill(installation)
+    made = releases.create_release(installation, "birds", "alice", "v1", "", None)
+    with installation.db.write() as conn:
+        command.downgrade(revision._config(conn), "0009")
+    lines = list(migrate_installation(installation, "gonk.example.org"))
+    assert any("origin gonk.example.org" in line for line in lines), lines
+    assert "Releases: 1 signed checkpoints recorded." in lines
+    with installation.db.read() as conn:
+        key = VerifierKey.parse(log_signing.verifier_key(log_signing.current_key(conn)))
+    assert key.name == "gonk.example.org"
+    release = releases.get_release(installation, "birds", "v1")
+    checkpoint = key.open_checkpoint(release["checkpoint"])
+    assert (checkpoint.origin, checkpoint.size) == ("gonk.example.org/datasets/birds",
+                                                    made["at"]["index"] + 1)
+    for dataset in ("birds", "cars"):
+        verdict = verify_dataset(installation, dataset)
+        assert verdict.ok and "Merkle tree matches" in verdict.message, verdict.message
+    # running it again changes nothing: the same key, the same checkpoint
+    assert not any("Log signing key" in line for line in migrate_installation(installation))
+    assert releases.get_release(installation, "birds", "v1")["checkpoint"] == \
+        release["checkpoint"]
+    installation.close()

@@ -141,7 +141,8 @@ def test_migrate_from_0003_fills_the_points_from_the_log(
         assert "added_seq" not in {c["name"] for c in found.get_columns("versions")}
         assert "reviewed_seq" not in {c["name"] for c in found.get_columns("events")}
     assert revision.status(installation.db) == revision.OUTDATED
-    assert revision.upgrade(installation.db) == ("0003", revision.head_revision())  # migrate
+    assert revision.upgrade(installation.db, _make_log_key) == ("0003",
+                                                                revision.head_revision())
     installation.close()
     installation = Installation.open(data_dir, url)
     try:
@@ -160,7 +161,7 @@ def test_migrate_from_0003_fills_the_points_from_the_log(
         second = replay(log)
         check_release(installation, "second", "half", second[point], second[-1])
         verdict = verify_dataset(installation, "second")
-        assert verdict.ok and "releases intact" in verdict.message, verdict.message
+        assert verdict.ok and "checkpoints intact" in verdict.message, verdict.message
     finally:
         installation.close()
 
@@ -200,7 +201,7 @@ def test_releases_survive_a_copy_to_postgres_and_s3(tmp_path: Path, postgres_url
         assert releases.diff_page(target, "birds", "v1.0", "v1.1", None, 100) == \
             releases.diff_page(source, "birds", "v1.0", "v1.1", None, 100)
         verdict = verify_dataset(target, "birds")
-        assert verdict.ok and "releases intact" in verdict.message, verdict.message
+        assert verdict.ok and "checkpoints intact" in verdict.message, verdict.message
     finally:
         target.close()
         source.close()
@@ -261,9 +262,12 @@ def test_verify_catches_a_changed_release_or_point(tmp_path: Path, tampering: st
                 seq = {"at": point, "before": 2, "after": point + 1}[tampering.split()[2]]
                 _relink_from(conn, dataset_id, seq, {"timestamp": "2000-01-01T00:00:00Z"})
         verdict = verify_dataset(installation, "birds")
-        if tampering == "event body after the point, chain relinked":
-            # a release pins the log up to its point only
-            assert verdict.ok, verdict.message
+        if tampering.endswith("chain relinked"):
+            # the Merkle tree, written as each event was appended, names the event changed
+            # (before, at or after a release's point): a relinked chain no longer passes
+            assert not verdict.ok and "Merkle tree" in verdict.message, verdict.message
+            seq = {"at": point, "before": 2, "after": point + 1}[tampering.split()[2]]
+            assert f"event #{seq}'s leaf" in verdict.message, verdict.message
         elif tampering == "event body, chain broken":
             assert not verdict.ok and "broken hash chain" in verdict.message, verdict.message
         else:
@@ -273,3 +277,10 @@ def test_verify_catches_a_changed_release_or_point(tmp_path: Path, tampering: st
             assert word in verdict.message, verdict.message
     finally:
         installation.close()
+
+
+def _make_log_key(conn: Any, _before: str | None) -> None:
+    """What `migrate` does after the tables' upgrade: make the log signing key."""
+    from gonk.log_signing import ensure_key
+
+    ensure_key(conn, "gonk.test")

@@ -19,7 +19,7 @@ from gonk.domain import label_kinds
 from gonk.installation import Installation, StorageError
 from gonk.migration import migrate_installation
 from gonk.stats import dataset_stats
-from gonk.storage import revision
+from gonk.storage import merkle, revision
 from gonk.storage import tables as t
 from gonk.storage.log import DatasetLog
 from gonk.storage.stats import label_json
@@ -118,12 +118,16 @@ def test_migrate_fills_the_labels_of_annotations_stored_before(
     old = {"fits": _boxes("heron", "heron"), "misfit": json.dumps({"boxes": "none"}).encode(),
            "unknown": _boxes("gull")}
     odd_schema = json.dumps({"x-gonk-kind": "polygons", "type": "object"}).encode()
-    # (the rules of this version read a dataset's members and settings: their tables exist
-    # while the old writes are made, then go again, as revision 0004 had none)
-    access_tables = [t.metadata.tables[name] for name in ("members", "dataset_settings")]
+    # (the rules of this version read a dataset's members and settings, and its appends write
+    # the Merkle tree: those tables exist while the old writes are made, then go again, as
+    # revision 0004 had none)
+    access_tables = [t.metadata.tables[name]
+                     for name in ("members", "dataset_settings", "merkle_nodes")]
     with installation.db.write() as conn:
         for table in access_tables:
             table.create(conn)
+        for (dataset_id,) in conn.execute(select(t.datasets.c.id)).all():  # the trees so far
+            merkle.build(conn, dataset_id, merkle.event_leaves(conn, dataset_id))
     with installation.db.write() as conn:
         log = DatasetLog.lock(conn, "birds")
         odd = ev.new_uuid()

@@ -16,7 +16,8 @@ from gonk.storage.projection import SqlState
 from gonk.storage.tables import metadata
 
 DESCRIBED = [records.DATASETS, records.USERS, records.RELEASES, records.LABELS,
-             records.LEASES, records.QUEUED_OBJECTS, records.FLOORS, *records.PROJECTION_TABLES]
+             records.LEASES, records.QUEUED_OBJECTS, records.FLOORS, records.MERKLE_NODES,
+             records.LOG_KEYS, *records.PROJECTION_TABLES]
 
 
 def test_every_table_is_described_by_a_record() -> None:

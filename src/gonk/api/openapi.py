@@ -42,6 +42,8 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 UUID = {"type": "string", "format": "uuid",
         "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
         "description": "A UUID in its 36-character lowercase form."}
+HASH_B64 = {"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$",
+            "description": "A SHA-256 hash, base64."}
 UUID_ANY_CASE = {"type": "string",
                  "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                             "[0-9a-fA-F]{12}$",
@@ -225,6 +227,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "counts": _obj({"objects": COUNT, "schemas": COUNT, "annotations": COUNT,
                         "bytes": COUNT, "stale_annotations": COUNT}),
         "manifest_sha256": SHA256,
+        "checkpoint": {"type": "string", "description": "The dataset's signed checkpoint at the "
+                       "release's point (a C2SP signed note, as GET .../checkpoint serves)."},
+    }),
+    "InclusionProof": _obj({
+        "index": {"type": "integer", "minimum": 0,
+                  "description": "The event's leaf index: its position in the log, from 0."},
+        "size": {"type": "integer", "minimum": 1, "description": "The tree size proved in."},
+        "hashes": _array(HASH_B64, "RFC 9162 inclusion path, the deepest sibling first."),
+    }),
+    "ConsistencyProof": _obj({
+        "from": {"type": "integer", "minimum": 1}, "to": {"type": "integer", "minimum": 1},
+        "hashes": _array(HASH_B64, "RFC 9162 consistency proof."),
     }),
     "DiffSide": {"anyOf": [_obj({"version": VERSION,
                                  "name": {"type": ["string", "null"]}, "sha256": SHA256}),
@@ -1050,6 +1064,44 @@ def _paths() -> dict[str, dict[str, Any]]:
              _param("to", "query", POINT,
                     "A point (default: the latest event)."),
              *paging])},
+        "/log-key": {"get": _operation(
+            "logKey", "Verifiable log", "The log's verifier key",
+            "The installation's Ed25519 verifier key in the C2SP signed-note format "
+            "(`name+keyid+base64`), one line: it checks every dataset's checkpoints. Needs no "
+            "key. Pin it from a source you trust (`gonk-api log-key` on the server), not only "
+            "from here.",
+            {"description": "The verifier key.",
+             "content": {"text/plain": {"schema": {"type": "string"}}}},
+            ("400",), public=True)},
+        f"{D}/checkpoint": {"get": _operation(
+            "datasetCheckpoint", "Verifiable log", "The dataset's signed checkpoint",
+            "A C2SP tlog-checkpoint signed note: the origin (`<installation origin>/datasets/"
+            "<name>`), the tree size (the number of events) and the base64 RFC 9162 Merkle root "
+            "of the events, then a blank line and the installation key's signature line.",
+            {"description": "The checkpoint.",
+             "content": {"text/plain": {"schema": {"type": "string"}}}},
+            READ_ERRORS, [_p("dataset")])},
+        f"{D}/proofs/inclusion": {"get": _operation(
+            "inclusionProof", "Verifiable log", "Proof that an event is in the log",
+            "RFC 9162 inclusion proof of the event's leaf (SHA-256 of 0x00 and the event's RFC "
+            "8785 bytes as the events list serves it, integrity included) in the tree of `size` "
+            "events. 400 for a size of 0 or beyond the log, or one the event is not in.",
+            _ok("The proof.", _schema("InclusionProof")), READ_ERRORS,
+            [_p("dataset"),
+             _param("event", "query", UUID_ANY_CASE, "The event's uuid.", required=True),
+             _param("size", "query", {"type": "integer", "minimum": 1},
+                    "The tree size (default: every event).")])},
+        f"{D}/proofs/consistency": {"get": _operation(
+            "consistencyProof", "Verifiable log", "Proof that the log only grew",
+            "RFC 9162 consistency proof between the trees of the first `from` and `to` events: "
+            "the older tree is a prefix of the newer. 400 for a size of 0, beyond the log, or "
+            "`from` greater than `to`.",
+            _ok("The proof.", _schema("ConsistencyProof")), READ_ERRORS,
+            [_p("dataset"),
+             _param("from", "query", {"type": "integer", "minimum": 1},
+                    "The older tree size.", required=True),
+             _param("to", "query", {"type": "integer", "minimum": 1},
+                    "The newer tree size (default: every event).")])},
         f"{D}/stats": {"get": _operation(
             "datasetStats", "Datasets", "Counts of what a dataset holds",
             "Items by status, the content's bytes, annotated objects and label counts, now or "
@@ -1143,7 +1195,9 @@ def _document() -> dict[str, Any]:
             ("Owners", "Who reviews and manages owners."),
             ("Queue", "Handing out work: claims, leases, priorities and assignees."),
             ("Events", "The append-only, hash-chained log, and reviews."),
-            ("Releases", "Named points of the log, manifests, diffs and label exports."))],
+            ("Releases", "Named points of the log, manifests, diffs and label exports."),
+            ("Verifiable log", "Signed checkpoints and Merkle proofs (RFC 9162) that the log "
+                               "holds an event and only ever grew."))],
         "paths": _paths(),
         "components": {"schemas": SCHEMAS, "parameters": PARAMETERS, "responses": RESPONSES,
                        "securitySchemes": SECURITY_SCHEMES},

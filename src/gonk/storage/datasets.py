@@ -41,6 +41,11 @@ def create(conn: Connection, name: str, created_at: str) -> Dataset:
     return get(conn, name)
 
 
+def name_of(conn: Connection, dataset_id: int) -> str:
+    return str(conn.execute(select(t.datasets.c.name).where(t.datasets.c.id == dataset_id))
+               .scalar_one())
+
+
 def names(conn: Connection) -> list[str]:
     """Every dataset's name, sorted."""
     return list(conn.execute(select(t.datasets.c.name).order_by(t.datasets.c.name)).scalars())

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from ..domain import integrity, rules
 from ..domain.content import Labels
-from . import datasets, stats
+from ..domain.merkle import event_leaf
+from . import datasets, merkle, stats
 from . import tables as t
 from .prepared import Prepared
 from .projection import SqlState
@@ -64,6 +65,7 @@ class DatasetLog:
         params["body"] = json.dumps(event_json, separators=(",", ":"))
         params["integrity"] = event_json["integrity"]
         _INSERT_EVENT.run(self.conn, params)
+        merkle.append_leaf(self.conn, self.dataset_id, seq - 1, event_leaf(event_json))
         self.state.apply([c for c in changes if c is not recorded])
         if labels is not None:
             added = next((c.version for c in changes if isinstance(c, rules.VersionAdded)

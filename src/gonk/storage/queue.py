@@ -318,12 +318,18 @@ def annotate_left(conn: Connection, dataset_id: int, schema_uuid: str) -> int:
     row = _READ_FLOOR.first(conn, {"p_dataset_id": dataset_id, "p_schema": schema_uuid})
     params = {"p_dataset_id": dataset_id, "p_schema": schema_uuid,
               "p_floor": int(row.floor_seq) if row is not None else 0}
-    plain = select(func.count()).select_from(select(V.uuid).where(*_FROM_FLOOR).subquery())
-    queued = select(func.count()).select_from(
-        select(V.uuid).select_from(t.object_queue.join(t.versions, and_(
-            V.dataset_id == OQ.dataset_id, V.uuid == OQ.object_uuid)))
-        .where(OQ.dataset_id == _DATASET, *TO_ANNOTATE).subquery())
-    return sum(int(conn.execute(query, params).scalar_one()) for query in (plain, queued))
+    left = int(conn.execute(_COUNT_PLAIN, params).scalar_one())
+    if _ANY_QUEUED.first(conn, params) is not None:  # as in a claim (see _QUEUED)
+        left += int(conn.execute(_COUNT_QUEUED, params).scalar_one())
+    return left
+
+
+# annotate_left's counts: the candidates of _PLAIN and of _QUEUED (whoever they are assigned to)
+_COUNT_PLAIN = select(func.count()).select_from(select(V.uuid).where(*_FROM_FLOOR).subquery())
+_COUNT_QUEUED = select(func.count()).select_from(select(V.uuid).where(
+    V.dataset_id == _DATASET,
+    V.uuid.in_(select(OQ.object_uuid).where(OQ.dataset_id == _DATASET)),
+    *TO_ANNOTATE).subquery())
 
 
 def leased_for_schema(conn: Connection, dataset_id: int, schema_uuid: str) -> int:

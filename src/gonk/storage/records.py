@@ -69,6 +69,27 @@ class Release:
     bytes: int
     stale_annotations: int
     manifest_sha256: str
+    checkpoint: str | None  # the signed checkpoint at the point (log_signing.py)
+
+
+@dataclasses.dataclass(frozen=True)
+class MerkleNode:
+    """The hash of one perfect subtree of a dataset's Merkle tree (domain/merkle.py)."""
+
+    level: int
+    position: int
+    hash: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class LogKey:
+    """The installation's log signing key (storage/tables.py: log_keys)."""
+
+    id: int
+    origin: str
+    private_key: bytes
+    public_key: bytes
+    created_at: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +251,8 @@ QUEUED_OBJECTS = RecordTable(t.object_queue, QueuedObject, key=["object_uuid"],
                              changing=["priority", "assignee"])
 FLOORS = RecordTable(t.annotate_floors, AnnotateFloor, key=["schema_uuid"],
                      changing=["floor_seq", "generation"])
+MERKLE_NODES = RecordTable(t.merkle_nodes, MerkleNode, key=["level", "position"])
+LOG_KEYS = RecordTable(t.log_keys, LogKey, key=["id"], generated=["id"])
 SETTINGS = RecordTable(t.dataset_settings, Settings, key=[])  # one row per dataset, or none
 ITEMS = RecordTable(t.items, Item, key=["uuid"], changing=["versions"])
 # A version also stores its item's `created_seq` (so status lists run in creation order on one

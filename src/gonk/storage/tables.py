@@ -14,11 +14,12 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Float,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -244,6 +245,9 @@ releases = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("stale_annotations", BigInteger, nullable=False),
     Column("manifest_sha256", String(64), nullable=False),
+    # the dataset's signed checkpoint at the point (a C2SP signed note: log_signing.py); NULL
+    # only between `migrate` adding the column and signing it, in the same command
+    Column("checkpoint", Text, nullable=True),
 )
 Index("releases_by_name", releases.c.dataset_id, releases.c.name, unique=True)
 Index("releases_in_order", releases.c.dataset_id, releases.c.id)
@@ -268,6 +272,33 @@ annotation_labels = Table(
     # SQLite: the rows live in the primary key's order (no separate rowid table), so the
     # statistics' lookups by annotation version read them at once
     sqlite_with_rowid=False,
+)
+
+# Each dataset's Merkle tree over its events (RFC 9162; the math is domain/merkle.py): the hash
+# of every perfect subtree, node (level, position) covering the 2**level events from
+# position * 2**level on (leaf n is the event of seq n + 1). Written with the event, in its
+# transaction, under the dataset's write lock: an append adds its leaf and the subtrees it
+# completes, and nothing is ever changed. Derived from the log; `verify` recomputes every node.
+merkle_nodes = Table(
+    "merkle_nodes", metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The installation's log signing key (Ed25519), made by `init` or `migrate`: it signs every
+# dataset's checkpoints (log_signing.py). `origin` is the key's name in signed notes and the
+# start of every dataset's checkpoint origin (<origin>/datasets/<name>). The newest row signs;
+# the private key is never served. One row, as a rule.
+log_keys = Table(
+    "log_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("origin", String(255), nullable=False),
+    Column("private_key", LargeBinary(32), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
 )
 
 DERIVED_TABLES = (items, versions, annotation_links, owners)

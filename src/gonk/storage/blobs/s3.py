@@ -17,6 +17,7 @@ checksum headers is served by the standard AWS_REQUEST_CHECKSUM_CALCULATION=when
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import threading
@@ -556,18 +557,32 @@ class _StreamedUpload:
 
     def write(self, chunk: bytes) -> None:
         self.buffer += chunk
+        del chunk  # a retried part keeps this frame alive for a while (see `_body`)
         while len(self.buffer) >= self._part_size():
             size = self._part_size()
-            self._send_part(bytes(self.buffer[:size]))
+            self._send_part(size)
             del self.buffer[:size]
 
-    def _send_part(self, body: bytes) -> None:
+    def _body(self, size: int) -> io.BytesIO:
+        """The buffer's first `size` bytes as a stream for one request, to be closed after it.
+
+        Why a stream, closed: when botocore retries a request (a timeout, a dropped connection),
+        the failed attempt's exception stays in a reference cycle with botocore's frames, which
+        hold the request and the frames of its callers, up to ours. Only Python's cyclic
+        collector frees that, which in a long-running process may be much later; had the body
+        been `bytes`, every retried part would keep its 8 MiB (and boto3's copy of it) alive
+        until then. Closing the stream frees its bytes whatever still refers to it."""
+        with memoryview(self.buffer) as view:
+            return io.BytesIO(view[:size])
+
+    def _send_part(self, size: int) -> None:
         if self.upload_id is None:
             self.upload_id = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=self.key)["UploadId"]
         number = len(self.parts) + 1
-        sent = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                       PartNumber=number, Body=body)
+        with contextlib.closing(self._body(size)) as body:
+            sent = self.client.upload_part(Bucket=self.bucket, Key=self.key,
+                                           UploadId=self.upload_id, PartNumber=number, Body=body)
         part = {"ETag": sent["ETag"], "PartNumber": number}
         # boto3 may add a checksum to each part; completing must then repeat it
         part.update({name: value for name, value in sent.items()
@@ -576,10 +591,11 @@ class _StreamedUpload:
 
     def finish(self) -> None:
         if self.upload_id is None:
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer))
+            with contextlib.closing(self._body(len(self.buffer))) as body:
+                self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body)
         else:
             if self.buffer:
-                self._send_part(bytes(self.buffer))
+                self._send_part(len(self.buffer))
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
                 MultipartUpload={"Parts": self.parts})

@@ -1,0 +1,80 @@
+"""The verifiable log's answers (issue 17): a dataset's signed checkpoint, and RFC 9162
+inclusion and consistency proofs from its Merkle tree (domain/merkle.py, storage/merkle.py),
+each read in one transaction so that the tree and the log agree.
+
+Sizes count events: the tree of size n holds the dataset's first n events, and the event of
+seq s is leaf s - 1 (`index` in a proof). Hashes are base64, as in checkpoints."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from . import log_signing
+from .domain import merkle
+from .domain.errors import Invalid, NotFound
+from .installation import Installation
+from .storage import datasets, reads
+from .storage import merkle as stored_tree
+
+
+def _encoded(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+def _size(value: int | None, count: int, what: str) -> int:
+    """A tree size a request names: 1 to the dataset's event count (None: the count)."""
+    if value is None:
+        return count
+    if not 1 <= value <= count:
+        raise Invalid(f"'{what}' must be a tree size from 1 to the dataset's {count} events; "
+                      f"{value} is not.")
+    return value
+
+
+def log_key(installation: Installation) -> str:
+    """The installation's verifier key (C2SP), one line."""
+    with installation.db.read() as conn:
+        return log_signing.verifier_key(log_signing.current_key(conn))
+
+
+def checkpoint(installation: Installation, dataset: str) -> str:
+    """The dataset's current signed checkpoint (a C2SP signed note)."""
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset)
+        return log_signing.checkpoint(conn, ds.id, ds.name, ds.event_count)
+
+
+def inclusion_proof(installation: Installation, dataset: str, event_uuid: str,
+                    size: int | None) -> dict[str, Any]:
+    """{"index", "size", "hashes"}: the proof that the event is leaf `index` of the tree of
+    `size` events (default: all of them)."""
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset)
+        tree_size = _size(size, ds.event_count, "size")
+        found = reads.event_point(conn, ds.id, event_uuid)
+        if found is None:
+            raise NotFound(f"'event' names no event of dataset {dataset}: {event_uuid}.")
+        index = found[0] - 1
+        if index >= tree_size:
+            raise Invalid(f"Event {event_uuid} is event #{found[0]} of the log, not in the tree "
+                          f"of its first {tree_size} events.")
+        return {"index": index, "size": tree_size,
+                "hashes": _encoded(stored_tree.hashes(conn, ds.id,
+                                                      merkle.inclusion_plan(index, tree_size)))}
+
+
+def consistency_proof(installation: Installation, dataset: str, old: int,
+                      new: int | None) -> dict[str, Any]:
+    """{"from", "to", "hashes"}: the proof that the tree of `old` events is a prefix of the tree
+    of `new` (default: all of them)."""
+    with installation.db.read() as conn:
+        ds = datasets.get(conn, dataset)
+        to = _size(new, ds.event_count, "to")
+        start = _size(old, ds.event_count, "from")
+        if start > to:
+            raise Invalid(f"'from' ({start}) must not be greater than 'to' ({to}).")
+        return {"from": start, "to": to,
+                "hashes": _encoded(stored_tree.hashes(conn, ds.id,
+                                                      merkle.consistency_plan(start, to)))}
+
