@@ -15,7 +15,7 @@ _CLIENT_NAMES = frozenset({
     "Client", "Dataset", "Release", "BlobCache", "GonkError", "ConnectionFailed", "Invalid",
     "DoesNotConform", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge",
     "Unavailable", "InsufficientStorage", "ServerError", "IntegrityError", "ChainBroken",
-    "ExportFailed",
+    "ExportFailed", "VerifierKey", "ProofError", "LogRewritten",
 })
 
 

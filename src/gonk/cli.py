@@ -501,6 +501,61 @@ def log_key(ctx: click.Context) -> None:
         click.echo(log_signing.verifier_key(log_signing.current_key(conn)))
 
 
+@main.command(help="Check that DATASET's log at a Gonk server only ever grows, with nothing "
+                   "but what the server sends and the verifier key you pinned: the checkpoint's "
+                   "signature, consistency with the checkpoint kept in the --state file, the "
+                   "hash chain and Merkle root of the events appended since, and the inclusion "
+                   "of every watched event (--event, remembered in the state file). Then the "
+                   "new checkpoint is kept. Run it on a schedule. Exit status: 0 verified; 1 "
+                   "the log does not check out (rewritten, or not signed by the key: the "
+                   "message names the dataset and both sizes, and the state file keeps the "
+                   "earlier checkpoint as evidence); 2 it could not be checked (options, "
+                   "state file, no answer).")
+@click.option("--url", envvar="GONK_URL", required=True,
+              help="The Gonk server (e.g. https://gonk.example.org) [env GONK_URL].")
+@click.option("--key", envvar="GONK_API_KEY", required=True,
+              help="An API key that may read the dataset [env GONK_API_KEY].")
+@click.option("--dataset", required=True, help="The dataset whose log to check.")
+@click.option("--state", "state_file", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where the monitor keeps the last checkpoint that checked out (made on the "
+                   "first run).")
+@click.option("--log-key", "log_key_text", metavar="KEY",
+              help="The verifier key to pin (as `gonk-api log-key` prints it on the server); "
+                   "needed on the first run, checked against the pinned one after.")
+@click.option("--log-key-file", metavar="PATH", type=click.Path(dir_okay=False, exists=True,
+                                                                 path_type=Path),
+              help="The same, read from a file.")
+@click.option("--event", "events", multiple=True, metavar="UUID",
+              help="Also prove that this event is in the log, now and on every later run "
+                   "(repeatable).")
+def monitor(url: str, key: str, dataset: str, state_file: Path, log_key_text: str | None,
+            log_key_file: Path | None, events: tuple[str, ...]) -> None:
+    from .client import Client
+    from .client.log_proofs import ProofError, VerifierKey
+    from .client.monitor import LogRewritten, MonitorError
+
+    def stop(message: str, status: int) -> NoReturn:
+        click.echo(message, err=True)
+        sys.exit(status)
+
+    if log_key_text and log_key_file:
+        stop("Error: give --log-key or --log-key-file, not both.", 2)
+    text = log_key_file.read_text(encoding="utf-8") if log_key_file else log_key_text
+    try:
+        pinned = VerifierKey.parse(text) if text else None
+    except ProofError as exc:
+        stop(f"Error: --log-key: {exc}", 2)
+    with Client(url, key, retries=2) as client:
+        try:
+            report = client.dataset(dataset).monitor(state_file, pinned, watch=events)
+        except LogRewritten as exc:
+            stop(str(exc), 1)
+        except MonitorError as exc:
+            stop(f"Error: {exc}", 2)
+    click.echo(report.summary())
+
+
 @main.command(help="Copy every user, dataset, event and byte from the configured storage to "
                    "another (an empty database and blob store), verifying every chain on "
                    "arrival.")

@@ -8,6 +8,7 @@ seq s is leaf s - 1 (`index` in a proof). Hashes are base64, as in checkpoints."
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from . import log_signing
@@ -47,8 +48,10 @@ def checkpoint(installation: Installation, dataset: str) -> str:
 
 def inclusion_proof(installation: Installation, dataset: str, event_uuid: str,
                     size: int | None) -> dict[str, Any]:
-    """{"index", "size", "hashes"}: the proof that the event is leaf `index` of the tree of
-    `size` events (default: all of them)."""
+    """{"index", "size", "hashes", "event"}: the proof that the event is leaf `index` of the
+    tree of `size` events (default: all of them), and the event as stored, so that a client
+    that holds only its uuid can hash it (a verifier trusts nothing of it: the leaf hash it
+    computes from those bytes must lead to the signed root)."""
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset)
         tree_size = _size(size, ds.event_count, "size")
@@ -59,9 +62,11 @@ def inclusion_proof(installation: Installation, dataset: str, event_uuid: str,
         if index >= tree_size:
             raise Invalid(f"Event {event_uuid} is event #{found[0]} of the log, not in the tree "
                           f"of its first {tree_size} events.")
+        body = reads.stored_events(conn, ds.id, index, 1)[0]
         return {"index": index, "size": tree_size,
                 "hashes": _encoded(stored_tree.hashes(conn, ds.id,
-                                                      merkle.inclusion_plan(index, tree_size)))}
+                                                      merkle.inclusion_plan(index, tree_size))),
+                "event": json.loads(body)}
 
 
 def consistency_proof(installation: Installation, dataset: str, old: int,

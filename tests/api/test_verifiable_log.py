@@ -7,11 +7,9 @@ names."""
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
 from gonk.client.log_proofs import (
     ProofError,
@@ -22,11 +20,9 @@ from gonk.client.log_proofs import (
     verify_consistency,
     verify_inclusion,
 )
-from gonk.domain import integrity
-from gonk.storage import tables as t
 from gonk.verify import verify_dataset
 from tests.support.api import DS, accept, assert_error, create_object, events
-from tests.support.chain import merkle_root
+from tests.support.chain import merkle_root, rewrite_history
 from tests.support.http import Client
 
 
@@ -76,6 +72,7 @@ def test_every_inclusion_and_consistency_proof_verifies(alice: Client, ds: str) 
                              f"&size={size}")
             assert resp.status_code == 200, resp.json
             assert (resp.json["index"], resp.json["size"]) == (index, size)
+            assert resp.json["event"] == log[index]  # the event as the events list serves it
             assert verify_inclusion(leaves[index], index, size,
                                     decode_hashes(resp.json["hashes"]), roots[size - 1])
         for old in range(1, size + 1):
@@ -156,22 +153,7 @@ def test_a_rewritten_history_fails_verify_and_consistency(alice: Client, ds: str
     before = key.open_checkpoint(_checkpoint_text(alice))
     # rewrite event 2 directly in the database and recompute the whole chain after it
     with installation.db.write() as conn:
-        dataset_id = conn.execute(select(t.datasets.c.id).where(
-            t.datasets.c.name == DS)).scalar_one()
-        rows = conn.execute(select(t.events.c.seq, t.events.c.body).where(
-            t.events.c.dataset_id == dataset_id).order_by(t.events.c.seq)).all()
-        head = ""
-        for seq, body in rows:
-            event = json.loads(body)
-            if seq == 2:
-                event["timestamp"] = "2020-01-01T00:00:00Z"
-            event["integrity"] = integrity.link(head, event)
-            head = event["integrity"]
-            conn.execute(update(t.events).where(t.events.c.dataset_id == dataset_id,
-                                                t.events.c.seq == seq)
-                         .values(body=json.dumps(event), integrity=head))
-        conn.execute(update(t.datasets).where(t.datasets.c.id == dataset_id)
-                     .values(head_integrity=head))
+        rewrite_history(conn, DS, 2, rebuild_tree=False)
     verdict = verify_dataset(installation, DS)
     assert not verdict.ok and "Merkle tree" in verdict.message and "event #2" in verdict.message
     # a monitor holding the earlier checkpoint: the server's tree is unchanged, so its proofs

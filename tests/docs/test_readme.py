@@ -1,4 +1,5 @@
-"""The README's chain-verification snippet is run as written, so it cannot go stale."""
+"""The README's chain-verification and proof-verification snippets are run as written, so
+they cannot go stale."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from tests.support.http import b64
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def _snippet() -> dict[str, Any]:
+def _snippet(heading: str = "## Verifying a dataset's chain by hand") -> dict[str, Any]:
     text = README.read_text()
-    section = text.split("## Verifying a dataset's chain by hand", 1)[1]
+    section = text.split(heading, 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert code, "the README lost its chain-verification snippet"
+    assert code, f"the README lost its snippet under {heading!r}"
     namespace: dict[str, Any] = {}
     exec(compile(code.group(1), str(README), "exec"), namespace)
     return namespace
@@ -39,6 +40,31 @@ def test_readme_snippet_verifies_a_real_chain_and_detects_tampering(alice: Any) 
     tampered[2]["author"] = "mallory"
     with pytest.raises(ValueError, match=tampered[2]["uuid"]):
         snippet["check_chain"](tampered)
+
+
+def test_readme_snippet_verifies_inclusion_proofs_by_hand(alice: Any) -> None:
+    """The section on the verifiable log: its hand check accepts every event of a real log
+    against its checkpoint, and refuses an altered event, a wrong index, another root and a
+    proof for another tree size."""
+    snippet = _snippet("## The verifiable log: checkpoints and proofs")
+    check = snippet["event_in_checkpoint"]
+    assert alice.post("/datasets", {"name": "birds"}).status_code == 200
+    for i in range(4):
+        assert alice.post("/datasets/birds/objects", {
+            "name": f"{i}.txt", "mimetype": "text/plain", "object": b64(f"b{i}")}
+        ).status_code == 200
+    events = alice.get("/datasets/birds/events?limit=1000").get_json()
+    final = alice.get("/datasets/birds/checkpoint").get_data(as_text=True)
+    for index, event in enumerate(events):
+        proof = alice.get(f"/datasets/birds/proofs/inclusion?event={event['uuid']}").get_json()
+        assert check(event, proof, final)
+        assert not check(dict(event, author="mallory"), proof, final)
+        assert not check(event, dict(proof, index=(index + 1) % len(events)), final)
+    other_root = final.replace(final.split("\n")[2], "A" * 43 + "=")
+    proof = alice.get(f"/datasets/birds/proofs/inclusion?event={events[0]['uuid']}").get_json()
+    assert not check(events[0], proof, other_root)
+    smaller = alice.get(f"/datasets/birds/proofs/inclusion?event={events[0]['uuid']}&size=2")
+    assert not check(events[0], smaller.get_json(), final)  # a proof for another tree size
 
 
 def test_readme_quick_start_commands_match_ci() -> None:

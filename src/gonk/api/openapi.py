@@ -235,6 +235,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                   "description": "The event's leaf index: its position in the log, from 0."},
         "size": {"type": "integer", "minimum": 1, "description": "The tree size proved in."},
         "hashes": _array(HASH_B64, "RFC 9162 inclusion path, the deepest sibling first."),
+        "event": {"type": "object", "description": "The event as stored (as the events list "
+                  "serves it): hash it yourself (SHA-256 of 0x00 and its RFC 8785 bytes) to get "
+                  "the leaf the proof starts from."},
     }),
     "ConsistencyProof": _obj({
         "from": {"type": "integer", "minimum": 1}, "to": {"type": "integer", "minimum": 1},

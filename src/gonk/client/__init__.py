@@ -39,6 +39,7 @@ from .errors import (
     Unavailable,
 )
 from .http import DEFAULT_TIMEOUT, Repeat, Transport, segment
+from .log_proofs import Checkpoint, ProofError, VerifierKey
 from .models import (
     AnnotationSummary,
     ChainReport,
@@ -63,6 +64,8 @@ from .models import (
     User,
     VersionRef,
 )
+from .monitor import LogRewritten, MonitorError
+from .monitor import Report as MonitorReport
 from .pull import Release
 from .resources import (
     Annotations,
@@ -115,6 +118,11 @@ class Client:
       .upload(path_or_bytes, name=None, mimetype=None), .download(uuid, version, path),
       .import_folder(path), .pending(), .accept(event), .reject(event), .stats(as_of=),
       .diff(from, to), .verify_chain(), .release(name) -> Release
+      .checkpoint(key) -> Checkpoint, .inclusion_proof(event, size), .consistency_proof(m, n),
+      .verify_event(event, key), .monitor(state_file, key, watch=[uuid...])
+
+    The verifiable log: client.log_key() -> VerifierKey (what the server says its key is: pin
+    the one you got from its operator, not this); gonk.client.log_proofs verifies by hand.
 
     Release: .info(), .manifest(), .pull(folder) -> PullSummary, .samples() -> Sample...
 
@@ -198,6 +206,16 @@ class Client:
         return str(self.http.json("DELETE", f"/users/{segment(name)}",
                                   repeat=Repeat.ONCE)["deleted"])
 
+    def log_key(self) -> VerifierKey:
+        """The server's log verifier key, as GET /log-key serves it. Checking checkpoints
+        against the key this returns proves nothing about a server you do not trust: pin the
+        key its operator gave you (`gonk-api log-key`) and compare."""
+        answer = self.http.request("GET", "/log-key")
+        try:
+            return VerifierKey.parse(answer.response.text)
+        finally:
+            answer.response.close()
+
     def datasets(self) -> list[str]:
         """Every dataset's name, sorted."""
         return list(self.http.json("GET", "/datasets"))
@@ -213,11 +231,12 @@ class Client:
 
 __all__ = [
     "AnnotationSummary", "Annotations", "BlobCache", "ChainBroken", "ChainReport", "Change",
-    "Claim", "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform", "Event",
-    "EventReview", "Events", "ExportFailed", "Forbidden", "GonkError", "InsufficientStorage",
-    "IntegrityError", "Invalid", "ItemInfo", "Loaded", "ManifestLine", "Members", "Metadata",
-    "NewKey", "NotFound", "ObjectSummary", "Objects", "Owners", "PendingChange", "PullSummary",
-    "Release", "ReleaseInfo", "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo",
+    "Checkpoint", "Claim", "Client", "Conflict", "ConnectionFailed", "Dataset", "DoesNotConform",
+    "Event", "EventReview", "Events", "ExportFailed", "Forbidden", "GonkError",
+    "InsufficientStorage", "IntegrityError", "Invalid", "ItemInfo", "Loaded", "LogRewritten",
+    "ManifestLine", "Members", "Metadata", "MonitorError", "MonitorReport", "NewKey", "NotFound",
+    "ObjectSummary", "Objects", "Owners", "PendingChange", "ProofError", "PullSummary", "Release",
+    "ReleaseInfo", "Releases", "Repeat", "Sample", "SampleAnnotation", "SchemaInfo",
     "SchemaVersionRef", "Schemas", "ServerError", "Stats", "TooLarge", "Unauthorized",
-    "Unavailable", "User", "VersionRef",
+    "Unavailable", "User", "VerifierKey", "VersionRef"
 ]

@@ -211,3 +211,60 @@ class VerifierKey:
         if len(root) != 32:
             raise ProofError("the checkpoint's root hash is not a SHA-256 hash")
         return Checkpoint(origin, int(size_line), root, note)
+
+
+# --- following a log's growth without its tree ---------------------------------------------
+
+
+def chain_integrity(previous: str, event: Mapping[str, Any]) -> str:
+    """The event's `integrity` as its predecessor's (`previous`, hex; "" for the first event)
+    and its own bytes give it: hex SHA-256(previous digest || RFC 8785 bytes of the event
+    without `integrity`)."""
+    body = {k: v for k, v in event.items() if k != "integrity"}
+    return _sha256(bytes.fromhex(previous) + rfc8785.dumps(body)).hex()
+
+
+@dataclass
+class CompactRange:
+    """The right edge of a Merkle tree of `size` leaves: the roots of its perfect subtrees,
+    largest (leftmost) first, at most log2(size) + 1 hashes. Enough to append leaves and to
+    compute the root of every larger tree, so a monitor that keeps it can check a new
+    checkpoint's root against the new events themselves, without the server's tree."""
+
+    size: int = 0
+    hashes: list[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        if self.hashes is None:
+            self.hashes = []
+        if len(self.hashes) != bin(self.size).count("1"):
+            raise ProofError(f"a compact range of {self.size} leaves has "
+                             f"{bin(self.size).count('1')} hashes, not {len(self.hashes)}")
+
+    def append(self, leaf: bytes) -> None:
+        """Add the next leaf hash: merge equal-sized subtrees from the right, as binary carry."""
+        assert self.hashes is not None
+        node, size = leaf, self.size
+        while size & 1:
+            node = _interior(self.hashes.pop(), node)
+            size >>= 1
+        self.hashes.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """RFC 9162's MTH of the leaves so far (the right edge folded right to left)."""
+        assert self.hashes is not None
+        if not self.hashes:
+            raise ProofError("an empty tree has no root here (a dataset's log never is empty)")
+        node = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            node = _interior(left, node)
+        return node
+
+    def to_json(self) -> dict[str, Any]:
+        assert self.hashes is not None
+        return {"size": self.size, "hashes": [base64.b64encode(h).decode() for h in self.hashes]}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CompactRange:
+        return cls(int(raw["size"]), decode_hashes(raw["hashes"]))

@@ -25,6 +25,14 @@ import rfc8785
 
 from .errors import ChainBroken, Conflict, ConnectionFailed, ExportFailed, IntegrityError, NotFound
 from .http import Answer, Repeat, Transport, segment
+from .log_proofs import (
+    Checkpoint,
+    ProofError,
+    VerifierKey,
+    decode_hashes,
+    event_leaf_hash,
+    verify_inclusion,
+)
 from .models import (
     AnnotationSummary,
     ChainReport,
@@ -46,6 +54,7 @@ from .models import (
 
 if TYPE_CHECKING:
     from ..importer import Summary as ImportSummary
+    from .monitor import Report as MonitorReport
     from .pull import Release
 
 PAGE = 1000  # the API's largest ?limit=
@@ -79,6 +88,15 @@ def _document_bytes(document: Any) -> bytes:
     if isinstance(document, str):
         return document.encode("utf-8")
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _verifier(key: VerifierKey | str) -> VerifierKey:
+    return key if isinstance(key, VerifierKey) else VerifierKey.parse(key)
+
+
+def _event_uuid(event: EventLike) -> str:
+    found = event.event if isinstance(event, PendingChange) else event
+    return found.uuid if isinstance(found, Event) else str(found)
 
 
 def _b64(data: bytes) -> str:
@@ -185,8 +203,7 @@ class _Resource:
         self.base = dataset.base
 
     def _pages(self, path: str, params: dict[str, Any], page_size: int,
-               cursor: str = "uuid") -> Iterator[dict[str, Any]]:
-        after: str | None = None
+               cursor: str = "uuid", after: str | None = None) -> Iterator[dict[str, Any]]:
         while True:
             page = self.http.json("GET", self.base + path,
                                   params={**params, "limit": page_size, "after": after})
@@ -457,11 +474,11 @@ class Events(_Resource):
         return self.list()
 
     def list(self, *, pending: bool = False, as_of: str | None = None,
-             page_size: int = PAGE) -> Iterator[Event]:
-        """Every event in log order, or with `pending=True` the create, update and delete
-        events that await review."""
+             after: str | None = None, page_size: int = PAGE) -> Iterator[Event]:
+        """Every event in log order (after the event of uuid `after`, if given), or with
+        `pending=True` the create, update and delete events that await review."""
         params = {"pending": "true" if pending else None, **_point(as_of)}
-        for raw in self._pages("/events", params, page_size):
+        for raw in self._pages("/events", params, page_size, after=after):
             yield Event.of(raw)
 
     def accept(self, event: EventLike) -> str:
@@ -555,6 +572,8 @@ class Dataset:
     `set_priority`, `assign`, `queue`.
     Files: `upload`, `download`, `import_folder`. Review: `pending`, `accept`, `reject`.
     Points: `release(name)`, `diff`, `stats`, `verify_chain`.
+    The verifiable log: `checkpoint(key)`, `checkpoint_note`, `inclusion_proof`,
+    `consistency_proof`, `verify_event(event, key)`, `monitor(state_file, key)`.
     """
 
     def __init__(self, client: Any, name: str) -> None:
@@ -841,6 +860,65 @@ class Dataset:
                                   f"the events before it give {digest.hex()}.", event.uuid)
             previous, count, last = digest, count + 1, event.integrity
         return ChainReport(count, last)
+
+    # - the verifiable log (gonk.client.log_proofs checks; nothing here trusts the server) -
+
+    def checkpoint_note(self) -> str:
+        """The dataset's current checkpoint as served: a C2SP signed note (unchecked)."""
+        answer = self.http.request("GET", self.base + "/checkpoint")
+        try:
+            return answer.response.text
+        finally:
+            answer.response.close()
+
+    def checkpoint(self, key: VerifierKey | str) -> Checkpoint:
+        """The current checkpoint, its signature checked against `key` (a VerifierKey or the
+        line `gonk-api log-key` prints): origin, size, root. ProofError if it does not check
+        out."""
+        return _verifier(key).open_checkpoint(self.checkpoint_note())
+
+    def inclusion_proof(self, event: EventLike, size: int | None = None) -> dict[str, Any]:
+        """{"index", "size", "hashes", "event"}: the server's proof that the event is leaf
+        `index` of the tree of its first `size` events (default: all), with the event as
+        stored (unchecked: see `verify_event`)."""
+        return dict(self.http.json("GET", self.base + "/proofs/inclusion",
+                                   params={"event": _event_uuid(event), "size": size}))
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+        """{"from", "to", "hashes"}: the server's proof that the tree of its first `old_size`
+        events is a prefix of the tree of `new_size` (default: all; unchecked)."""
+        return dict(self.http.json("GET", self.base + "/proofs/consistency",
+                                   params={"from": old_size, "to": new_size}))
+
+    def verify_event(self, event: EventLike | dict[str, Any], key: VerifierKey | str,
+                     checkpoint: Checkpoint | None = None) -> Checkpoint:
+        """Prove that the event is in the signed log: checks the checkpoint's signature (the
+        current one unless given), then the inclusion proof of the event's own bytes (an Event
+        or its raw JSON you kept; for a bare uuid, the bytes the server sends with the proof)
+        against its root. Returns the checkpoint; ProofError if anything does not check out."""
+        if checkpoint is None:
+            checkpoint = self.checkpoint(key)
+        raw = event.raw if isinstance(event, Event) else event if isinstance(event, dict) \
+            else None
+        uuid = str(raw["uuid"]) if raw is not None else _event_uuid(event)  # type: ignore[arg-type]
+        proof = self.inclusion_proof(uuid, checkpoint.size)
+        leaf = event_leaf_hash(raw if raw is not None else proof["event"])
+        if not verify_inclusion(leaf, int(proof["index"]), checkpoint.size,
+                                decode_hashes(proof["hashes"]), checkpoint.root):
+            raise ProofError(f"Event {uuid} is not in the log of dataset {self.name} that the "
+                             f"checkpoint of {checkpoint.size} events signs.")
+        return checkpoint
+
+    def monitor(self, state_file: str | os.PathLike[str],
+                key: VerifierKey | str | None = None, watch: Iterable[str] = ()) -> MonitorReport:
+        """One run of the log monitor (gonk.client.monitor): signature, consistency with the
+        checkpoint kept in `state_file`, the new events' chain and root, the inclusion of the
+        watched events; then the new checkpoint is kept. LogRewritten if the log does not
+        check out (the state file is left as it was)."""
+        from .monitor import Monitor
+
+        pinned = None if key is None else _verifier(key)
+        return Monitor(self, state_file, pinned).run(watch)
 
 
 __all__ = ["Annotations", "Dataset", "Events", "ExportFailed", "Objects", "Owners", "Releases",
