@@ -24,7 +24,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.chain import recompute_chain
+from gonk.client.log_proofs import (
+    VerifierKey,
+    decode_hashes,
+    event_leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from tests.support.chain import merkle_root, recompute_chain
 from tests.support.http import b64
 from tests.support.processes import child_pids, cpu_ticks
 from tests.support.seed import seed_code_examples_in_order
@@ -437,7 +444,25 @@ def test_several_workers_write_one_dataset_concurrently(served: SimpleNamespace,
 
     verified = gonk_proc.run_cli("verify", dataset, data_dir=served.data_dir, env=served.env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert f"{dataset}: OK" in verified.stdout
+    assert f"{dataset}: OK" in verified.stdout and "Merkle tree matches" in verified.stdout
+
+    # the appends of three processes built one Merkle tree (issue 17): the signed checkpoint's
+    # root is the one computed here from the events, and the proofs check out against it
+    key = VerifierKey.parse(requests.get(f"{served.base}/log-key", timeout=TIMEOUT).text)
+    checkpoint = key.open_checkpoint(requests.get(f"{served.base}/datasets/{dataset}/checkpoint",
+                                                  headers=auth, timeout=TIMEOUT).text)
+    leaves = [event_leaf_hash(e) for e in events]
+    assert (checkpoint.size, checkpoint.root) == (len(events), merkle_root(leaves))
+    for index in (0, 1, len(events) // 2, len(events) - 1):
+        proof = requests.get(f"{served.base}/datasets/{dataset}/proofs/inclusion", headers=auth,
+                             params={"event": events[index]["uuid"]}, timeout=TIMEOUT).json()
+        assert verify_inclusion(leaves[index], proof["index"], checkpoint.size,
+                                decode_hashes(proof["hashes"]), checkpoint.root)
+    middle = len(events) // 3
+    proof = requests.get(f"{served.base}/datasets/{dataset}/proofs/consistency", headers=auth,
+                         params={"from": middle}, timeout=TIMEOUT).json()
+    assert verify_consistency(middle, checkpoint.size, merkle_root(leaves[:middle]),
+                              checkpoint.root, decode_hashes(proof["hashes"]))
 
 
 # --- the command itself -------------------------------------------------------------------------

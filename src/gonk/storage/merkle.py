@@ -28,10 +28,13 @@ _DATASET: Any = bindparam("p_dataset_id")
 
 
 def _reader(pairs: int) -> Prepared:
-    """SELECT of `pairs` nodes by (level, position), one OR term each (a row-value IN is not
-    in every SQLite this runs on, and each term is a primary-key lookup)."""
-    return Prepared(select(N.level, N.position, N.hash).where(N.dataset_id == _DATASET, or_(*(
-        and_(N.level == bindparam(f"p_l{i}"), N.position == bindparam(f"p_p{i}"))
+    """SELECT of `pairs` nodes by (level, position), one OR term each, each term the whole
+    primary key (dataset, level, position) so that each is one index lookup (SQLite's
+    MULTI-INDEX OR; with the dataset outside the OR, SQLite searched the dataset's every node).
+    A row-value IN is not in every SQLite this runs on."""
+    return Prepared(select(N.level, N.position, N.hash).where(or_(*(
+        and_(N.dataset_id == _DATASET, N.level == bindparam(f"p_l{i}"),
+             N.position == bindparam(f"p_p{i}"))
         for i in range(pairs)))))
 
 
