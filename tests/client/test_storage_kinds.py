@@ -1,7 +1,8 @@
 """The client's main flows on every storage combination (SQLite or PostgreSQL, local files or
 S3): one server per kind for this module, one compact walk through each: a dataset, uploads,
 a schema and an annotation, the review queue, a release pulled into an empty cache and again
-from a warm one, samples, a diff and the chain. (The rest of tests/client runs on SQLite and
+from a warm one, samples, a diff, the chain, and the verifiable log (a release's checkpoint,
+proofs, the monitor). (The rest of tests/client runs on SQLite and
 files only: the client's code is the same whatever the server stores in.)"""
 
 from __future__ import annotations
@@ -70,3 +71,17 @@ def test_the_main_flows(kind_site: SimpleNamespace, tmp_path: Path) -> None:
         assert birds.objects.read(note.uuid, 0, as_of="v1") == b"two birds"
         with pytest.raises(gonk.NotFound):
             birds.objects.read(note.uuid, 1, as_of="v1")
+
+        # the verifiable log: the release's checkpoint, then the monitor as the log grows
+        key = client.log_key()  # (a test may trust the server's word for its key)
+        at_release = key.open_checkpoint(release.info().checkpoint or "")
+        assert at_release.size == 13 and birds.checkpoint(key).size == 15
+        for event in list(birds.events.list())[::4]:
+            birds.verify_event(event, key)
+        state = tmp_path / "monitor.json"
+        first = birds.monitor(state, key, watch=[update.event.uuid])
+        assert (first.previous_size, first.size, first.audited, first.watched) == (None, 15,
+                                                                                   15, 1)
+        birds.upload(b"four birds", "more.txt", "text/plain")
+        grown = birds.monitor(state)
+        assert (grown.previous_size, grown.size, grown.audited) == (15, 16, 1)

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from gonk.importer import Selection, collect_files, guess_mimetype
-from tests.support.storage import STORAGE_KINDS, process_storage
+from tests.support.storage import BOTH_ENDS, process_storage
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -29,9 +29,10 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture(params=STORAGE_KINDS)
+@pytest.fixture(params=BOTH_ENDS)
 def installed(tmp_path: Path, gonk_proc, request: pytest.FixtureRequest) -> Iterator[Installed]:
-    """An installation of each storage combination (SQLite or PostgreSQL, files or S3)."""
+    """An installation of SQLite + files and of PostgreSQL + S3 (all four combinations with
+    GONK_TEST_STORAGE=all)."""
     data = tmp_path / "data"
     with process_storage(request.param, request) as env:
         init = gonk_proc.run_cli("init", "--username", "alice", data_dir=data, env=env)

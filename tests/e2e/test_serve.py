@@ -35,7 +35,7 @@ from tests.support.chain import merkle_root, recompute_chain
 from tests.support.http import b64
 from tests.support.processes import child_pids, cpu_ticks
 from tests.support.seed import seed_code_examples_in_order
-from tests.support.storage import STORAGE_KINDS, installed_blobs, running_site
+from tests.support.storage import BOTH_ENDS, installed_blobs, running_site
 
 # The servers below start once per storage combination; under pytest-xdist this module's tests
 # stay on one worker so that they are not started again on another.
@@ -51,10 +51,11 @@ HEADERS_THAT_MATTER = ("Content-Type", "Content-Length", "ETag", "Content-Range"
                        "Accept-Ranges", "Cache-Control")
 
 
-@pytest.fixture(scope="module", params=STORAGE_KINDS)
+@pytest.fixture(scope="module", params=BOTH_ENDS)
 def serve_storage(request: pytest.FixtureRequest) -> str:
-    """Every test of this module runs once per storage combination (SQLite or PostgreSQL,
-    files or S3); each server below gets an installation of its own of that kind."""
+    """Every test of this module runs on SQLite + files and on PostgreSQL + S3 (all four
+    combinations with GONK_TEST_STORAGE=all: tests/support/storage.py says why); each server
+    below gets an installation of its own of that kind."""
     return request.param
 
 

@@ -19,17 +19,20 @@ import pytest
 from gonk.storage.blobs import BlobStore, open_blob_store
 from tests.support import postgres, processes, s3
 
-# The end-to-end tests (servers and commands as processes: the seed's examples, `serve`, imports,
-# the client) run once per storage combination.
 STORAGE_KINDS = ["sqlite-files", "postgres-files", "sqlite-s3", "postgres-s3"]
 
-# The in-process suite (the `installation` fixture: tests/api and most of tests/integration)
-# runs on the two combinations that between them exercise each database and each blob store:
-# SQLite + files and PostgreSQL + S3. The database and the blob store are separate layers that
-# meet only through the service, so the mixed pairs add no code path there; they are covered by
-# the end-to-end tests above. GONK_TEST_STORAGE=all runs the in-process suite on all four.
-IN_PROCESS_STORAGE_KINDS = (STORAGE_KINDS if os.environ.get("GONK_TEST_STORAGE") == "all"
-                            else ["sqlite-files", "postgres-s3"])
+# The two combinations that between them exercise each database and each blob store: SQLite +
+# files and PostgreSQL + S3. The database and the blob store are separate layers that meet only
+# through the service, so the mixed pairs add no code path to most tests. These run on both
+# ends: the in-process suite (the `installation` fixture: tests/api and most of
+# tests/integration) and the end-to-end modules whose subject is not how storage is wired
+# (`serve`, `import`). All four combinations, mixed pairs included, run the seed's examples end
+# to end (tests/e2e/test_seed_examples.py), the client (tests/client/test_storage_kinds.py) and
+# the storage wiring (tests/e2e/test_storage_config.py). GONK_TEST_STORAGE=all runs every
+# storage-parametrized test on all four.
+ALL_STORAGE_REQUESTED = os.environ.get("GONK_TEST_STORAGE") == "all"
+BOTH_ENDS = STORAGE_KINDS if ALL_STORAGE_REQUESTED else ["sqlite-files", "postgres-s3"]
+IN_PROCESS_STORAGE_KINDS = BOTH_ENDS
 
 
 @contextlib.contextmanager

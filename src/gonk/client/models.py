@@ -235,7 +235,9 @@ class Claim:
 @dataclass(frozen=True)
 class ReleaseInfo:
     """A release: a name given to one point of the log (`at`: `{"uuid", "index",
-    "integrity"}`), the counts of its content and the sha256 of its manifest."""
+    "integrity"}`), the counts of its content and the sha256 of its manifest; `checkpoint`, the
+    dataset's signed checkpoint at that point (check it with a pinned VerifierKey's
+    `open_checkpoint`)."""
 
     name: str
     description: str
@@ -251,6 +253,10 @@ class ReleaseInfo:
         return cls(raw["name"], raw.get("description") or "", raw.get("author", ""),
                    raw.get("created", ""), raw.get("at") or {}, raw.get("counts") or {},
                    raw["manifest_sha256"], raw)
+
+    @property
+    def checkpoint(self) -> str | None:
+        return self.raw.get("checkpoint")
 
 
 @dataclass(frozen=True)
