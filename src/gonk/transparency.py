@@ -55,14 +55,14 @@ def inclusion_proof(installation: Installation, dataset: str, event_uuid: str,
     with installation.db.read() as conn:
         ds = datasets.get(conn, dataset)
         tree_size = _size(size, ds.event_count, "size")
-        found = reads.event_point(conn, ds.id, event_uuid)
+        found = reads.event_with_body(conn, ds.id, event_uuid)
         if found is None:
             raise NotFound(f"'event' names no event of dataset {dataset}: {event_uuid}.")
-        index = found[0] - 1
+        seq, body = found
+        index = seq - 1
         if index >= tree_size:
-            raise Invalid(f"Event {event_uuid} is event #{found[0]} of the log, not in the tree "
+            raise Invalid(f"Event {event_uuid} is event #{seq} of the log, not in the tree "
                           f"of its first {tree_size} events.")
-        body = reads.stored_events(conn, ds.id, index, 1)[0]
         return {"index": index, "size": tree_size,
                 "hashes": _encoded(stored_tree.hashes(conn, ds.id,
                                                       merkle.inclusion_plan(index, tree_size))),

@@ -2,7 +2,8 @@
 against `gonk-api serve` with several worker processes, on SQLite and on PostgreSQL (local
 files for the bytes), get 1,000 distinct objects and not one error; then the queue is empty
 for everyone. Then they give half back while claiming again: each object given back is handed
-out once more.
+out once more. The 2,000 appends that fill the queue, by 8 sessions through the workers, keep
+one Merkle tree: the signed checkpoint's root is the one computed from the events (issue 17).
 
 The short version of bench/work_queue.py's load run."""
 
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 import requests
 
+from gonk.client.log_proofs import VerifierKey, event_leaf_hash
+from tests.support.chain import merkle_root, recompute_chain
 from tests.support.http import LABEL_SCHEMA, b64
 from tests.support.storage import running_site
 
@@ -79,7 +82,25 @@ def _fill(site: SimpleNamespace) -> list[str]:
     assert len(pending) == OBJECTS + 1  # the schema and the objects
     in_parallel([("PUT", f"/datasets/work/events/{event['uuid']}/accept", {})
                  for event in pending])
+    _assert_one_tree(site)
     return made
+
+
+def _assert_one_tree(site: SimpleNamespace) -> None:
+    """The 2,000 appends of 8 sessions through 4 worker processes built one Merkle tree: the
+    signed checkpoint holds the root computed here from the events (issue 17)."""
+    with requests.Session() as s:
+        s.headers["x-api-key"] = site.key
+        log: list[dict[str, Any]] = []
+        while page := _call(s, site, "GET", "/datasets/work/events", params={
+                "limit": 1000, **({"after": log[-1]["uuid"]} if log else {})}):
+            log += page
+        key = VerifierKey.parse(s.get(f"{site.base}/log-key", timeout=TIMEOUT).text)
+        checkpoint = key.open_checkpoint(s.get(f"{site.base}/datasets/work/checkpoint",
+                                               timeout=TIMEOUT).text)
+    recompute_chain(log)
+    assert (checkpoint.size, checkpoint.root) == (
+        len(log), merkle_root([event_leaf_hash(e) for e in log]))
 
 
 def _claim(s: requests.Session, site: SimpleNamespace, errors: list[str],

@@ -355,6 +355,14 @@ def event_point(conn: Connection, dataset_id: int, event_uuid: str
     return (row.seq, row.uuid, row.integrity) if row is not None else None
 
 
+def event_with_body(conn: Connection, dataset_id: int, event_uuid: str
+                    ) -> tuple[int, str] | None:
+    """(seq, the JSON text stored) of an event of this dataset, or None."""
+    row = conn.execute(select(E.seq, E.body).where(
+        E.dataset_id == dataset_id, E.uuid == event_uuid)).first()
+    return (row.seq, row.body) if row is not None else None
+
+
 def event_at(conn: Connection, dataset_id: int, seq: int) -> tuple[int, str, str] | None:
     """(seq, uuid, integrity) of the event at a position of the log, or None."""
     row = conn.execute(select(E.seq, E.uuid, E.integrity).where(
