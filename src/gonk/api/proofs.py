@@ -34,25 +34,26 @@ def log_key() -> Response:
 
 @bp.get("/datasets/<dataset>/checkpoint")
 def checkpoint(dataset: str) -> Response:
-    name = context.dataset(dataset)
-    return Response(transparency.checkpoint(context.installation(), name), mimetype=TEXT)
+    name = context.dataset_name_only(dataset)  # readable: checked in the checkpoint's reads
+    return Response(transparency.checkpoint(context.installation(), name, context.user()),
+                    mimetype=TEXT)
 
 
 @bp.get("/datasets/<dataset>/proofs/inclusion")
 def inclusion(dataset: str) -> Response:
-    name = context.dataset(dataset)
+    name = context.dataset_name_only(dataset)  # readable: checked in the proof's reads
     raw = request.args.get("event")
     if raw is None:
         raise Invalid("'event' is required: the uuid of the event to prove.")
     event = validation.parse_uuid(raw, "'event'")
     return jsonify(transparency.inclusion_proof(context.installation(), name, event,
-                                                _tree_size("size")))
+                                                _tree_size("size"), context.user()))
 
 
 @bp.get("/datasets/<dataset>/proofs/consistency")
 def consistency(dataset: str) -> Response:
-    name = context.dataset(dataset)
+    name = context.dataset_name_only(dataset)  # readable: checked in the proof's reads
     old = _tree_size("from", required=True)
     assert old is not None
     return jsonify(transparency.consistency_proof(context.installation(), name, old,
-                                                  _tree_size("to")))
+                                                  _tree_size("to"), context.user()))

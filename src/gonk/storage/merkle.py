@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, text
 
 from ..domain import merkle
 from ..domain.merkle import Node
@@ -38,14 +38,29 @@ def _reader(pairs: int) -> Prepared:
         for i in range(pairs)))))
 
 
+# PostgreSQL: one statement for any number of nodes, the wanted pairs as two arrays joined to
+# the primary key (a nested loop of index lookups). The OR form costs PostgreSQL about 1 ms of
+# planning per read at a proof's 20 to 40 terms, and a statement of its own per count.
+_UNNEST_READER = Prepared(text(
+    "SELECT n.level, n.position, n.hash FROM unnest(CAST(:p_levels AS integer[]), "
+    "CAST(:p_positions AS bigint[])) AS wanted(level, position) JOIN merkle_nodes AS n "
+    "ON n.dataset_id = :p_dataset_id AND n.level = wanted.level "
+    "AND n.position = wanted.position"))
 _READERS: dict[int, Prepared] = {}
-_CHUNK = 50  # nodes per read: a proof needs a few dozen at most
+_CHUNK = 50  # nodes per read on SQLite: a proof needs a few dozen at most
 
 
 def read(conn: Connection, dataset_id: int, nodes: Iterable[Node]) -> dict[Node, bytes]:
     """The stored hashes of these nodes (a node not stored is left out)."""
     wanted = list(nodes)
     found: dict[Node, bytes] = {}
+    if not wanted:
+        return found
+    if conn.dialect.name == "postgresql":
+        rows = _UNNEST_READER.rows(conn, {"p_dataset_id": dataset_id,
+                                          "p_levels": [level for level, _ in wanted],
+                                          "p_positions": [position for _, position in wanted]})
+        return {(int(level), int(position)): bytes(value) for level, position, value in rows}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         statement = _READERS.get(len(chunk))
