@@ -3,7 +3,7 @@
     python bench/verifiable_log.py creates --without /tmp/gonk-before-tree
         # 1 KiB object creates by 8 clients, `gonk-api serve` of this tree (with the Merkle
         # tree) against the same command of another checkout (--without: a checkout of the
-        # commit before the tree, e.g. `git worktree add /tmp/gonk-before-tree 0e8ba11`), in
+        # commit before the tree, e.g. `git worktree add /tmp/gonk-before-tree cb2ca37`), in
         # alternating rounds of one run, each server on an installation of its own
     python bench/verifiable_log.py proofs --events 1000000 --workdir /tmp/proofbench
         # inclusion and consistency proofs in a dataset of 1,000,000 events, served by
@@ -14,7 +14,7 @@ The 1,000,000-event log of `proofs` is written straight into the events table in
 (real MemberSetEvents toggling a user between viewer and annotator, each linked into the hash
 chain exactly as DatasetLog links it, its body stored exactly as DatasetLog stores it), then
 the dataset's Merkle tree is built the way `gonk-api migrate` builds it, in one pass over the
-log. Appending the same events one by one through DatasetLog takes 15-25 minutes here; what a
+log. Appending the same events one by one through DatasetLog takes about 25 minutes here; what a
 proof reads (the events' uuid index, one event's body and the tree's nodes) is the same either
 way. The members table is not kept up to date by the bulk write, so `gonk-api verify` on that
 installation reports the state mismatch: the bench installation serves proofs, nothing else.
