@@ -541,11 +541,11 @@ def monitor(url: str, key: str, dataset: str, state_file: Path, log_key_text: st
 
     if log_key_text and log_key_file:
         stop("Error: give --log-key or --log-key-file, not both.", 2)
-    text = log_key_file.read_text(encoding="utf-8") if log_key_file else log_key_text
     try:
+        text = log_key_file.read_text(encoding="utf-8") if log_key_file else log_key_text
         pinned = VerifierKey.parse(text) if text else None
-    except ProofError as exc:
-        stop(f"Error: --log-key: {exc}", 2)
+    except (OSError, UnicodeDecodeError, ProofError) as exc:
+        stop(f"Error: {'--log-key-file' if log_key_file else '--log-key'}: {exc}", 2)
     with Client(url, key, retries=2) as client:
         try:
             report = client.dataset(dataset).monitor(state_file, pinned, watch=events)

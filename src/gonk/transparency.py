@@ -1,9 +1,10 @@
 """The verifiable log's answers (issue 17): a dataset's signed checkpoint, and RFC 9162
 inclusion and consistency proofs from its Merkle tree (domain/merkle.py, storage/merkle.py),
 each read without a transaction (`Database.single_statement`): the dataset's event count is
-read first, and every node of the tree of that size was committed with its events and never
-changes, so later statements agree with it without a snapshot (two round trips fewer on
-PostgreSQL).
+read first, and every node of the tree of that size was committed with its events and is never
+changed by an append, so later statements agree with it without a snapshot (two round trips
+fewer on PostgreSQL). Only rebuilding a tree (`migrate` from before the tree, or an operator by
+hand) rewrites nodes: a proof read meanwhile fails verification, it cannot pass a wrong one.
 
 Sizes count events: the tree of size n holds the dataset's first n events, and the event of
 seq s is leaf s - 1 (`index` in a proof). Hashes are base64, as in checkpoints."""

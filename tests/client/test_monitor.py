@@ -101,6 +101,8 @@ def test_the_monitor_follows_a_growing_log(site: SimpleNamespace, ds: gonk.Datas
     unknown = _monitor(site, ds, tmp_path / "other.json", "--log-key", key, "--event",
                        str(uuid.uuid4()))
     assert unknown.returncode == 2 and "could not be checked" in unknown.stderr
+    not_uuid = _monitor(site, ds, tmp_path / "other.json", "--log-key", key, "--event", "x")
+    assert not_uuid.returncode == 2 and "not an event uuid" in not_uuid.stderr
 
 
 @pytest.mark.parametrize("rebuild_tree", [True, False], ids=["tree-rebuilt", "tree-left"])
@@ -139,3 +141,61 @@ def test_a_rewritten_history_makes_the_monitor_fail(site: SimpleNamespace, ds: g
         assert fresh.returncode == 0, fresh.stderr
     else:
         assert fresh.returncode == 1 and "root" in fresh.stderr, fresh.stderr
+
+
+def test_a_server_cannot_pass_off_another_event_or_dataset(
+        site: SimpleNamespace, client: gonk.Client, ds: gonk.Dataset, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers a lying server could give, each one correctly signed and proved: the proof of
+    another (included) event for the one asked about, and another dataset's checkpoint."""
+    key = VerifierKey.parse(_server_key(site))
+    _grow(ds, 1)
+    first, second, _ = list(ds.events.list())
+    other = client.dataset(f"other-{uuid.uuid4().hex[:8]}").create()
+    real_proof, real_note = ds.inclusion_proof, ds.checkpoint_note
+
+    monkeypatch.setattr(ds, "inclusion_proof",
+                        lambda event, size=None: real_proof(second.uuid, size))
+    with pytest.raises(ProofError, match="carries another event"):
+        ds.verify_event(first.uuid, key)
+    monkeypatch.setattr(ds, "inclusion_proof", real_proof)
+
+    monkeypatch.setattr(ds, "checkpoint_note", other.checkpoint_note)
+    with pytest.raises(ProofError, match="is of the log"):
+        ds.checkpoint(key)
+    with pytest.raises(gonk.LogRewritten, match="another log"):
+        ds.monitor(tmp_path / "state.json", key)
+    monkeypatch.setattr(ds, "checkpoint_note", real_note)
+
+
+def test_malformed_answers_and_a_damaged_state_file_are_not_verified(
+        site: SimpleNamespace, ds: gonk.Dataset, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    key = VerifierKey.parse(_server_key(site))
+    state = tmp_path / "state.json"
+    assert ds.monitor(state, key).size == 1
+    _grow(ds, 1)
+    real_proof = ds.consistency_proof
+
+    # hashes that are not hashes: the proof does not check out (exit 1); no hashes at all: the
+    # answer is not the API's, the log could not be checked (exit 2); the state is kept
+    monkeypatch.setattr(ds, "consistency_proof", lambda m, n=None: {
+        **real_proof(m, n), "hashes": ["not base64!"]})
+    with pytest.raises(gonk.LogRewritten, match="proof does not check out"):
+        ds.monitor(state)
+    monkeypatch.setattr(ds, "consistency_proof", lambda m, n=None: {"from": m, "to": n})
+    with pytest.raises(gonk.MonitorError, match="malformed"):
+        ds.monitor(state)
+    monkeypatch.setattr(ds, "consistency_proof", real_proof)
+    assert ds.monitor(state).size == 3  # nothing of the failed runs was kept
+
+    kept = json.loads(state.read_text())
+    kept["tree_edge"]["hashes"].reverse()  # (3 events: two subtrees, swapped)
+    state.write_text(json.dumps(kept))
+    with pytest.raises(gonk.MonitorError, match="edited or damaged"):
+        ds.monitor(state)
+    state.write_text("{not json")
+    with pytest.raises(gonk.MonitorError, match="cannot be read"):
+        ds.monitor(state)
+    with pytest.raises(gonk.MonitorError, match="not an event uuid"):
+        ds.monitor(tmp_path / "new.json", key, watch=["not-a-uuid"])

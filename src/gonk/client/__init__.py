@@ -212,7 +212,7 @@ class Client:
         key its operator gave you (`gonk-api log-key`) and compare."""
         answer = self.http.request("GET", "/log-key")
         try:
-            return VerifierKey.parse(answer.response.text)
+            return VerifierKey.parse(answer.response.content.decode("utf-8"))
         finally:
             answer.response.close()
 

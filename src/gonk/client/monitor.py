@@ -27,9 +27,11 @@ code: gonk.client.log_proofs has the algorithms.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import tempfile
+import uuid as uuid_module
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,14 @@ if TYPE_CHECKING:
     from .resources import Dataset
 
 STATE_FORMAT = "gonk-monitor/1"
+
+
+def _event_uuid(text: str) -> str:
+    """An event uuid given to watch, in the server's form; MonitorError if it is not one."""
+    try:
+        return str(uuid_module.UUID(text.strip()))
+    except ValueError:
+        raise MonitorError(f"--event {text!r} is not an event uuid.") from None
 
 
 class MonitorError(Exception):
@@ -89,14 +99,21 @@ class State:
         try:
             if raw.get("format") != STATE_FORMAT:
                 raise ValueError(f"its format is not {STATE_FORMAT}")
+            watched = {str(uuid): dict(kept) for uuid, kept in dict(raw["watched"]).items()}
+            for kept in watched.values():
+                if kept and not (isinstance(kept.get("index"), int)
+                                 and isinstance(kept.get("leaf"), str)):
+                    raise ValueError("a watched event's index and leaf are not a number and "
+                                     "a hash")
             return cls(raw["url"], raw["dataset"], raw["key"], raw["checkpoint"],
                        CompactRange.from_json(raw["tree_edge"]), raw["last_event"],
-                       raw["last_integrity"], dict(raw["watched"]))
+                       raw["last_integrity"], watched)
         except (KeyError, TypeError, ValueError, AttributeError, ProofError) as exc:
             raise MonitorError(f"The state file {path} is not a monitor's state: {exc}") from None
 
     def save(self, path: Path) -> None:
-        """Write the state durably: to a file beside `path`, flushed, then renamed over it."""
+        """Write the state durably: to a file beside `path`, flushed, renamed over it, and the
+        folder flushed."""
         raw = {"format": STATE_FORMAT, "url": self.url, "dataset": self.dataset,
                "key": self.key, "checkpoint": self.checkpoint,
                "tree_edge": self.edge.to_json(), "last_event": self.last_event,
@@ -113,6 +130,11 @@ class State:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself, through a power cut
+        finally:
+            os.close(directory)
 
 
 @dataclass(frozen=True)
@@ -160,7 +182,7 @@ class Monitor:
             if key is not None and str(key) != state.key:
                 raise MonitorError(f"The key given is not the one pinned in {self.state_path} "
                                    f"({state.key}).")
-        self.state = state
+        self._kept = self.state = state
         try:
             self.key = VerifierKey.parse(state.key)
         except ProofError as exc:
@@ -174,15 +196,20 @@ class Monitor:
                             f"checkpoint: {kept}; server's checkpoint: {now}.")
 
     def run(self, watch: Iterable[str] = ()) -> Report:
-        """One check (see the module's text); the state file is replaced only on success."""
+        """One check (see the module's text); the state file (and this monitor's state) is
+        replaced only on success."""
         from .errors import GonkError
 
-        state = self.state
+        added = [_event_uuid(text) for text in watch]
+        state = self.state = copy.deepcopy(self._kept)
         try:
             old = self.key.open_checkpoint(state.checkpoint) if state.checkpoint else None
+            if old is not None and (state.edge.size != old.size
+                                    or state.edge.root() != old.root):
+                raise ProofError("the tree edge kept beside it is not that checkpoint's")
         except ProofError as exc:
             raise MonitorError(f"The checkpoint kept in {self.state_path} does not check out "
-                               f"with its pinned key: {exc}") from None
+                               f"with its pinned key (edited or damaged?): {exc}") from None
         old_size = old.size if old is not None else None
         self._sizes: tuple[int | None, int | None] = (old_size, None)
         try:
@@ -192,21 +219,34 @@ class Monitor:
             except ProofError as exc:
                 raise self._rewritten(f"the checkpoint does not check out: {exc}") from None
             self._sizes = (old_size, new.size)
-            wanted = f"/datasets/{self.dataset.name}"
-            if not new.origin.endswith(wanted):
+            wanted = f"{self.key.name}/datasets/{self.dataset.name}"
+            if new.origin != wanted:
                 raise self._rewritten(f"the checkpoint is of another log ({new.origin!r}, not "
-                                      f"one ending in {wanted!r})")
+                                      f"{wanted!r})")
+            if new.size < 1:
+                raise self._rewritten("the checkpoint counts no events (a dataset's log "
+                                      "starts with its first owner)")
             if old is not None:
                 self._check_consistency(old, new)
             audited = self._audit(new)
-            for uuid in watch:
-                state.watched.setdefault(uuid.lower(), {})
+            for uuid in added:
+                state.watched.setdefault(uuid, {})
             for uuid, kept in state.watched.items():
                 self._check_inclusion(uuid, kept, new)
         except GonkError as exc:
             raise MonitorError(f"The server could not be checked: {exc}") from None
+        except ProofError as exc:  # a proof's hashes that are not hashes, say
+            raise self._rewritten(f"the server's proof does not check out: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # (rfc8785's too)
+            raise MonitorError(f"The server's answer is malformed, so the log could not be "
+                               f"checked ({type(exc).__name__}: {exc}).") from None
         state.checkpoint = new.text
-        state.save(self.state_path)
+        try:
+            state.save(self.state_path)
+        except OSError as exc:
+            raise MonitorError(f"The log checked out, but the state file {self.state_path} "
+                               f"could not be written: {exc}") from None
+        self._kept = state
         return Report(self.dataset.name, new.origin, old_size, new.size, audited,
                       len(state.watched))
 
@@ -270,8 +310,8 @@ class Monitor:
             raise self._rewritten(f"event {uuid} (#{int(proof['index']) + 1}) as the server "
                                   "serves it is not in the signed tree")
         encoded = base64.b64encode(leaf).decode()
-        if kept and (kept.get("index") != proof["index"] or kept.get("leaf") != encoded):
+        if kept and (kept.get("index") != int(proof["index"]) or kept.get("leaf") != encoded):
             raise self._rewritten(f"event {uuid} changed since it was first watched (leaf "
                                   f"#{kept.get('index')} {kept.get('leaf')}, now "
                                   f"#{proof['index']} {encoded})")
-        kept.update(index=proof["index"], leaf=encoded)
+        kept.update(index=int(proof["index"]), leaf=encoded)

@@ -866,16 +866,22 @@ class Dataset:
     def checkpoint_note(self) -> str:
         """The dataset's current checkpoint as served: a C2SP signed note (unchecked)."""
         answer = self.http.request("GET", self.base + "/checkpoint")
-        try:
-            return answer.response.text
+        try:  # UTF-8 whatever the headers say (signature lines start with an em dash)
+            return answer.response.content.decode("utf-8")
         finally:
             answer.response.close()
 
     def checkpoint(self, key: VerifierKey | str) -> Checkpoint:
         """The current checkpoint, its signature checked against `key` (a VerifierKey or the
-        line `gonk-api log-key` prints): origin, size, root. ProofError if it does not check
-        out."""
-        return _verifier(key).open_checkpoint(self.checkpoint_note())
+        line `gonk-api log-key` prints) and its origin this dataset's: origin, size, root.
+        ProofError if it does not check out."""
+        verifier = _verifier(key)
+        checkpoint = verifier.open_checkpoint(self.checkpoint_note())
+        wanted = f"{verifier.name}/datasets/{self.name}"
+        if checkpoint.origin != wanted:  # another dataset's checkpoint, however well signed
+            raise ProofError(f"The checkpoint is of the log {checkpoint.origin!r}, not "
+                             f"{wanted!r}.")
+        return checkpoint
 
     def inclusion_proof(self, event: EventLike, size: int | None = None) -> dict[str, Any]:
         """{"index", "size", "hashes", "event"}: the server's proof that the event is leaf
@@ -902,7 +908,11 @@ class Dataset:
             else None
         uuid = str(raw["uuid"]) if raw is not None else _event_uuid(event)  # type: ignore[arg-type]
         proof = self.inclusion_proof(uuid, checkpoint.size)
-        leaf = event_leaf_hash(raw if raw is not None else proof["event"])
+        if raw is None:
+            raw = proof.get("event")
+            if not isinstance(raw, dict) or str(raw.get("uuid", "")).lower() != uuid.lower():
+                raise ProofError(f"The inclusion proof of event {uuid} carries another event.")
+        leaf = event_leaf_hash(raw)
         if not verify_inclusion(leaf, int(proof["index"]), checkpoint.size,
                                 decode_hashes(proof["hashes"]), checkpoint.root):
             raise ProofError(f"Event {uuid} is not in the log of dataset {self.name} that the "

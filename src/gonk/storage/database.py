@@ -280,8 +280,8 @@ class Database:
         """A connection for reads run outside any explicit transaction, each statement seeing
         the latest commit: one SELECT (atomic on its own: the per-request key lookup), or
         several whose answers agree without a snapshot (the verifiable log's: a tree's nodes
-        are committed with their events and never change, so every node of a tree size read
-        first is there for the statements after it)."""
+        are committed with their events and no append changes them, so every node of a tree
+        size read first is there for the statements after it)."""
         with _reachable(), self.engine.connect() as conn:
             conn.execution_options(gonk_single_statement=True)
             if not self.is_sqlite:
