@@ -24,12 +24,13 @@ from tests.support import fuzz
 
 pytestmark = pytest.mark.xdist_group("fuzz")
 
-# The budget (the whole test, server start included, stays within about a minute on two cores):
-# at most this many generated cases per operation and phase, and Schemathesis stops starting
-# new ones after MAX_SECONDS. A fixed seed, so that a CI run is reproducible (`st run --seed`);
-# GONK_FUZZ_SEED picks another.
+# The budget: at most this many generated cases per operation and phase, and no time limit,
+# so that the same cases run however busy the machine is (about 45 s of Schemathesis on a quiet
+# 2-core machine). A time limit (60 s) made the run stop short of MUST_SUCCEED when the suite's
+# other workers loaded the machine: 382 requests instead of 3,124. A fixed seed, so that a CI
+# run is reproducible (`st run --seed`); GONK_FUZZ_SEED picks another.
 MAX_EXAMPLES = 12
-MAX_SECONDS = 60  # (45 fell short of MUST_SUCCEED twice on a loaded machine)
+MAX_SECONDS = None
 SEED = int(os.environ.get("GONK_FUZZ_SEED", "20261123"))
 
 # Operations the run must reach with a success, not only with refusals: the generated requests
@@ -51,7 +52,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
         document = requests.get(f"{site.base}/openapi.json", timeout=30).json()
         run = fuzz.run_schemathesis(site, tmp_path, max_examples=MAX_EXAMPLES,
                                     max_time=MAX_SECONDS, seed_value=SEED,
-                                    timeout=MAX_SECONDS + 60)
+                                    timeout=600)  # (a hung run, not a slow one)
     covered = fuzz.coverage(document, site.access_log)
     summary = "\n".join([*covered.lines(), f"schemathesis: {run.seconds:.1f} s, "
                          f"whole test {time.monotonic() - started:.1f} s"])
