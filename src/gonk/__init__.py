@@ -16,7 +16,7 @@ _CLIENT_NAMES = frozenset({
     "DoesNotConform", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge",
     "Unavailable", "InsufficientStorage", "ServerError", "IntegrityError", "ChainBroken",
     "ExportFailed", "VerifierKey", "ProofError", "LogRewritten",
-    "MonitorError",
+    "MonitorError", "MonitorReport",
 })
 
 
