@@ -34,7 +34,12 @@ from tests.support.seed import (
     schema_update,
     seed_code_examples_in_order,
 )
-from tests.support.storage import STORAGE_KINDS, process_storage, running_site
+from tests.support.storage import (
+    ALL_STORAGE_REQUESTED,
+    STORAGE_KINDS,
+    process_storage,
+    running_site,
+)
 
 # One `site` per storage combination serves several tests: under pytest-xdist they stay on one
 # worker, so each site starts once.
@@ -193,6 +198,11 @@ def test_any_command_before_init_fails_and_says_run_init(tmp_path: Path, gonk_pr
     assert not data_dir.exists()  # nothing was created
 
 
+# The user-name and key checks below are the command's own, before any storage is touched
+# beyond `init`: SQLite + files only (all four with GONK_TEST_STORAGE=all).
+ONE_END = STORAGE_KINDS if ALL_STORAGE_REQUESTED else ["sqlite-files"]
+
+
 def test_init_twice_fails_and_changes_nothing(installation: Installation, gonk_proc: Any) -> None:
     first = installation.cli(gonk_proc, "init", "--username", "alice")
     assert first.returncode == 0, first.stderr
@@ -208,6 +218,7 @@ def test_init_twice_fails_and_changes_nothing(installation: Installation, gonk_p
     assert installation.key_owner(key) == "alice"
 
 
+@pytest.mark.parametrize("installation", ONE_END, indirect=True)
 def test_keys_are_alone_on_the_last_line_and_work(installation: Installation,
                                                   gonk_proc: Any) -> None:
     init = installation.cli(gonk_proc, "init", "--username", "alice")
@@ -235,6 +246,7 @@ def test_keys_are_alone_on_the_last_line_and_work(installation: Installation,
         assert k.encode() not in files
 
 
+@pytest.mark.parametrize("installation", ONE_END, indirect=True)
 def test_users_add_existing_and_rekey_unknown_fail(installation: Installation,
                                                    gonk_proc: Any) -> None:
     init = installation.cli(gonk_proc, "init", "--username", "alice")
@@ -253,6 +265,7 @@ def test_users_add_existing_and_rekey_unknown_fail(installation: Installation,
 BAD_USERNAMES = ["has space", "x" * 65, "émile", "a:b/c"]
 
 
+@pytest.mark.parametrize("installation", ONE_END, indirect=True)
 def test_bad_usernames_are_refused(installation: Installation, gonk_proc: Any) -> None:
     run = {"data_dir": installation.data_dir, "env": installation.env}
     for result in gonk_proc.run_many(
