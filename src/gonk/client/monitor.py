@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 import uuid as uuid_module
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,17 +163,16 @@ class Monitor:
     """Checks one dataset of one server against a state file; see the module's text."""
 
     def __init__(self, dataset: Dataset, state_path: str | os.PathLike[str],
-                 key: VerifierKey | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 key: VerifierKey | None = None) -> None:
         self.dataset = dataset
         self.state_path = Path(state_path)
-        self.say = say or (lambda _line: None)
         state = State.load(self.state_path)
         url = dataset.client.url
         if state is None:
             if key is None:
-                raise MonitorError("The first run needs the verifier key to pin (--key or "
-                                   "--key-file; `gonk-api log-key` prints it on the server).")
+                raise MonitorError("The first run needs the verifier key to pin (--log-key or "
+                                   "--log-key-file; `gonk-api log-key` prints it on the "
+                                   "server).")
             state = State(url, dataset.name, str(key))
         else:
             if state.dataset != dataset.name or state.url != url:
