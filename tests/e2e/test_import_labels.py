@@ -24,7 +24,7 @@ import requests
 
 from gonk.domain import label_kinds
 from tests.support import label_data as data
-from tests.support.storage import running_site
+from tests.support.storage import ALL_STORAGE_REQUESTED, BOTH_ENDS, running_site
 
 MIMETYPES = {"a.png": "image/png", "sub/b.jpg": "image/jpeg", "c.png": "image/png"}
 
@@ -220,8 +220,9 @@ def _round_trip(site: Site, dataset: str, label_format: str, path: Path, kind: s
     assert site.events(dataset, pending=True) == []
 
 
-# the two extremes: the label code is the same on every storage, whose own suites cover the rest
-@pytest.mark.parametrize("storage", ["sqlite-files", "postgres-s3"])
+# the label code is the same on every storage, whose own suites cover the rest: SQLite + files,
+# and PostgreSQL + S3 as well with GONK_TEST_STORAGE=all
+@pytest.mark.parametrize("storage", BOTH_ENDS if ALL_STORAGE_REQUESTED else ["sqlite-files"])
 def test_coco_round_trip_locally_and_through_a_server(site_of: Any, tmp_path: Path,
                                                       storage: str) -> None:
     site = site_of(storage)
@@ -237,7 +238,7 @@ def test_coco_round_trip_locally_and_through_a_server(site_of: Any, tmp_path: Pa
                     remote=True)
 
 
-# (PostgreSQL + S3 runs the COCO round trip above: the readers do not depend on the storage)
+# (the readers do not depend on the storage)
 @pytest.mark.parametrize("storage", ["sqlite-files"])
 @pytest.mark.parametrize("label_format", ["yolo", "voc"])
 def test_yolo_and_voc_round_trip_locally_and_through_a_server(

@@ -36,6 +36,7 @@ from tests.support.seed import (
 )
 from tests.support.storage import (
     ALL_STORAGE_REQUESTED,
+    BOTH_ENDS,
     STORAGE_KINDS,
     process_storage,
     running_site,
@@ -49,11 +50,12 @@ pytestmark = pytest.mark.xdist_group("seed-examples")
 # --- the running installation -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=STORAGE_KINDS)
+@pytest.fixture(scope="module", params=BOTH_ENDS)
 def site(tmp_path_factory: pytest.TempPathFactory,
          request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
-    """`gonk-api init`, `gonk-api users add user-two`, then `gonk-api run` on a free port; once
-    per storage combination (SQLite or PostgreSQL, files or S3)."""
+    """`gonk-api init`, `gonk-api users add user-two`, then `gonk-api run` on a free port; on
+    SQLite + files and PostgreSQL + S3 (the mixed pairs run the client's main flows end to end,
+    tests/client/test_storage_kinds.py; all four here with GONK_TEST_STORAGE=all)."""
     with running_site(tmp_path_factory.mktemp("seed") / "gonk-data", request.param, request,
                       ("user-one", "user-two")) as site:
         site.key_two = site.keys[1]

@@ -26,10 +26,9 @@ STORAGE_KINDS = ["sqlite-files", "postgres-files", "sqlite-s3", "postgres-s3"]
 # through the service, so the mixed pairs add no code path to most tests. These run on both
 # ends: the in-process suite (the `installation` fixture: tests/api and most of
 # tests/integration) and the end-to-end modules whose subject is not how storage is wired
-# (`serve`, `import`). All four combinations, mixed pairs included, run the seed's examples end
-# to end (tests/e2e/test_seed_examples.py), the client (tests/client/test_storage_kinds.py) and
-# the storage wiring (tests/e2e/test_storage_config.py). GONK_TEST_STORAGE=all runs every
-# storage-parametrized test on all four.
+# (the seed's examples, `serve`, `import`). All four combinations, mixed pairs included, run the
+# client's main flows end to end (tests/client/test_storage_kinds.py). GONK_TEST_STORAGE=all runs
+# every storage-parametrized test on all four.
 ALL_STORAGE_REQUESTED = os.environ.get("GONK_TEST_STORAGE") == "all"
 BOTH_ENDS = STORAGE_KINDS if ALL_STORAGE_REQUESTED else ["sqlite-files", "postgres-s3"]
 IN_PROCESS_STORAGE_KINDS = BOTH_ENDS
